@@ -1,0 +1,235 @@
+"""Every error the gateway raises, as one tree.
+
+    GatewayError
+    ├── ConfigError           supergraph.yaml is wrong: names the file, the key path and the line
+    ├── CompositionError      the subgraphs do not compose: carries every CompositionIssue found
+    ├── RequestError          the client's request cannot run (HTTP status + extensions.code)
+    │   ├── BadRequestError       malformed body, missing query, wrong content type    400
+    │   ├── PayloadTooLargeError  body over gateway.max_request_bytes                  413
+    │   ├── MethodNotAllowedError a mutation over GET, an unknown method               405
+    │   ├── NotAcceptableError    an Accept header the gateway cannot answer           406
+    │   ├── OperationError        parse/validation/variable errors of the operation    400
+    │   └── TooManyStreamsError   stream limits reached                                429
+    ├── PlanningError         an operation the planner cannot route (a gateway bug or an
+    │                         unsatisfiable composition); answered as INTERNAL_SERVER_ERROR
+    └── SubgraphError         a subgraph could not be reached or answered badly; becomes a
+        │                     GraphQL error at the fetch's paths, other data is kept
+        ├── SubgraphUnreachableError  connection refused/reset, DNS     SUBGRAPH_UNREACHABLE
+        ├── SubgraphTimeoutError      no answer within the timeout      SUBGRAPH_TIMEOUT
+        ├── SubgraphHTTPError         a non-2xx status                  SUBGRAPH_HTTP_ERROR
+        └── SubgraphBadResponseError  not JSON, not a GraphQL response  SUBGRAPH_BAD_RESPONSE
+
+Every error has ``code`` (the ``extensions.code`` clients see) and ``message``.
+``to_graphql()`` renders one as a GraphQL error object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "BadRequestError",
+    "CompositionError",
+    "CompositionIssue",
+    "ConfigError",
+    "GatewayError",
+    "MethodNotAllowedError",
+    "NotAcceptableError",
+    "OperationError",
+    "PayloadTooLargeError",
+    "PlanningError",
+    "RequestError",
+    "SubgraphBadResponseError",
+    "SubgraphError",
+    "SubgraphHTTPError",
+    "SubgraphTimeoutError",
+    "SubgraphUnreachableError",
+    "TooManyStreamsError",
+]
+
+
+class GatewayError(Exception):
+    """Base of every error the gateway raises on purpose."""
+
+    code: str = "INTERNAL_SERVER_ERROR"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+    def extensions(self) -> dict[str, Any]:
+        return {"code": self.code}
+
+    def to_graphql(self, path: Sequence[str | int] | None = None) -> dict[str, Any]:
+        error: dict[str, Any] = {"message": self.message}
+        if path is not None:
+            error["path"] = list(path)
+        error["extensions"] = self.extensions()
+        return error
+
+
+class ConfigError(GatewayError):
+    """supergraph.yaml (or a file it names) is wrong.
+
+    ``str()`` is one line: ``file:line: key.path: what is wrong``.
+    """
+
+    code = "CONFIG_ERROR"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        key_path: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
+        self.file = file
+        self.key_path = key_path
+        self.line = line
+        self.column = column
+        where = file or "<config>"
+        if line is not None:
+            where += f":{line}"
+            if column is not None:
+                where += f":{column}"
+        prefix = f"{where}: "
+        if key_path:
+            prefix += f"{key_path}: "
+        super().__init__(prefix + message)
+        self.reason = message
+
+
+@dataclass(frozen=True, slots=True)
+class CompositionIssue:
+    """One reason the subgraphs do not compose."""
+
+    code: str
+    message: str
+    subgraphs: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        where = f" [{', '.join(self.subgraphs)}]" if self.subgraphs else ""
+        return f"{self.code}{where}: {self.message}"
+
+
+class CompositionError(GatewayError):
+    """The subgraphs do not compose; ``issues`` lists every problem found."""
+
+    code = "COMPOSITION_ERROR"
+
+    def __init__(self, issues: Sequence[CompositionIssue]) -> None:
+        self.issues = tuple(issues)
+        lines = "\n".join(f"  - {issue}" for issue in self.issues)
+        super().__init__(f"composition failed with {len(self.issues)} error(s):\n{lines}")
+
+
+class RequestError(GatewayError):
+    """The client's request cannot run. ``status`` is the HTTP status to answer with
+    when the client accepts ``application/graphql-response+json``."""
+
+    code = "BAD_REQUEST"
+    status = 400
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        headers: Mapping[str, str] | None = None,
+        errors: Sequence[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(message, code=code)
+        if status is not None:
+            self.status = status
+        self.headers = dict(headers or {})
+        self._errors = list(errors) if errors is not None else None
+
+    def graphql_errors(self) -> list[dict[str, Any]]:
+        """The GraphQL errors to send: several for validation, else this one."""
+        if self._errors is not None:
+            return self._errors
+        return [self.to_graphql()]
+
+
+class BadRequestError(RequestError):
+    code = "BAD_REQUEST"
+    status = 400
+
+
+class PayloadTooLargeError(RequestError):
+    code = "PAYLOAD_TOO_LARGE"
+    status = 413
+
+
+class MethodNotAllowedError(RequestError):
+    code = "METHOD_NOT_ALLOWED"
+    status = 405
+
+
+class NotAcceptableError(RequestError):
+    code = "NOT_ACCEPTABLE"
+    status = 406
+
+
+class OperationError(RequestError):
+    """Parse, validation or variable-coercion errors (``GRAPHQL_PARSE_FAILED``,
+    ``GRAPHQL_VALIDATION_FAILED``, ``BAD_USER_INPUT``, ``OPERATION_NOT_FOUND``...)."""
+
+    code = "GRAPHQL_VALIDATION_FAILED"
+    status = 400
+
+
+class TooManyStreamsError(RequestError):
+    code = "TOO_MANY_STREAMS"
+    status = 429
+
+
+class PlanningError(GatewayError):
+    code = "INTERNAL_SERVER_ERROR"
+
+
+class SubgraphError(GatewayError):
+    """A subgraph could not answer. Rendered at the paths of the fetch that failed."""
+
+    code = "SUBGRAPH_ERROR"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        service: str,
+        code: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message, code=code)
+        self.service = service
+        self.status = status
+
+    def extensions(self) -> dict[str, Any]:
+        ext: dict[str, Any] = {"code": self.code, "serviceName": self.service}
+        if self.status is not None:
+            ext["http"] = {"status": self.status}
+        return ext
+
+
+class SubgraphUnreachableError(SubgraphError):
+    code = "SUBGRAPH_UNREACHABLE"
+
+
+class SubgraphTimeoutError(SubgraphError):
+    code = "SUBGRAPH_TIMEOUT"
+
+
+class SubgraphHTTPError(SubgraphError):
+    code = "SUBGRAPH_HTTP_ERROR"
+
+
+class SubgraphBadResponseError(SubgraphError):
+    code = "SUBGRAPH_BAD_RESPONSE"

@@ -1,0 +1,78 @@
+"""The one seam between the executor and a subgraph: ``Transport``.
+
+A transport turns a ``SubgraphRequest`` into a ``SubgraphResult`` (a GraphQL response
+body) or raises a ``gateway.errors.SubgraphError``. Foreign exceptions (aiohttp, OS,
+JSON) are mapped to ``SubgraphError`` inside the transport, in one place, the way httpx
+maps httpcore's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NotRequired, Protocol, TypedDict
+
+from graphql import DocumentNode
+from multidict import CIMultiDict, CIMultiDictProxy
+
+__all__ = [
+    "RequestContext",
+    "SubgraphRequest",
+    "SubgraphResult",
+    "Transport",
+]
+
+
+class SubgraphResult(TypedDict):
+    """A GraphQL response body as a subgraph sends it."""
+
+    data: NotRequired[dict[str, Any] | None]
+    errors: NotRequired[list[dict[str, Any]]]
+    extensions: NotRequired[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """What the gateway knows of the client request that caused a fetch.
+
+    Transports use ``headers`` for header propagation; in-process subgraphs receive
+    it as part of their resolver context.
+    """
+
+    headers: CIMultiDictProxy[str] = field(
+        default_factory=lambda: CIMultiDictProxy(CIMultiDict())
+    )
+    remote: str | None = None
+    """The client's address, when known."""
+
+
+@dataclass(frozen=True, slots=True)
+class SubgraphRequest:
+    """One operation for one subgraph."""
+
+    query: str
+    """The operation's text, as sent over HTTP."""
+    variables: Mapping[str, Any] = field(default_factory=dict)
+    operation_name: str | None = None
+    document: DocumentNode | None = None
+    """``query`` already parsed (plans cache it): in-process transports run it
+    without parsing again."""
+    context: RequestContext = field(default_factory=RequestContext)
+    extensions: Mapping[str, Any] | None = None
+
+
+class Transport(Protocol):
+    """How the executor reaches one subgraph."""
+
+    name: str
+    """The subgraph's name, for errors (``extensions.serviceName``)."""
+
+    async def fetch(self, request: SubgraphRequest) -> SubgraphResult:
+        """Run a query or mutation. Raises ``SubgraphError`` on transport faults;
+        GraphQL errors come back inside the result."""
+        ...
+
+    def subscribe(self, request: SubgraphRequest) -> AsyncIterator[SubgraphResult]:
+        """Run a subscription: one result per event. Closing the iterator
+        (``aclose()``) closes the upstream. Raises ``SubgraphError`` on faults."""
+        ...
