@@ -17,7 +17,8 @@
         ├── SubgraphUnreachableError  connection refused/reset, DNS     SUBGRAPH_UNREACHABLE
         ├── SubgraphTimeoutError      no answer within the timeout      SUBGRAPH_TIMEOUT
         ├── SubgraphHTTPError         a non-2xx status                  SUBGRAPH_HTTP_ERROR
-        └── SubgraphBadResponseError  not JSON, not a GraphQL response  SUBGRAPH_BAD_RESPONSE
+        ├── SubgraphBadResponseError  not JSON, not a GraphQL response  SUBGRAPH_BAD_RESPONSE
+        └── SubgraphStreamError       a stream ended in upstream errors SUBGRAPH_STREAM_ERROR
 
 Every error has ``code`` (the ``extensions.code`` clients see) and ``message``.
 ``to_graphql()`` renders one as a GraphQL error object.
@@ -44,6 +45,7 @@ __all__ = [
     "SubgraphBadResponseError",
     "SubgraphError",
     "SubgraphHTTPError",
+    "SubgraphStreamError",
     "SubgraphTimeoutError",
     "SubgraphUnreachableError",
     "TooManyStreamsError",
@@ -126,7 +128,9 @@ class CompositionError(GatewayError):
     def __init__(self, issues: Sequence[CompositionIssue]) -> None:
         self.issues = tuple(issues)
         lines = "\n".join(f"  - {issue}" for issue in self.issues)
-        super().__init__(f"composition failed with {len(self.issues)} error(s):\n{lines}")
+        super().__init__(
+            f"composition failed with {len(self.issues)} error(s):\n{lines}"
+        )
 
 
 class RequestError(GatewayError):
@@ -233,3 +237,33 @@ class SubgraphHTTPError(SubgraphError):
 
 class SubgraphBadResponseError(SubgraphError):
     code = "SUBGRAPH_BAD_RESPONSE"
+
+
+# --- Upstream streams (gateway.transports.sse) --------------------------------------
+
+
+class SubgraphStreamError(SubgraphError):
+    """A subgraph's subscription stream ended with GraphQL errors of its own: an SSE
+    ``error`` event, or a GraphQL error response where a stream was expected.
+
+    ``errors`` are the subgraph's error objects, to send on to the client as they are
+    (``graphql_errors()``); the exception's own message summarises them.
+    """
+
+    code = "SUBGRAPH_STREAM_ERROR"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        service: str,
+        errors: Sequence[dict[str, Any]] = (),
+        code: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message, service=service, code=code, status=status)
+        self.errors = list(errors)
+
+    def graphql_errors(self) -> list[dict[str, Any]]:
+        """The subgraph's own errors, or this error when it sent none."""
+        return self.errors or [self.to_graphql()]

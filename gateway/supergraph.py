@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 
 from graphql import GraphQLSchema, SelectionSetNode, print_schema
 
+from gateway.errors import CompositionIssue
+
 __all__ = [
     "FieldDef",
     "FieldSource",
@@ -149,6 +151,9 @@ class Supergraph:
     subgraphs: Mapping[str, SubgraphInfo]
     hash: str
     """A digest of every subgraph's SDL, in cache keys so plans never outlive it."""
+    hints: tuple[CompositionIssue, ...] = ()
+    """Composition warnings that did not stop it (e.g. an ``@override`` from a
+    subgraph that does not exist)."""
 
     @property
     def sdl(self) -> str:

@@ -90,7 +90,9 @@ def load_local_subgraph(
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{target}: {exc}") from exc
     if not isinstance(local, LocalSubgraph):
-        raise ConfigError(f"{target} returned {type(local).__name__}, not LocalSubgraph")
+        raise ConfigError(
+            f"{target} returned {type(local).__name__}, not LocalSubgraph"
+        )
     return local
 
 
@@ -98,7 +100,7 @@ def result_to_dict(result: ExecutionResult) -> SubgraphResult:
     """An ``ExecutionResult`` as the JSON-shaped body a remote subgraph would send."""
     body: SubgraphResult = {"data": result.data}
     if result.errors:
-        body["errors"] = [error.formatted for error in result.errors]
+        body["errors"] = [dict(error.formatted) for error in result.errors]
     if result.extensions:
         body["extensions"] = dict(result.extensions)
     return body
@@ -147,7 +149,9 @@ class InProcessTransport:
             result = await cast(Awaitable[ExecutionResult], result)
         return result_to_dict(cast(ExecutionResult, result))
 
-    async def subscribe(self, request: SubgraphRequest) -> AsyncIterator[SubgraphResult]:
+    async def subscribe(
+        self, request: SubgraphRequest
+    ) -> AsyncIterator[SubgraphResult]:
         document = self._document(request)
         outcome = await subscribe(
             self.local.schema,

@@ -1,0 +1,795 @@
+"""``scripts/bench --peers``: our gateway beside Hive Gateway, Apollo Gateway and a proxy.
+
+Every gateway is pinned to core 0; the subgraphs and the load generator (wrk) share
+core 1. The same two subgraphs (``bench.subgraphs``, wrapped here to count the requests
+they receive) serve every gateway. Hive Gateway and Apollo Gateway are installed with
+npm from ``bench/peers/package.json`` into ``.cache/bench-peers`` and load one
+supergraph composed by ``@apollo/composition``; our gateway reads the same subgraph SDL
+from a ``supergraph.yaml``. Each gateway runs with in-flight deduplication on and off
+where it has the option. Before anything is timed, every gateway must return the same
+data as the subgraphs joined by hand. Then: warm-up, interleaved rounds, medians.
+
+Writes ``bench-results/peers.json`` and ``bench-results/peers.png``.
+``python -m bench.peers subgraph NAME --port P`` runs one counting subgraph.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TypedDict
+
+from bench.__main__ import (
+    JOIN,
+    SINGLE,
+    free_port,
+    parse_wrk,
+    peak_rss_kib,
+    pinned,
+    start,
+    wait_until_up,
+)
+from bench.subgraphs import PRODUCTS_SDL, REVIEWS_SDL
+
+__all__ = ["main", "subgraph_main"]
+
+ROOT = Path(__file__).resolve().parents[1]
+PEERS_SRC = ROOT / "bench" / "peers"
+NODE_DIR = ROOT / ".cache" / "bench-peers"
+PY = sys.executable
+SUBGRAPHS = ("products", "reviews")
+SCENARIOS = {"single": SINGLE, "join": JOIN}
+
+# Bars from the issue: ours over the peer (RPS), ours over the peer (p99, RSS).
+RPS_BAR_HIVE = 2.5
+RPS_BAR_APOLLO = 2.0
+P99_BAR_HIVE = 0.5
+RSS_BAR_HIVE = 0.2
+
+
+# --------------------------------------------------------------------------- targets
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One server under test: a gateway in one configuration, or the bare proxy."""
+
+    name: str
+    label: str
+    family: str  # "ours" | "hive" | "apollo" | "proxy"
+    dedup: bool | None  # None: the server has no such option
+    scenarios: tuple[str, ...] = ("single", "join")
+
+
+TARGETS = (
+    Target("ours", "gateway (dedup on)", "ours", True),
+    Target("ours-nodedup", "gateway (dedup off)", "ours", False),
+    Target("hive", "Hive Gateway (dedup on)", "hive", True),
+    Target("hive-nodedup", "Hive Gateway (dedup off)", "hive", False),
+    Target("apollo", "Apollo Gateway", "apollo", None),
+    # A pass-through proxy cannot join: it is the ceiling for the single-subgraph query.
+    Target("proxy", "bare aiohttp proxy", "proxy", None, ("single",)),
+)
+
+
+# ---------------------------------------------------------------- counting subgraphs
+
+
+def subgraph_main(argv: Sequence[str] | None = None) -> None:
+    """Serve one bench subgraph and count the GraphQL requests it receives.
+
+    ``GET /count`` answers ``{"requests": N}``; the bench reads it around each
+    measurement to show how many subgraph requests one client request costs.
+    """
+    from aiohttp import web
+
+    from bench.loop import new_loop
+    from bench.subgraphs import create_app, schema_for
+
+    parser = argparse.ArgumentParser(prog="python -m bench.peers subgraph")
+    parser.add_argument("name", choices=SUBGRAPHS)
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+
+    inner = create_app(schema_for(args.name))
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]] | None = None
+    for route in inner.router.routes():
+        if route.method == "POST":
+            handler = route.handler
+    if handler is None:
+        raise SystemExit("bench.subgraphs.create_app has no POST route")
+    serve = handler
+    count = 0
+
+    async def graphql(request: web.Request) -> web.StreamResponse:
+        nonlocal count
+        count += 1
+        return await serve(request)
+
+    async def requests(_: web.Request) -> web.Response:
+        return web.json_response({"requests": count})
+
+    app = web.Application()
+    app.router.add_post("/graphql", graphql)
+    app.router.add_get("/count", requests)
+    web.run_app(
+        app,
+        host="127.0.0.1",
+        port=args.port,
+        access_log=None,
+        print=None,
+        loop=new_loop(),
+    )
+
+
+def subgraph_count(port: int) -> int:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/count", timeout=10) as r:
+        return int(json.loads(r.read())["requests"])
+
+
+# ------------------------------------------------------------------- measurements
+
+
+class CpuTimes(TypedDict):
+    busy: int
+    total: int
+
+
+def cpu_times() -> dict[str, CpuTimes]:
+    """Busy and total jiffies per core, from /proc/stat."""
+    times: dict[str, CpuTimes] = {}
+    try:
+        lines = Path("/proc/stat").read_text().splitlines()
+    except OSError:
+        return times
+    for line in lines:
+        name, *values = line.split()
+        if name.startswith("cpu") and name != "cpu":
+            ticks = [int(v) for v in values]
+            idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
+            times[name] = {"busy": sum(ticks) - idle, "total": sum(ticks)}
+    return times
+
+
+def busy_share(
+    before: dict[str, CpuTimes], after: dict[str, CpuTimes]
+) -> dict[str, float]:
+    share: dict[str, float] = {}
+    for core, end in after.items():
+        begin = before.get(core)
+        if begin is None:
+            continue
+        total = end["total"] - begin["total"]
+        if total > 0:
+            share[core] = round((end["busy"] - begin["busy"]) / total, 3)
+    return share
+
+
+@dataclass(slots=True)
+class Measurement:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    requests: int
+    subgraph_requests: dict[str, int]
+    cpu_busy: dict[str, float]
+
+
+@dataclass(slots=True)
+class Result:
+    target: str
+    scenario: str
+    samples: list[Measurement] = field(default_factory=list)
+
+    def median(self, attr: str) -> float:
+        return statistics.median(getattr(s, attr) for s in self.samples)
+
+    def subgraph_requests_per_request(self) -> float:
+        sent = sum(sum(s.subgraph_requests.values()) for s in self.samples)
+        answered = sum(s.requests for s in self.samples)
+        return sent / answered if answered else 0.0
+
+
+def total_requests(out: str) -> int:
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[1] == "requests" and parts[2] == "in":
+            return int(parts[0])
+    return 0
+
+
+def run_wrk(
+    url: str,
+    query: str,
+    *,
+    seconds: float,
+    connections: int,
+    workdir: Path,
+    subgraph_ports: dict[str, int],
+) -> Measurement:
+    script = workdir / "post.lua"
+    script.write_text(
+        'wrk.method = "POST"\n'
+        f"wrk.body = {json.dumps(json.dumps({'query': query}))}\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+    )
+    argv = pinned(
+        "1",
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],
+    )
+    counts = {name: subgraph_count(port) for name, port in subgraph_ports.items()}
+    cpu = cpu_times()
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    cpu_after = cpu_times()
+    # Requests still in flight when wrk stops reach the subgraphs a moment later.
+    time.sleep(0.2)
+    sent = {
+        name: subgraph_count(port) - counts[name]
+        for name, port in subgraph_ports.items()
+    }
+    sample = parse_wrk(out)
+    return Measurement(
+        rps=sample.rps,
+        p50_ms=sample.p50_ms,
+        p99_ms=sample.p99_ms,
+        errors=sample.errors,
+        requests=total_requests(out),
+        subgraph_requests=sent,
+        cpu_busy=busy_share(cpu, cpu_after),
+    )
+
+
+# ---------------------------------------------------------------- correctness gate
+
+
+def post_json(url: str, payload: dict[str, Any]) -> dict[str, Any]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def expected_answers(subgraph_urls: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """The answer to each scenario, joined by hand from the subgraphs themselves."""
+    single = post_json(subgraph_urls["products"], {"query": SINGLE})
+    products = post_json(
+        subgraph_urls["products"], {"query": "{ topProducts { upc name price } }"}
+    )["data"]["topProducts"]
+    entities = post_json(
+        subgraph_urls["reviews"],
+        {
+            "query": "query($r: [_Any!]!) { _entities(representations: $r) "
+            "{ ... on Product { reviews { body stars } } } }",
+            "variables": {
+                "r": [{"__typename": "Product", "upc": p["upc"]} for p in products]
+            },
+        },
+    )["data"]["_entities"]
+    join = {
+        "data": {
+            "topProducts": [
+                {"name": p["name"], "price": p["price"], "reviews": e["reviews"]}
+                for p, e in zip(products, entities, strict=True)
+            ]
+        }
+    }
+    if single.get("errors") or not join["data"]["topProducts"][0]["reviews"]:
+        raise SystemExit(f"the bench subgraphs answer badly: {single} {join}")
+    return {"single": single, "join": join}
+
+
+def check_answers(
+    url: str, target: Target, expected: dict[str, dict[str, Any]]
+) -> None:
+    """Identical data, field order included, and no errors, before any timing."""
+    for scenario in target.scenarios:
+        got = post_json(url, {"query": SCENARIOS[scenario]})
+        want = expected[scenario]
+        if json.dumps(got) != json.dumps(want):
+            raise SystemExit(
+                f"{target.label} answers the {scenario} query differently:\n"
+                f"  got:  {json.dumps(got)[:600]}\n  want: {json.dumps(want)[:600]}"
+            )
+
+
+# ----------------------------------------------------------------- peer gateways
+
+
+def node_version() -> str:
+    node = shutil.which("node")
+    if node is None:
+        raise SystemExit("node is not installed: the peer gateways need Node >= 20")
+    version = subprocess.run(
+        [node, "--version"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    if int(version.lstrip("v").split(".")[0]) < 20:
+        raise SystemExit(f"the peer gateways need Node >= 20 (found {version})")
+    return version
+
+
+def install_peers() -> None:
+    """npm-install the pinned peers into .cache/bench-peers (once per lockfile)."""
+    if shutil.which("npm") is None:
+        raise SystemExit("npm is not installed: the peer gateways need it")
+    NODE_DIR.mkdir(parents=True, exist_ok=True)
+    lock = PEERS_SRC / "package-lock.json"
+    digest = hashlib.sha256(
+        (PEERS_SRC / "package.json").read_bytes() + lock.read_bytes()
+    ).hexdigest()[:16]
+    stamp = NODE_DIR / "node_modules" / f".installed-{digest}"
+    if not stamp.exists():
+        print("Installing the peer gateways with npm ...", file=sys.stderr)
+        shutil.copy(PEERS_SRC / "package.json", NODE_DIR / "package.json")
+        shutil.copy(lock, NODE_DIR / "package-lock.json")
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=NODE_DIR,
+            check=True,
+            stdout=sys.stderr,
+        )
+        for old in (NODE_DIR / "node_modules").glob(".installed-*"):
+            old.unlink()
+        stamp.touch()
+    # The scripts import the installed packages, so they run from beside node_modules.
+    for script in PEERS_SRC.glob("*.mjs"):
+        shutil.copy(script, NODE_DIR / script.name)
+
+
+def package_versions() -> dict[str, str]:
+    versions: dict[str, str] = {}
+    wanted = json.loads((PEERS_SRC / "package.json").read_text())["dependencies"]
+    for name in wanted:
+        manifest = NODE_DIR / "node_modules" / name / "package.json"
+        versions[name] = json.loads(manifest.read_text())["version"]
+    return versions
+
+
+def compose_supergraph(workdir: Path, subgraph_urls: dict[str, str]) -> Path:
+    out = workdir / "supergraph.graphql"
+    specs = [
+        f"{name}={subgraph_urls[name]}={workdir / f'{name}.graphql'}"
+        for name in SUBGRAPHS
+    ]
+    subprocess.run(
+        ["node", str(NODE_DIR / "compose.mjs"), str(out), *specs],
+        cwd=NODE_DIR,
+        check=True,
+    )
+    return out
+
+
+def write_gateway_config(
+    workdir: Path, subgraph_urls: dict[str, str], *, dedup: bool
+) -> Path:
+    config = workdir / f"supergraph-dedup-{'on' if dedup else 'off'}.yaml"
+    lines = ["version: 1", "subgraphs:"]
+    for name in SUBGRAPHS:
+        lines += [
+            f"  - name: {name}",
+            f"    routing_url: {subgraph_urls[name]}",
+            "    schema:",
+            f"      file: {name}.graphql",
+        ]
+    lines += [
+        "gateway:",
+        "  log_level: warning",
+        f"  dedup_queries: {'true' if dedup else 'false'}",
+    ]
+    config.write_text("\n".join(lines) + "\n")
+    return config
+
+
+def launch(
+    target: Target,
+    port: int,
+    workdir: Path,
+    subgraph_urls: dict[str, str],
+    supergraph: Path | None,
+) -> subprocess.Popen[bytes]:
+    """Start one target pinned to core 0; the returned pid is the server itself."""
+    log = workdir / f"{target.name}.log"
+    node_env = {"NODE_ENV": "production"}
+    if target.family == "ours":
+        config = write_gateway_config(workdir, subgraph_urls, dedup=bool(target.dedup))
+        argv = [PY, "-m", "gateway", "serve", "--config", str(config)]
+        return start(pinned("0", [*argv, "--port", str(port)]), log)
+    if target.family == "proxy":
+        argv = [PY, "-m", "bench.proxy", "--upstream", subgraph_urls["products"]]
+        return start(pinned("0", [*argv, "--port", str(port)]), log)
+    assert supergraph is not None
+    if target.family == "hive":
+        # node runs the CLI's entry itself (no npx wrapper), one process: --fork 1.
+        bin_js = NODE_DIR / "node_modules" / "@graphql-hive" / "gateway" / "dist"
+        argv = [
+            "node",
+            str(bin_js / "bin.js"),
+            "supergraph",
+            str(supergraph),
+            "--config-path",
+            str(NODE_DIR / "hive.config.mjs"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--fork",
+            "1",
+        ]
+        env = node_env | {"BENCH_HIVE_DEDUP": "1" if target.dedup else "0"}
+        return start(pinned("0", argv), log, env)
+    argv = ["node", str(NODE_DIR / "apollo.mjs"), str(supergraph), str(port)]
+    return start(pinned("0", argv), log, node_env)
+
+
+def child_pids(pid: int) -> list[int]:
+    """Direct children of pid: a server that forks would hide its memory there."""
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return children
+
+
+# ------------------------------------------------------------------------ report
+
+
+def ratio(ours: float, peer: float) -> float:
+    return ours / peer if peer else float("inf")
+
+
+def comparisons(
+    results: dict[tuple[str, str], Result], peak: dict[str, int]
+) -> list[dict[str, Any]]:
+    """Ours against each peer, like for like, with the issue's bars."""
+    pairs = [
+        ("ours", "hive"),
+        ("ours-nodedup", "hive-nodedup"),
+        ("ours", "apollo"),
+        ("ours-nodedup", "apollo"),
+        ("ours", "proxy"),
+        ("ours-nodedup", "proxy"),
+    ]
+    rows: list[dict[str, Any]] = []
+    for scenario in SCENARIOS:
+        for ours_name, peer_name in pairs:
+            ours = results.get((ours_name, scenario))
+            peer = results.get((peer_name, scenario))
+            if ours is None or peer is None or not ours.samples or not peer.samples:
+                continue
+            row: dict[str, Any] = {
+                "scenario": scenario,
+                "ours": ours_name,
+                "peer": peer_name,
+                "rps": ratio(ours.median("rps"), peer.median("rps")),
+                "p99": ratio(ours.median("p99_ms"), peer.median("p99_ms")),
+                "peak_rss": ratio(peak[ours_name], peak[peer_name]),
+                "bars": {},
+            }
+            if peer_name.startswith("hive"):
+                row["bars"] = {
+                    f"rps >= {RPS_BAR_HIVE}x": row["rps"] >= RPS_BAR_HIVE,
+                    f"p99 <= {P99_BAR_HIVE}x": row["p99"] <= P99_BAR_HIVE,
+                    f"peak RSS <= {RSS_BAR_HIVE}x": row["peak_rss"] <= RSS_BAR_HIVE,
+                }
+            elif peer_name == "apollo":
+                row["bars"] = {
+                    f"rps >= {RPS_BAR_APOLLO}x": row["rps"] >= RPS_BAR_APOLLO
+                }
+            rows.append(row)
+    return rows
+
+
+def print_report(
+    results: dict[tuple[str, str], Result],
+    peak: dict[str, int],
+    rows: list[dict[str, Any]],
+    labels: dict[str, str],
+) -> None:
+    print()
+    print(
+        f"{'target':26}{'scenario':9}{'rps':>9}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'peak RSS':>11}{'subgraph req/req':>18}{'errors':>8}"
+    )
+    for (name, scenario), result in results.items():
+        print(
+            f"{labels[name]:26}{scenario:9}{result.median('rps'):9.0f}"
+            f"{result.median('p50_ms'):9.2f}{result.median('p99_ms'):9.2f}"
+            f"{peak[name] / 1024:9.1f}MB"
+            f"{result.subgraph_requests_per_request():18.3f}"
+            f"{sum(s.errors for s in result.samples):8d}"
+        )
+    print()
+    print(f"{'ours':22}{'over':26}{'scenario':9}{'rps':>7}{'p99':>7}{'RSS':>7}  bars")
+    for row in rows:
+        bars = ", ".join(
+            f"{name} {'PASS' if ok else 'MISS'}" for name, ok in row["bars"].items()
+        )
+        print(
+            f"{labels[row['ours']]:22}{labels[row['peer']]:26}{row['scenario']:9}"
+            f"{row['rps']:6.2f}x{row['p99']:6.2f}x{row['peak_rss']:6.2f}x  {bars}"
+        )
+
+
+def write_chart(
+    path: Path,
+    results: dict[tuple[str, str], Result],
+    peak: dict[str, int],
+    labels: dict[str, str],
+) -> bool:
+    try:
+        import matplotlib
+    except ImportError:
+        print(
+            "matplotlib is not installed: no chart "
+            "(.venv/bin/python -m pip install matplotlib)",
+            file=sys.stderr,
+        )
+        return False
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(dict.fromkeys(name for name, _ in results))
+    panels = [("requests / s", "rps"), ("p99 latency (ms)", "p99_ms")]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 5))
+    width = 0.8 / max(len(names), 1)
+    for ax, (title, attr) in zip(axes, panels, strict=False):
+        for i, name in enumerate(names):
+            xs, ys = [], []
+            for j, scenario in enumerate(SCENARIOS):
+                result = results.get((name, scenario))
+                if result is not None and result.samples:
+                    xs.append(j + i * width)
+                    ys.append(result.median(attr))
+            bars = ax.bar(xs, ys, width, label=labels[name])
+            ax.bar_label(bars, fmt="%.0f" if attr == "rps" else "%.1f", fontsize=7)
+        ax.set_xticks([j + width * (len(names) - 1) / 2 for j in range(len(SCENARIOS))])
+        ax.set_xticklabels(["single subgraph", "entity join"])
+        ax.set_title(title)
+    ax = axes[2]
+    bars = ax.bar(range(len(names)), [peak[n] / 1024 for n in names])
+    ax.bar_label(bars, fmt="%.0f", fontsize=7)
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels([labels[n] for n in names], rotation=30, ha="right", fontsize=8)
+    ax.set_title("peak RSS (MB)")
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Gateways pinned to one core, same subgraphs, same load (median)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+# ------------------------------------------------------------------------ runner
+
+
+@contextmanager
+def processes() -> Iterator[dict[str, subprocess.Popen[bytes]]]:
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        yield procs
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="scripts/bench --peers",
+        description="Our gateway beside Hive Gateway, Apollo Gateway and a bare proxy.",
+    )
+    parser.add_argument("--seconds", type=float, default=5.0, help="per measurement")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds per target")
+    parser.add_argument(
+        "--targets",
+        default=",".join(t.name for t in TARGETS),
+        help="comma-separated subset of: " + ", ".join(t.name for t in TARGETS),
+    )
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "bench-results" / "peers.json"
+    )
+    parser.add_argument(
+        "--chart", type=Path, default=ROOT / "bench-results" / "peers.png"
+    )
+    args = parser.parse_args(argv)
+    by_name = {t.name: t for t in TARGETS}
+    unknown = [n for n in args.targets.split(",") if n not in by_name]
+    if unknown:
+        parser.error(f"unknown targets: {', '.join(unknown)}")
+    targets = [by_name[n] for n in args.targets.split(",")]
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    if not shutil.which("wrk"):
+        raise SystemExit(
+            "wrk is not installed (scripts/bench installs it with apt-get)"
+        )
+    peers = any(t.family in ("hive", "apollo") for t in targets)
+    versions: dict[str, str] = {}
+    if peers:
+        versions["node"] = node_version()
+        install_peers()
+        versions |= package_versions()
+    versions["python"] = platform.python_version()
+
+    workdir = Path(tempfile.mkdtemp(prefix="gateway-bench-peers-"))
+    (workdir / "products.graphql").write_text(PRODUCTS_SDL)
+    (workdir / "reviews.graphql").write_text(REVIEWS_SDL)
+    subgraph_ports = {name: free_port() for name in SUBGRAPHS}
+    subgraph_urls = {
+        n: f"http://127.0.0.1:{p}/graphql" for n, p in subgraph_ports.items()
+    }
+    ports = {t.name: free_port() for t in targets}
+    urls = {n: f"http://127.0.0.1:{p}/graphql" for n, p in ports.items()}
+    labels = {t.name: t.label for t in targets}
+    started = time.monotonic()
+    with processes() as procs:
+        for name, port in subgraph_ports.items():
+            argv_ = [PY, "-m", "bench.peers", "subgraph", name, "--port", str(port)]
+            procs[name] = start(pinned("1", argv_), workdir / f"{name}.log")
+        for name in SUBGRAPHS:
+            wait_until_up(subgraph_urls[name])
+        supergraph = compose_supergraph(workdir, subgraph_urls) if peers else None
+        for target in targets:
+            procs[target.name] = launch(
+                target, ports[target.name], workdir, subgraph_urls, supergraph
+            )
+        for target in targets:
+            if procs[target.name].poll() is not None:
+                raise SystemExit(
+                    f"{target.label} exited; see {workdir / (target.name + '.log')}"
+                )
+            wait_until_up(urls[target.name])
+
+        expected = expected_answers(subgraph_urls)
+        for target in targets:
+            check_answers(urls[target.name], target, expected)
+        print(
+            f"all {len(targets)} targets give identical answers; measuring",
+            file=sys.stderr,
+        )
+
+        plan = [(t.name, s) for t in targets for s in t.scenarios]
+        results = {(name, s): Result(name, s) for name, s in plan}
+
+        def measure(name: str, scenario: str, seconds: float) -> Measurement:
+            return run_wrk(
+                urls[name],
+                SCENARIOS[scenario],
+                seconds=seconds,
+                connections=args.connections,
+                workdir=workdir,
+                subgraph_ports=subgraph_ports,
+            )
+
+        for name, scenario in plan:
+            measure(name, scenario, args.warmup)
+        for round_no in range(args.rounds):
+            order = plan if round_no % 2 == 0 else list(reversed(plan))
+            for name, scenario in order:
+                sample = measure(name, scenario, args.seconds)
+                results[(name, scenario)].samples.append(sample)
+                per_request = sum(sample.subgraph_requests.values()) / max(
+                    sample.requests, 1
+                )
+                print(
+                    f"round {round_no + 1}: {labels[name]:26} {scenario:7}"
+                    f"{sample.rps:8.0f} rps  p50 {sample.p50_ms:6.2f} ms  "
+                    f"p99 {sample.p99_ms:6.2f} ms  subgraph req/req "
+                    f"{per_request:5.3f}  cpu {sample.cpu_busy}  "
+                    f"errors {sample.errors}",
+                    file=sys.stderr,
+                )
+        peak = {t.name: peak_rss_kib(procs[t.name].pid) for t in targets}
+        forked = {t.name: child_pids(procs[t.name].pid) for t in targets}
+
+    rows = comparisons(results, peak)
+    print_report(results, peak, rows, labels)
+    for name, children in forked.items():
+        if children:
+            print(
+                f"warning: {labels[name]} has child processes {children}: "
+                "its peak RSS covers the parent only",
+                file=sys.stderr,
+            )
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
+        json.dumps(
+            {
+                "settings": {
+                    "seconds": args.seconds,
+                    "rounds": args.rounds,
+                    "connections": args.connections,
+                    "warmup": args.warmup,
+                    "targets": [t.name for t in targets],
+                    "gateway_core": 0,
+                    "load_and_subgraph_core": 1,
+                },
+                "machine": {
+                    "cpu": _cpu_model(),
+                    "cores": os.cpu_count(),
+                    "versions": versions,
+                },
+                "duration_s": round(time.monotonic() - started, 1),
+                "targets": {
+                    t.name: asdict(t) | {"peak_rss_kib": peak[t.name]} for t in targets
+                },
+                "results": [
+                    {
+                        "target": r.target,
+                        "scenario": r.scenario,
+                        "median_rps": r.median("rps"),
+                        "median_p50_ms": r.median("p50_ms"),
+                        "median_p99_ms": r.median("p99_ms"),
+                        "peak_rss_kib": peak[r.target],
+                        "subgraph_requests_per_request": (
+                            r.subgraph_requests_per_request()
+                        ),
+                        "samples": [asdict(s) for s in r.samples],
+                    }
+                    for r in results.values()
+                ],
+                "comparisons": rows,
+            },
+            indent=2,
+        )
+    )
+    print(f"wrote {args.out}")
+    if write_chart(args.chart, results, peak, labels):
+        print(f"wrote {args.chart}")
+    return 0
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["subgraph"]:
+        subgraph_main(sys.argv[2:])
+    else:
+        raise SystemExit(main())

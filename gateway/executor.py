@@ -1,0 +1,498 @@
+"""Executor: walks a QueryPlan, merges subgraph results, shapes the client response.
+
+Entity fetches gather every object at their path into one deduplicated
+``_entities`` call. Subgraph errors are re-pathed to client paths and tagged with
+``extensions.serviceName``; a transport failure becomes an error at the fetch's
+paths and the rest of the data is kept. The response is completed against the client
+schema: aliases, field order, ``__typename``, and null propagation
+(https://spec.graphql.org/October2021/#sec-Handling-Field-Errors).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any, cast
+
+import orjson
+from graphql import (
+    ExecutionResult,
+    FieldNode,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLOutputType,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    execute,
+)
+
+from gateway.errors import SubgraphBadResponseError, SubgraphError
+from gateway.plan import (
+    Fetch,
+    Flatten,
+    Parallel,
+    PlanNode,
+    QueryPlan,
+    RepresentationField,
+    Sequence,
+    ShapeSelection,
+    Subscription,
+)
+from gateway.transports.base import (
+    RequestContext,
+    SubgraphRequest,
+    SubgraphResult,
+    Transport,
+)
+
+__all__ = ["Executor", "merge"]
+
+logger = logging.getLogger("gateway.executor")
+
+_MISSING = object()
+_NULL = object()
+"""A non-null field is null: its parent becomes null (propagates upwards)."""
+
+_Path = tuple[str | int, ...]
+
+
+def merge(target: dict[str, Any], source: Mapping[str, Any]) -> None:
+    """Deep-merge ``source`` into ``target`` (objects by key, lists item by item)."""
+    for key, value in source.items():
+        current = target.get(key, _MISSING)
+        if current is _MISSING or current is None:
+            target[key] = value
+        elif type(current) is dict and type(value) is dict:
+            merge(current, value)
+        elif type(current) is list and type(value) is list:
+            _merge_lists(current, value)
+        else:
+            target[key] = value
+
+
+def _merge_lists(target: list[Any], source: list[Any]) -> None:
+    if len(target) != len(source):
+        target[:] = source
+        return
+    for index, (current, value) in enumerate(zip(target, source, strict=True)):
+        if type(current) is dict and type(value) is dict:
+            merge(current, value)
+        elif type(current) is list and type(value) is list:
+            _merge_lists(current, value)
+        elif current is None:
+            target[index] = value
+
+
+def _collect(
+    data: dict[str, Any], path: tuple[str, ...]
+) -> list[tuple[dict[str, Any], _Path]]:
+    """The objects found at ``path`` (``"@"``: every list item; nulls skipped)."""
+    current: list[tuple[Any, _Path]] = [(data, ())]
+    for segment in path:
+        found: list[tuple[Any, _Path]] = []
+        if segment == "@":
+            for value, at in current:
+                if type(value) is list:
+                    found.extend(
+                        (item, (*at, index))
+                        for index, item in enumerate(value)
+                        if item is not None
+                    )
+        else:
+            for value, at in current:
+                if type(value) is dict:
+                    item = value.get(segment)
+                    if item is not None:
+                        found.append((item, (*at, segment)))
+        current = found
+    return [(value, at) for value, at in current if type(value) is dict]
+
+
+def _representation(value: Any, fields: tuple[RepresentationField, ...]) -> Any:
+    if type(value) is list:
+        return [_representation(item, fields) for item in value]
+    if type(value) is not dict:
+        return value
+    out: dict[str, Any] = {}
+    for field in fields:
+        item = value.get(field.name, _MISSING)
+        if item is _MISSING:
+            raise KeyError(field.name)
+        out[field.name] = (
+            _representation(item, field.selection) if field.selection else item
+        )
+    return out
+
+
+def _with_service(error: Any, service: str) -> dict[str, Any]:
+    if not isinstance(error, dict):
+        return {
+            "message": str(error),
+            "extensions": {"code": "SUBGRAPH_BAD_RESPONSE", "serviceName": service},
+        }
+    error = dict(error)
+    extensions = dict(error.get("extensions") or {})
+    extensions.setdefault("serviceName", service)
+    error["extensions"] = extensions
+    return error
+
+
+class _Run:
+    """The state of one request: merged data and errors so far."""
+
+    __slots__ = ("context", "data", "errors", "variables")
+
+    def __init__(
+        self,
+        data: dict[str, Any],
+        variables: Mapping[str, Any],
+        context: RequestContext,
+    ) -> None:
+        self.data = data
+        self.errors: list[dict[str, Any]] = []
+        self.variables = variables
+        self.context = context
+
+
+class Executor:
+    """Runs plans against the subgraphs' transports."""
+
+    def __init__(
+        self, schema: GraphQLSchema, transports: Mapping[str, Transport]
+    ) -> None:
+        self.schema = schema
+        self.transports = transports
+
+    async def execute(
+        self,
+        plan: QueryPlan,
+        variables: Mapping[str, Any],
+        context: RequestContext | None = None,
+    ) -> dict[str, Any]:
+        """The response body for ``plan``: ``{"data": ..., "errors": [...]}``
+        (``errors`` only when there are some). Never raises for subgraph faults."""
+        run = _Run({}, variables, context or RequestContext())
+        if plan.introspection is not None:
+            self._introspect(plan, run)
+        if plan.node is not None:
+            await self._node(plan.node, run)
+        return self.complete(plan.shape, run.data, run.errors)
+
+    async def execute_event(
+        self,
+        plan: QueryPlan,
+        event: SubgraphResult,
+        variables: Mapping[str, Any],
+        context: RequestContext | None = None,
+    ) -> dict[str, Any]:
+        """One subscription event: run ``plan``'s follow-up fetches into the
+        event's data, then shape it like a query response."""
+        node = plan.node
+        service = node.primary.subgraph if isinstance(node, Subscription) else ""
+        run = _Run(
+            dict(event.get("data") or {}), variables, context or RequestContext()
+        )
+        run.errors.extend(_with_service(e, service) for e in event.get("errors") or ())
+        if isinstance(node, Subscription) and node.rest is not None and run.data:
+            await self._node(node.rest, run)
+        return self.complete(plan.shape, run.data, run.errors)
+
+    # -- walking the plan ------------------------------------------------------------
+
+    async def _node(self, node: PlanNode, run: _Run) -> None:
+        if isinstance(node, Fetch):
+            await self._root_fetch(node, run)
+        elif isinstance(node, Flatten):
+            await self._entity_fetch(node.node, run)
+        elif isinstance(node, Sequence):
+            for child in node.nodes:
+                await self._node(child, run)
+        elif isinstance(node, Parallel):
+            await asyncio.gather(*(self._node(child, run) for child in node.nodes))
+        else:  # a Subscription's primary is run by the stream, not here
+            if node.rest is not None:
+                await self._node(node.rest, run)
+
+    async def _send(
+        self, fetch: Fetch, run: _Run, variables: dict[str, Any]
+    ) -> SubgraphResult:
+        transport = self.transports.get(fetch.subgraph)
+        if transport is None:
+            raise SubgraphError(
+                f"no transport for subgraph {fetch.subgraph!r}",
+                service=fetch.subgraph,
+                code="SUBGRAPH_UNREACHABLE",
+            )
+        for name in fetch.variable_usages:
+            if name in run.variables:
+                variables[name] = run.variables[name]
+        request = SubgraphRequest(
+            query=fetch.operation,
+            variables=variables,
+            operation_name=fetch.operation_name,
+            document=fetch.document,
+            context=run.context,
+        )
+        try:
+            return await transport.fetch(request)
+        except SubgraphError:
+            raise
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a transport bug must not fail the request
+            logger.exception("transport %s failed", fetch.subgraph)
+            raise SubgraphError(
+                f"fetch from subgraph {fetch.subgraph!r} failed: {exc}",
+                service=fetch.subgraph,
+            ) from exc
+
+    async def _root_fetch(self, fetch: Fetch, run: _Run) -> None:
+        try:
+            result = await self._send(fetch, run, {})
+        except SubgraphError as exc:
+            definition = fetch.document.definitions[0]
+            assert isinstance(definition, OperationDefinitionNode)
+            keys = [
+                (s.alias or s.name).value
+                for s in definition.selection_set.selections
+                if isinstance(s, FieldNode)
+            ]
+            run.errors.extend(exc.to_graphql([key]) for key in keys)
+            return
+        data = result.get("data")
+        if isinstance(data, dict):
+            merge(run.data, data)
+        for error in result.get("errors") or ():
+            run.errors.append(_with_service(error, fetch.subgraph))
+
+    async def _entity_fetch(self, fetch: Fetch, run: _Run) -> None:
+        targets = _collect(run.data, fetch.path)
+        representations: list[Any] = []
+        fan_out: list[list[tuple[dict[str, Any], _Path]]] = []
+        seen: dict[bytes, int] = {}
+        for obj, at in targets:
+            fields = fetch.representation.get(obj.get("__typename", ""))
+            if fields is None:
+                continue
+            try:
+                representation = _representation(obj, fields)
+            except KeyError:
+                continue  # the parent fetch failed to deliver a key: nothing to join
+            marker = orjson.dumps(representation)
+            index = seen.get(marker)
+            if index is None:
+                seen[marker] = len(representations)
+                representations.append(representation)
+                fan_out.append([(obj, at)])
+            else:
+                fan_out[index].append((obj, at))
+        if not representations:
+            return
+        try:
+            result = await self._send(fetch, run, {"representations": representations})
+            data = result.get("data")
+            entities = data.get("_entities") if isinstance(data, dict) else None
+            if entities is not None and (
+                not isinstance(entities, list) or len(entities) != len(representations)
+            ):
+                raise SubgraphBadResponseError(
+                    f"subgraph {fetch.subgraph!r} answered {len(entities)} entities "
+                    f"for {len(representations)} representations"
+                    if isinstance(entities, list)
+                    else f"subgraph {fetch.subgraph!r} answered _entities that is "
+                    "not a list",
+                    service=fetch.subgraph,
+                )
+        except SubgraphError as exc:
+            first_list = fetch.path.index("@") if "@" in fetch.path else len(fetch.path)
+            if len(targets) == 1:
+                path: _Path = targets[0][1]
+            else:
+                path = fetch.path[:first_list]
+            run.errors.append(exc.to_graphql(list(path)))
+            return
+        if entities:
+            for index, entity in enumerate(entities):
+                if type(entity) is dict:
+                    for obj, _ in fan_out[index]:
+                        merge(obj, entity)
+        for error in result.get("errors") or ():
+            self._entity_error(error, fetch, fan_out, run)
+
+    def _entity_error(
+        self,
+        error: Any,
+        fetch: Fetch,
+        fan_out: list[list[tuple[dict[str, Any], _Path]]],
+        run: _Run,
+    ) -> None:
+        error = _with_service(error, fetch.subgraph)
+        path = error.get("path")
+        if (
+            isinstance(path, list)
+            and len(path) >= 2
+            and path[0] == "_entities"
+            and isinstance(path[1], int)
+            and 0 <= path[1] < len(fan_out)
+        ):
+            rest = path[2:]
+            for _, at in fan_out[path[1]]:
+                run.errors.append({**error, "path": [*at, *rest]})
+            return
+        error.pop("path", None)
+        run.errors.append(error)
+
+    def _introspect(self, plan: QueryPlan, run: _Run) -> None:
+        assert plan.introspection is not None
+        result = execute(
+            self.schema,
+            plan.introspection,
+            root_value={},
+            variable_values=dict(run.variables),
+        )
+        result = cast(ExecutionResult, result)
+        if result.data:
+            local = {
+                f.response_key
+                for f in plan.shape.fields_by_type[plan.shape.type_name]
+                if f.local
+            }
+            merge(run.data, {k: v for k, v in result.data.items() if k in local})
+
+    # -- shaping ---------------------------------------------------------------------
+
+    def complete(
+        self,
+        shape: ShapeSelection,
+        data: dict[str, Any],
+        errors: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        """Shape merged ``data`` to the client's selection, with null propagation."""
+        completed = self._object(shape, data, (), errors)
+        body: dict[str, Any] = {"data": None if completed is _NULL else completed}
+        if errors:
+            body["errors"] = errors
+        return body
+
+    def _object(
+        self,
+        shape: ShapeSelection,
+        value: dict[str, Any],
+        path: _Path,
+        errors: list[dict[str, Any]],
+    ) -> Any:
+        if shape.abstract:
+            type_name = value.get("__typename")
+            fields = shape.fields_by_type.get(type_name)  # type: ignore[arg-type]
+            if fields is None:
+                errors.append(
+                    {
+                        "message": f"a subgraph returned {type_name!r}, which is not "
+                        f"a possible type of {shape.type_name}",
+                        "path": list(path),
+                        "extensions": {"code": "SUBGRAPH_BAD_RESPONSE"},
+                    }
+                )
+                return None
+        else:
+            type_name = shape.type_name
+            fields = shape.fields_by_type[type_name]
+        out: dict[str, Any] = {}
+        for field in fields:
+            key = field.response_key
+            if field.name == "__typename":
+                out[key] = type_name
+                continue
+            item = value.get(field.data_key)
+            if field.local:
+                out[key] = item
+                continue
+            completed = self._value(
+                field.type,
+                field.selection,
+                item,
+                (*path, key),
+                errors,
+                field.parent_type,
+            )
+            if completed is _NULL:
+                return _NULL
+            out[key] = completed
+        return out
+
+    def _value(
+        self,
+        type_: GraphQLOutputType,
+        selection: ShapeSelection | None,
+        value: Any,
+        path: _Path,
+        errors: list[dict[str, Any]],
+        parent: str,
+    ) -> Any:
+        if isinstance(type_, GraphQLNonNull):
+            completed = self._nullable(
+                type_.of_type, selection, value, path, errors, parent
+            )
+            if completed is None:
+                self._null_error(path, errors, parent)
+                return _NULL
+            return completed
+        completed = self._nullable(type_, selection, value, path, errors, parent)
+        return None if completed is _NULL else completed
+
+    def _nullable(
+        self,
+        type_: GraphQLOutputType,
+        selection: ShapeSelection | None,
+        value: Any,
+        path: _Path,
+        errors: list[dict[str, Any]],
+        parent: str,
+    ) -> Any:
+        if value is None:
+            return None
+        if isinstance(type_, GraphQLList):
+            if type(value) is not list:
+                errors.append(self._bad_value(path, "a list"))
+                return None
+            items = []
+            for index, item in enumerate(value):
+                completed = self._value(
+                    type_.of_type, selection, item, (*path, index), errors, parent
+                )
+                if completed is _NULL:
+                    return _NULL
+                items.append(completed)
+            return items
+        if selection is None:
+            return value
+        if type(value) is not dict:
+            errors.append(self._bad_value(path, "an object"))
+            return None
+        return self._object(selection, value, path, errors)
+
+    @staticmethod
+    def _bad_value(path: _Path, expected: str) -> dict[str, Any]:
+        return {
+            "message": f"a subgraph returned a value that is not {expected}",
+            "path": list(path),
+            "extensions": {"code": "SUBGRAPH_BAD_RESPONSE"},
+        }
+
+    @staticmethod
+    def _null_error(path: _Path, errors: list[dict[str, Any]], parent: str) -> None:
+        here = list(path)
+        for error in errors:
+            other = error.get("path")
+            if isinstance(other, list):
+                size = min(len(other), len(here))
+                if other[:size] == here[:size]:
+                    return  # already explained by a subgraph error on this branch
+        errors.append(
+            {
+                "message": f"Cannot return null for non-null field {parent}.{path[-1]}.",
+                "path": here,
+                "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+            }
+        )

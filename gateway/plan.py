@@ -1,0 +1,212 @@
+"""Query plan nodes (Sequence, Parallel, Fetch, Flatten, Subscription) and a printer.
+
+A ``QueryPlan`` says which subgraph operations run in which order, where each result
+is merged, and how the merged data is shaped into the client's response (``shape``).
+Plans are immutable and shared by every request for the same document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    GraphQLOutputType,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    print_ast,
+)
+
+__all__ = [
+    "Fetch",
+    "Flatten",
+    "Parallel",
+    "PlanNode",
+    "QueryPlan",
+    "RepresentationField",
+    "Sequence",
+    "ShapeField",
+    "ShapeSelection",
+    "Subscription",
+    "print_plan",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class RepresentationField:
+    """One field copied from merged data into an entity representation."""
+
+    name: str
+    selection: tuple[RepresentationField, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Fetch:
+    """One operation sent to one subgraph.
+
+    A root fetch (``requires is None``) merges its ``data`` at the response root; an
+    entity fetch sends the objects found at ``path`` as ``$representations`` to
+    ``_entities`` and merges each entity back into the object it came from.
+    """
+
+    subgraph: str
+    operation: str
+    """The operation's text, as sent over HTTP."""
+    document: DocumentNode
+    """``operation`` parsed once at plan time (in-process transports run it)."""
+    operation_kind: Literal["query", "mutation", "subscription"] = "query"
+    operation_name: str | None = None
+    variable_usages: tuple[str, ...] = ()
+    """The client variables this operation uses (only those are sent)."""
+    path: tuple[str, ...] = ()
+    """Where results merge: response keys, ``"@"`` for every list item."""
+    requires: SelectionSetNode | None = None
+    """For entity fetches: the representation selection, ``... on T { __typename
+    key requires }`` per entity type."""
+    representation: Mapping[str, tuple[RepresentationField, ...]] = field(
+        default_factory=dict
+    )
+    """``requires`` compiled for the executor: fields to copy, by ``__typename``."""
+
+    @property
+    def is_entity_fetch(self) -> bool:
+        return self.requires is not None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Flatten:
+    """Run ``node`` (an entity fetch) for the objects at ``path``."""
+
+    path: tuple[str, ...]
+    node: Fetch
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Sequence:
+    """Run ``nodes`` one after the other."""
+
+    nodes: tuple[PlanNode, ...]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Parallel:
+    """Run ``nodes`` concurrently."""
+
+    nodes: tuple[PlanNode, ...]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Subscription:
+    """A subscription: ``primary`` opens the upstream stream once; for every event,
+    ``rest`` (entity fetches into the event's data) runs before it is shaped."""
+
+    primary: Fetch
+    rest: PlanNode | None = None
+
+
+PlanNode = Fetch | Flatten | Sequence | Parallel | Subscription
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ShapeField:
+    """One field of the client's response."""
+
+    response_key: str
+    data_key: str
+    """The key it has in the merged subgraph data (an internal alias when the
+    client's alias would collide with a field the gateway selects itself)."""
+    name: str
+    type: GraphQLOutputType
+    """The field's type in the client schema (nullability drives null propagation)."""
+    parent_type: str
+    selection: ShapeSelection | None = None
+    local: bool = False
+    """Answered by the gateway itself (introspection): copied as it is."""
+    node: FieldNode | None = None
+    """The client's field (its arguments), for the planner."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ShapeSelection:
+    """The client's selection set on one (possibly abstract) type, with fragments,
+    ``@skip``/``@include`` resolved: the fields to answer for each concrete type, in
+    the order the client asked for them."""
+
+    type_name: str
+    fields_by_type: Mapping[str, tuple[ShapeField, ...]]
+    abstract: bool = False
+    """``True``: the concrete type is read from the data's ``__typename``."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class QueryPlan:
+    """Everything the executor needs to answer one operation."""
+
+    kind: Literal["query", "mutation", "subscription"]
+    node: PlanNode | None
+    shape: ShapeSelection
+    introspection: DocumentNode | None = None
+    """The operation reduced to its introspection root fields, answered from the
+    client schema, or ``None``."""
+
+
+# -- printer ---------------------------------------------------------------------------
+
+
+def _indent(text: str, prefix: str) -> str:
+    return "\n".join(prefix + line if line else line for line in text.split("\n"))
+
+
+def _fetch_body(fetch: Fetch) -> str:
+    definition = fetch.document.definitions[0]
+    assert isinstance(definition, OperationDefinitionNode)
+    selection: SelectionSetNode = definition.selection_set
+    if fetch.requires is not None:
+        entities = selection.selections[0]
+        assert isinstance(entities, FieldNode) and entities.selection_set is not None
+        body = print_ast(fetch.requires) + " =>\n" + print_ast(entities.selection_set)
+    else:
+        body = print_ast(selection)
+    if fetch.operation_kind != "query":
+        body = f"{fetch.operation_kind} {body}"
+    return body
+
+
+def _print_node(node: PlanNode) -> str:
+    if isinstance(node, Fetch):
+        return (
+            f'Fetch(service: "{node.subgraph}") {{\n'
+            + _indent(_fetch_body(node), "  ")
+            + "\n}"
+        )
+    if isinstance(node, Flatten):
+        path = ".".join(node.path)
+        return (
+            f'Flatten(path: "{path}") {{\n'
+            + _indent(_print_node(node.node), "  ")
+            + "\n}"
+        )
+    if isinstance(node, (Sequence, Parallel)):
+        title = "Sequence" if isinstance(node, Sequence) else "Parallel"
+        inner = ",\n".join(_print_node(child) for child in node.nodes)
+        return f"{title} {{\n" + _indent(inner, "  ") + "\n}"
+    primary = "Primary: {\n" + _indent(_print_node(node.primary), "  ") + "\n}"
+    parts = [primary]
+    if node.rest is not None:
+        parts.append("Rest: {\n" + _indent(_print_node(node.rest), "  ") + "\n}")
+    return "Subscription {\n" + _indent(",\n".join(parts), "  ") + "\n}"
+
+
+def print_plan(plan: QueryPlan) -> str:
+    """The plan as readable text, in the spirit of Apollo's ``QueryPlan { ... }``."""
+    parts = []
+    if plan.introspection is not None:
+        parts.append("Introspection (answered by the gateway)")
+    if plan.node is not None:
+        parts.append(_print_node(plan.node))
+    if not parts:
+        return "QueryPlan {}"
+    return "QueryPlan {\n" + _indent(",\n".join(parts), "  ") + "\n}"

@@ -1,0 +1,208 @@
+"""supergraph.yaml to a runnable gateway: read every SDL, compose, build transports.
+
+The HTTP server and the CLI's ``compose``/``plan`` commands share these steps:
+
+1. ``load_local_subgraphs``: import the factories of in-process (``module:``) subgraphs;
+2. ``read_subgraph_sdl``: a module's own SDL, the ``schema.file``, or introspection
+   (``{ _service { sdl } }``) of a running subgraph;
+3. ``compose_config``: Apollo Federation composition of those SDLs;
+4. ``build_transports``: one ``Transport`` per subgraph (in-process, HTTP, SSE).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+import orjson
+
+from gateway.composition import compose
+from gateway.config import Config, SubgraphConfig
+from gateway.errors import ConfigError, GatewayError, SubgraphError
+from gateway.headers import HeaderPropagator
+from gateway.supergraph import Supergraph
+from gateway.transports.base import RequestContext, Transport
+from gateway.transports.http import HTTPTransport, decode_graphql_response
+from gateway.transports.inprocess import (
+    InProcessTransport,
+    LocalSubgraph,
+    load_local_subgraph,
+)
+
+__all__ = [
+    "build_transports",
+    "compose_config",
+    "introspect_sdl",
+    "load_local_subgraphs",
+    "read_subgraph_sdl",
+]
+
+logger = logging.getLogger("gateway.startup")
+
+SERVICE_SDL_QUERY = "query __ServiceSDL { _service { sdl } }"
+
+
+def _where(config: Config, subgraph: SubgraphConfig) -> dict[str, Any]:
+    return {
+        "file": str(config.path) if config.path else None,
+        "line": subgraph.line,
+        "key_path": f"subgraphs.{subgraph.name}",
+    }
+
+
+def load_local_subgraphs(config: Config) -> dict[str, LocalSubgraph]:
+    """Import and build every in-process subgraph (no I/O happens until lifespan)."""
+    locals_: dict[str, LocalSubgraph] = {}
+    for subgraph in config.subgraphs:
+        if subgraph.module is None:
+            continue
+        try:
+            locals_[subgraph.name] = load_local_subgraph(
+                subgraph.module, subgraph.options
+            )
+        except ConfigError as exc:
+            raise ConfigError(
+                exc.reason,
+                **{
+                    **_where(config, subgraph),
+                    "key_path": f"subgraphs.{subgraph.name}.module",
+                },
+            ) from exc
+    return locals_
+
+
+async def introspect_sdl(
+    name: str,
+    url: str,
+    session: aiohttp.ClientSession,
+    *,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 10.0,
+) -> str:
+    """Ask a running subgraph for its SDL (``{ _service { sdl } }``)."""
+    try:
+        async with session.post(
+            url,
+            data=orjson.dumps({"query": SERVICE_SDL_QUERY}),
+            headers={
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+                **(headers or {}),
+            },
+            timeout=aiohttp.ClientTimeout(total=timeout),
+        ) as response:
+            body = await response.read()
+            result = decode_graphql_response(
+                body,
+                service=name,
+                status=response.status,
+                content_type=response.content_type,
+            )
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        raise GatewayError(
+            f"cannot introspect subgraph {name!r} at {url}: {exc or type(exc).__name__}",
+            code="INTROSPECTION_FAILED",
+        ) from exc
+    except SubgraphError as exc:
+        raise GatewayError(
+            f"cannot introspect subgraph {name!r} at {url}: {exc.message}",
+            code="INTROSPECTION_FAILED",
+        ) from exc
+    data = result.get("data") or {}
+    service = data.get("_service") if isinstance(data, dict) else None
+    sdl = service.get("sdl") if isinstance(service, dict) else None
+    if not isinstance(sdl, str) or not sdl.strip():
+        messages = "; ".join(e.get("message", "?") for e in result.get("errors", []))
+        raise GatewayError(
+            f"subgraph {name!r} at {url} did not return its SDL from _service"
+            + (f": {messages}" if messages else ""),
+            code="INTROSPECTION_FAILED",
+        )
+    return sdl
+
+
+async def read_subgraph_sdl(
+    subgraph: SubgraphConfig,
+    local: LocalSubgraph | None,
+    session: aiohttp.ClientSession | None,
+) -> str:
+    """The SDL to compose for one subgraph.
+
+    In-process subgraphs supply their own; otherwise the ``schema.file`` contents;
+    otherwise introspection of ``introspection.url`` (or ``subgraph_url``), and a
+    remote entry with no schema at all is introspected at its ``routing_url``.
+    """
+    if local is not None:
+        return local.sdl
+    if subgraph.sdl is not None:
+        return subgraph.sdl
+    if subgraph.introspection is not None:
+        url, headers = subgraph.introspection.url, subgraph.introspection.headers
+    elif subgraph.routing_url is not None:
+        url, headers = subgraph.routing_url, {}
+    else:  # config guarantees one of module/routing_url
+        raise GatewayError(f"subgraph {subgraph.name!r} has no schema source")
+    if session is None:
+        async with aiohttp.ClientSession() as own_session:
+            return await introspect_sdl(
+                subgraph.name, url, own_session, headers=headers
+            )
+    return await introspect_sdl(subgraph.name, url, session, headers=headers)
+
+
+async def compose_config(
+    config: Config,
+    locals_: Mapping[str, LocalSubgraph],
+    session: aiohttp.ClientSession | None = None,
+) -> Supergraph:
+    """Read every subgraph's SDL (concurrently) and compose them."""
+    sdls = await asyncio.gather(
+        *(
+            read_subgraph_sdl(subgraph, locals_.get(subgraph.name), session)
+            for subgraph in config.subgraphs
+        )
+    )
+    return compose(
+        [
+            (subgraph.name, sdl)
+            for subgraph, sdl in zip(config.subgraphs, sdls, strict=True)
+        ]
+    )
+
+
+def _headers_for(config: Config, subgraph: SubgraphConfig) -> HeaderPropagator:
+    return HeaderPropagator((*config.gateway.headers, *subgraph.headers))
+
+
+def build_transports(
+    config: Config,
+    locals_: Mapping[str, LocalSubgraph],
+    session: aiohttp.ClientSession,
+) -> dict[str, Transport]:
+    """One transport per subgraph, keyed by subgraph name."""
+    transports: dict[str, Transport] = {}
+    for subgraph in config.subgraphs:
+        local = locals_.get(subgraph.name)
+        if local is not None:
+            transports[subgraph.name] = InProcessTransport(subgraph.name, local)
+            continue
+        assert subgraph.routing_url is not None
+        propagate = _headers_for(config, subgraph)
+
+        def headers_for(
+            context: RequestContext, propagate: HeaderPropagator = propagate
+        ) -> Mapping[str, str]:
+            return propagate(context.headers) if propagate else {}
+
+        transports[subgraph.name] = HTTPTransport(
+            subgraph.name,
+            subgraph.routing_url,
+            session,
+            timeout=subgraph.timeout or config.gateway.subgraph_timeout,
+            headers_for=headers_for,
+            dedup=config.gateway.dedup_queries,
+        )
+    return transports

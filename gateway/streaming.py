@@ -1,0 +1,208 @@
+"""Event-stream responses to clients: graphql-sse's distinct connections mode.
+
+One SSE response per operation. Headers are flushed before the first event; each
+result is an ``event: next`` frame with an ``id:``; the stream always ends with
+``event: complete`` (after an error event when something failed); an idle stream gets
+a heartbeat comment every ``heartbeat_interval`` seconds. Stream limits (in total and
+per client address) answer 429 before anything is streamed. At shutdown every open
+stream gets a last ``next`` whose error says so (``extensions.code: SHUTTING_DOWN``),
+then ``complete``.
+
+See https://github.com/enisdenjo/graphql-sse/blob/master/PROTOCOL.md and
+https://html.spec.whatwg.org/multipage/server-sent-events.html
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import weakref
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from aiohttp import web
+
+from gateway.errors import GatewayError, TooManyStreamsError
+from gateway.sse import COMPLETE, HEARTBEAT, encode_next
+
+__all__ = [
+    "SSE_HEADERS",
+    "StreamEvent",
+    "StreamLimits",
+    "StreamRegistry",
+    "last_event_id",
+    "stream_events",
+]
+
+logger = logging.getLogger("gateway.streaming")
+
+SSE_HEADERS: Mapping[str, str] = {
+    "Content-Type": "text/event-stream; charset=utf-8",
+    "Cache-Control": "no-cache",
+    "Connection": "keep-alive",
+    "X-Accel-Buffering": "no",
+}
+
+
+class StreamEvent(NamedTuple):
+    """One result to send: ``id`` becomes the SSE event id (``None``: numbered)."""
+
+    id: str | None
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamLimits:
+    max_streams: int = 10_000
+    max_streams_per_client: int = 100
+
+
+class _Stream:
+    """One open client stream, as the registry sees it."""
+
+    __slots__ = ("__weakref__", "client", "closing")
+
+    def __init__(self, client: str) -> None:
+        self.client = client
+        self.closing = asyncio.Event()
+
+
+@dataclass(slots=True)
+class StreamRegistry:
+    """Every open stream: limits, and the shutdown signal."""
+
+    limits: StreamLimits = field(default_factory=StreamLimits)
+    streams: weakref.WeakSet[_Stream] = field(default_factory=weakref.WeakSet)
+    per_client: Counter[str] = field(default_factory=Counter)
+
+    def open(self, client: str) -> _Stream:
+        if len(self.streams) >= self.limits.max_streams:
+            raise TooManyStreamsError(
+                f"the gateway has {len(self.streams)} open streams, its limit",
+                headers={"Retry-After": "5"},
+            )
+        if self.per_client[client] >= self.limits.max_streams_per_client:
+            raise TooManyStreamsError(
+                f"this client has {self.per_client[client]} open streams, the limit",
+                headers={"Retry-After": "5"},
+            )
+        stream = _Stream(client)
+        self.streams.add(stream)
+        self.per_client[client] += 1
+        return stream
+
+    def close(self, stream: _Stream) -> None:
+        self.streams.discard(stream)
+        self.per_client[stream.client] -= 1
+        if self.per_client[stream.client] <= 0:
+            del self.per_client[stream.client]
+
+    def shutdown(self) -> None:
+        """Ask every open stream to end (each sends its last frames itself)."""
+        for stream in list(self.streams):
+            stream.closing.set()
+
+    def __len__(self) -> int:
+        return len(self.streams)
+
+
+async def _anext(iterator: AsyncIterator[StreamEvent]) -> StreamEvent:
+    return await anext(iterator)
+
+
+def last_event_id(request: web.Request) -> str | None:
+    """The id a reconnecting client last saw: the ``Last-Event-ID`` header, or a
+    ``lastEventId`` query parameter for EventSource polyfills that cannot set it."""
+    value = request.headers.get("Last-Event-ID") or request.query.get("lastEventId")
+    return value or None
+
+
+def _shutdown_payload() -> dict[str, Any]:
+    error = GatewayError("the server is shutting down", code="SHUTTING_DOWN")
+    return {"errors": [error.to_graphql()]}
+
+
+async def _wait(
+    pending: asyncio.Future[StreamEvent], closing: asyncio.Event, heartbeat: float
+) -> bool:
+    """Wait for the next event, a heartbeat tick or the closing signal; ``True``
+    when the stream was asked to close."""
+    closer: asyncio.Future[Any] = asyncio.ensure_future(closing.wait())
+    waiting: set[asyncio.Future[Any]] = {pending, closer}
+    try:
+        await asyncio.wait(waiting, timeout=heartbeat, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        closer.cancel()
+    return closing.is_set()
+
+
+async def stream_events(
+    request: web.Request,
+    registry: StreamRegistry,
+    events: Callable[[], AsyncIterator[StreamEvent]],
+    *,
+    heartbeat_interval: float,
+    on_open: Callable[[], Awaitable[None]] | None = None,
+) -> web.StreamResponse:
+    """Send ``events()`` to the client as an event stream.
+
+    ``events`` is called after the headers are flushed, so start-up work (opening an
+    upstream) happens with the client already connected. The iterator is closed in a
+    ``finally`` whatever happens: completion, error, client disconnect (the handler is
+    cancelled) or shutdown.
+    """
+    stream = registry.open(request.remote or "unknown")
+    response = web.StreamResponse(status=200, headers=SSE_HEADERS)
+    iterator: AsyncIterator[StreamEvent] | None = None
+    pending: asyncio.Future[StreamEvent] | None = None
+    try:
+        await response.prepare(request)
+        if on_open is not None:
+            await on_open()
+        iterator = events()
+        counter = 0
+        while True:
+            if pending is None:
+                # Owned here, so the finally below can always cancel it.
+                pending = asyncio.ensure_future(_anext(iterator))
+            if await _wait(pending, stream.closing, heartbeat_interval):
+                await response.write(encode_next(_shutdown_payload()))
+                break
+            if not pending.done():
+                await response.write(HEARTBEAT)
+                continue
+            future, pending = pending, None
+            try:
+                event = future.result()
+            except StopAsyncIteration:
+                break
+            except GatewayError as exc:
+                # Every stream ends with complete, after the error that ended it.
+                await response.write(encode_next({"errors": [exc.to_graphql()]}))
+                break
+            except Exception:
+                logger.exception("event source failed")
+                error = GatewayError("the event source failed")
+                await response.write(encode_next({"errors": [error.to_graphql()]}))
+                break
+            counter += 1
+            await response.write(encode_next(event.payload, event.id or str(counter)))
+        await response.write(COMPLETE)
+        await response.write_eof()
+    except (ConnectionResetError, ConnectionError) as exc:
+        logger.debug("client went away: %r", exc)
+    finally:
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
+        if iterator is not None:
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
+        registry.close(stream)
+    return response

@@ -1,0 +1,550 @@
+"""A ``LocalSubgraph`` served as its own HTTP server: GraphQL over HTTP and over SSE.
+
+``python -m subgraphs.claude --port 4001`` calls ``main()`` here; the gateway then
+reaches the subgraph with ``routing_url: http://localhost:4001/graphql`` and streams
+its subscriptions from ``/graphql/stream`` (the seed's path) or from ``/graphql`` with
+``Accept: text/event-stream``. Streams are written by ``gateway.streaming``, the same
+code (and the same ``gateway.sse`` encoder) as the gateway's own client streams.
+
+See https://graphql.github.io/graphql-over-http/draft/ and
+https://github.com/enisdenjo/graphql-sse/blob/master/PROTOCOL.md#distinct-connections-mode
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import orjson
+from aiohttp import web
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    GraphQLError,
+    OperationDefinitionNode,
+    execute,
+    get_operation_ast,
+    parse,
+    subscribe,
+    validate,
+)
+from graphql.execution.values import get_variable_values
+
+from gateway.errors import (
+    BadRequestError,
+    GatewayError,
+    MethodNotAllowedError,
+    OperationError,
+    PayloadTooLargeError,
+    RequestError,
+)
+from gateway.streaming import StreamEvent, StreamLimits, StreamRegistry, stream_events
+from gateway.transports.base import RequestContext
+from gateway.transports.inprocess import LocalSubgraph, result_to_dict
+
+__all__ = [
+    "SUBGRAPH",
+    "SubgraphServerState",
+    "create_subgraph_app",
+    "main",
+    "run_subgraph",
+]
+
+logger = logging.getLogger("gateway.subgraph_server")
+
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+APPLICATION_JSON = "application/json"
+EVENT_STREAM = "text/event-stream"
+
+_DOCUMENT_CACHE_SIZE = 512
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """A GraphQL-over-HTTP request, parsed at the edge."""
+
+    query: str
+    operation_name: str | None
+    variables: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    document: DocumentNode
+    operation: OperationDefinitionNode
+    variables: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return self.operation.operation.value
+
+
+@dataclass(slots=True)
+class SubgraphServerState:
+    """What one subgraph server holds, under the ``SUBGRAPH`` app key."""
+
+    local: LocalSubgraph
+    heartbeat_interval: float
+    max_request_bytes: int
+    streams: StreamRegistry
+    documents: dict[str, tuple[DocumentNode, list[GraphQLError]]] = field(
+        default_factory=dict
+    )
+    """Parsed and validated documents by query text: a repeated query is not parsed
+    or validated again."""
+
+    def document(self, query: str) -> tuple[DocumentNode, list[GraphQLError]]:
+        cached = self.documents.get(query)
+        if cached is not None:
+            return cached
+        try:
+            document = parse(query)
+        except GraphQLError as exc:
+            raise OperationError(
+                exc.message,
+                code="GRAPHQL_PARSE_FAILED",
+                errors=[_error(exc, "GRAPHQL_PARSE_FAILED")],
+            ) from None
+        errors = validate(self.local.schema, document)
+        if len(self.documents) >= _DOCUMENT_CACHE_SIZE:
+            self.documents.pop(next(iter(self.documents)))
+        self.documents[query] = (document, errors)
+        return document, errors
+
+
+SUBGRAPH = web.AppKey("subgraph", SubgraphServerState)
+
+
+def _error(error: GraphQLError, code: str) -> dict[str, Any]:
+    formatted: dict[str, Any] = dict(error.formatted)
+    extensions: dict[str, Any] = dict(formatted.get("extensions") or {})
+    formatted["extensions"] = {**extensions, "code": code}
+    return formatted
+
+
+# -- request parsing ---------------------------------------------------------------------
+
+
+def _media(accept: str | None, *, stream_path: bool) -> str:
+    """The media type to answer with. An ``Accept`` naming none of ours gets JSON,
+    as the GraphQL-over-HTTP spec allows for legacy clients."""
+    if stream_path:
+        return EVENT_STREAM
+    best = APPLICATION_JSON
+    for part in (accept or "").split(","):
+        media, *params = part.split(";")
+        quality = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if quality <= 0:
+            continue
+        media = media.strip().lower()
+        if media == EVENT_STREAM:
+            return EVENT_STREAM
+        if media == GRAPHQL_RESPONSE_JSON:
+            best = GRAPHQL_RESPONSE_JSON
+    return best
+
+
+def _json_object(value: Any, name: str) -> dict[str, Any]:
+    if isinstance(value, str):
+        if not value:
+            return {}
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            raise BadRequestError(f"'{name}' is not valid JSON") from None
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadRequestError(f"'{name}' must be a JSON object")
+    return value
+
+
+def _graphql_request(params: Mapping[str, Any]) -> _Request:
+    query = params.get("query")
+    if not isinstance(query, str) or not query:
+        raise BadRequestError("the request has no 'query' string")
+    operation_name = params.get("operationName") or None
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise BadRequestError("'operationName' must be a string")
+    _json_object(params.get("extensions"), "extensions")
+    return _Request(
+        query, operation_name, _json_object(params.get("variables"), "variables")
+    )
+
+
+async def _read_request(request: web.Request, max_bytes: int) -> _Request:
+    """GET query parameters or a POST JSON body.
+    See https://graphql.github.io/graphql-over-http/draft/#sec-Request"""
+    if request.method == "GET":
+        return _graphql_request(request.query)
+    if request.method != "POST":
+        raise MethodNotAllowedError(
+            f"method {request.method} is not allowed", headers={"Allow": "GET, POST"}
+        )
+    if request.content_type not in (APPLICATION_JSON, GRAPHQL_RESPONSE_JSON):
+        raise BadRequestError(
+            f"unsupported content type {request.content_type!r}; send application/json",
+            code="UNSUPPORTED_MEDIA_TYPE",
+            status=415,
+        )
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise PayloadTooLargeError(f"the request body is over {max_bytes} bytes")
+    body = await request.content.read(max_bytes + 1)
+    if len(body) > max_bytes:
+        raise PayloadTooLargeError(f"the request body is over {max_bytes} bytes")
+    try:
+        params = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequestError(f"the request body is not valid JSON: {exc}") from None
+    if not isinstance(params, dict):
+        raise BadRequestError("the request body must be a JSON object")
+    return _graphql_request(params)
+
+
+def _prepare(
+    state: SubgraphServerState, request: web.Request, gql: _Request
+) -> _Prepared:
+    """Parse (cached), validate (cached), pick the operation, coerce variables."""
+    document, errors = state.document(gql.query)
+    if errors:
+        raise OperationError(
+            errors[0].message,
+            errors=[_error(error, "GRAPHQL_VALIDATION_FAILED") for error in errors],
+        )
+    operation = get_operation_ast(document, gql.operation_name)
+    if operation is None:
+        wanted = f"named {gql.operation_name!r}" if gql.operation_name else "to run"
+        raise OperationError(
+            f"the document has no single operation {wanted}; send 'operationName'",
+            code="OPERATION_NOT_FOUND",
+        )
+    kind = operation.operation.value
+    if request.method == "GET" and kind == "mutation":
+        raise MethodNotAllowedError(
+            "mutations are not allowed over GET; use POST", headers={"Allow": "POST"}
+        )
+    coerced = get_variable_values(
+        state.local.schema, operation.variable_definitions or (), gql.variables
+    )
+    if isinstance(coerced, list):
+        raise OperationError(
+            coerced[0].message,
+            code="BAD_USER_INPUT",
+            errors=[_error(error, "BAD_USER_INPUT") for error in coerced],
+        )
+    return _Prepared(document, operation, gql.variables)
+
+
+# -- responses -----------------------------------------------------------------------------
+
+
+def _json_response(
+    body: Mapping[str, Any],
+    media: str,
+    *,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(body),
+        status=status,
+        content_type=media,
+        charset="utf-8",
+        headers=headers,
+    )
+
+
+def _error_response(
+    exc: RequestError, media: str, *, for_stream: bool = False
+) -> web.Response:
+    """With ``application/json`` errors of the document keep 200; with
+    ``application/graphql-response+json`` they are 4xx. A stream request that
+    cannot start (it cannot even be parsed) always gets its 4xx: a client waiting
+    for an event stream must not mistake the answer for one.
+    See https://graphql.github.io/graphql-over-http/draft/#sec-application-json"""
+    status = exc.status
+    if media == APPLICATION_JSON and isinstance(exc, OperationError) and not for_stream:
+        status = 200
+    return _json_response(
+        {"errors": exc.graphql_errors()}, media, status=status, headers=exc.headers
+    )
+
+
+def _context(local: LocalSubgraph, request: web.Request) -> Any:
+    context = RequestContext(headers=request.headers, remote=request.remote)
+    if local.context is None:
+        return {"request": context}
+    return local.context(context)
+
+
+async def _execute(
+    state: SubgraphServerState, prepared: _Prepared, request: web.Request
+) -> dict[str, Any]:
+    result = execute(
+        state.local.schema,
+        prepared.document,
+        variable_values=prepared.variables,
+        operation_name=prepared.operation.name.value
+        if prepared.operation.name
+        else None,
+        context_value=_context(state.local, request),
+    )
+    if inspect.isawaitable(result):
+        result = await cast(Awaitable[ExecutionResult], result)
+    return dict(result_to_dict(cast(ExecutionResult, result)))
+
+
+class _Subscription:
+    """One subscription of one stream; the handler that opened it closes it.
+
+    ``close()`` runs in the handler's ``finally`` whatever the stream writer did:
+    the subscription's source (a Claude command, a file watcher) must end when its
+    client goes away, even if the task waiting for its next event is left behind.
+    """
+
+    __slots__ = ("_closed", "_iterator", "_prepared", "_request", "_state")
+
+    def __init__(
+        self, state: SubgraphServerState, prepared: _Prepared, request: web.Request
+    ) -> None:
+        self._state = state
+        self._prepared = prepared
+        self._request = request
+        self._iterator: AsyncIterator[ExecutionResult] | None = None
+        self._closed = False
+
+    async def events(self) -> AsyncIterator[StreamEvent]:
+        operation = self._prepared.operation
+        outcome = await subscribe(
+            self._state.local.schema,
+            self._prepared.document,
+            variable_values=self._prepared.variables,
+            operation_name=operation.name.value if operation.name else None,
+            context_value=_context(self._state.local, self._request),
+        )
+        if isinstance(outcome, ExecutionResult):
+            # The subscription could not start: its errors are the one event.
+            yield StreamEvent(None, dict(result_to_dict(outcome)))
+            return
+        self._iterator = outcome
+        if self._closed:
+            await self.close()
+            return
+        try:
+            async for result in outcome:
+                yield StreamEvent(None, dict(result_to_dict(result)))
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        self._closed = True
+        iterator, self._iterator = self._iterator, None
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is None:
+            return
+        try:
+            await aclose()
+        except RuntimeError as exc:  # an async generator still running elsewhere
+            logger.debug("closing a running subscription: %s", exc)
+
+
+async def _stream(
+    state: SubgraphServerState,
+    request: web.Request,
+    events: Callable[[], AsyncIterator[StreamEvent]],
+) -> web.StreamResponse:
+    return await stream_events(
+        request,
+        state.streams,
+        events,
+        heartbeat_interval=state.heartbeat_interval,
+    )
+
+
+def _one_event(payload: dict[str, Any]) -> Callable[[], AsyncIterator[StreamEvent]]:
+    async def events() -> AsyncIterator[StreamEvent]:
+        yield StreamEvent(None, payload)
+
+    return events
+
+
+# -- handlers --------------------------------------------------------------------------------
+
+
+async def graphql_handler(request: web.Request) -> web.StreamResponse:
+    """``/graphql`` and ``/graphql/stream``, GET and POST."""
+    state = request.app[SUBGRAPH]
+    stream_path = request.path.endswith("/stream")
+    media = _media(request.headers.get("Accept"), stream_path=stream_path)
+    json_media = APPLICATION_JSON if media == EVENT_STREAM else media
+    try:
+        gql = await _read_request(request, state.max_request_bytes)
+        try:
+            prepared = _prepare(state, request, gql)
+        except OperationError as exc:
+            if media == EVENT_STREAM and exc.code != "GRAPHQL_PARSE_FAILED":
+                # Accepted as a stream: the errors are its one event, then complete.
+                return await _stream(
+                    state, request, _one_event({"errors": exc.graphql_errors()})
+                )
+            raise
+        if media == EVENT_STREAM:
+            if prepared.kind == "subscription":
+                subscription = _Subscription(state, prepared, request)
+                try:
+                    return await _stream(state, request, subscription.events)
+                finally:
+                    await subscription.close()
+
+            async def single() -> AsyncIterator[StreamEvent]:
+                yield StreamEvent(None, await _execute(state, prepared, request))
+
+            return await _stream(state, request, single)
+        if prepared.kind == "subscription":
+            raise OperationError(
+                "subscriptions need an event stream: send 'Accept: text/event-stream'"
+                " or use /graphql/stream",
+                code="SUBSCRIPTION_REQUIRES_STREAM",
+            )
+    except RequestError as exc:
+        return _error_response(exc, json_media, for_stream=media == EVENT_STREAM)
+    return _json_response(await _execute(state, prepared, request), media)
+
+
+async def health_handler(request: web.Request) -> web.Response:
+    state = request.app[SUBGRAPH]
+    return _json_response(
+        {"status": "ok", "streams": len(state.streams)}, APPLICATION_JSON
+    )
+
+
+async def _lifespan(app: web.Application) -> AsyncIterator[None]:
+    local = app[SUBGRAPH].local
+    if local.lifespan is None:
+        yield
+        return
+    async with local.lifespan():
+        yield
+
+
+async def _on_shutdown(app: web.Application) -> None:
+    streams = app[SUBGRAPH].streams
+    if len(streams):
+        logger.info("ending %d open stream(s)", len(streams))
+    streams.shutdown()
+
+
+def create_subgraph_app(
+    local: LocalSubgraph,
+    *,
+    heartbeat_interval: float = 30.0,
+    max_request_bytes: int = 1024 * 1024,
+    max_streams: int = 100_000,
+) -> web.Application:
+    """An aiohttp application serving ``local`` at ``/graphql``, ``/graphql/stream``
+    and ``/health``.
+
+    Every stream comes from one client (the gateway) in the usual setup, so the
+    per-client stream limit is the total one.
+    """
+    app = web.Application()
+    app[SUBGRAPH] = SubgraphServerState(
+        local=local,
+        heartbeat_interval=heartbeat_interval,
+        max_request_bytes=max_request_bytes,
+        streams=StreamRegistry(
+            StreamLimits(max_streams=max_streams, max_streams_per_client=max_streams)
+        ),
+    )
+    app.cleanup_ctx.append(_lifespan)
+    app.on_shutdown.append(_on_shutdown)
+    for path in ("/graphql", "/graphql/stream"):
+        app.router.add_get(path, graphql_handler)
+        app.router.add_post(path, graphql_handler)
+    app.router.add_get("/health", health_handler)
+    return app
+
+
+def run_subgraph(
+    local: LocalSubgraph,
+    *,
+    host: str = "127.0.0.1",
+    port: int,
+    heartbeat_interval: float = 30.0,
+    shutdown_timeout: float = 5.0,
+) -> None:
+    """Serve ``local`` until SIGINT/SIGTERM. A client that disconnects cancels its
+    handler at once (``handler_cancellation``), which closes its subscription."""
+    app = create_subgraph_app(local, heartbeat_interval=heartbeat_interval)
+    web.run_app(
+        app,
+        host=host,
+        port=port,
+        shutdown_timeout=shutdown_timeout,
+        handler_cancellation=True,
+        print=lambda message: logger.info("%s", str(message).strip()),
+    )
+
+
+def main(
+    factory: Callable[[Mapping[str, Any]], LocalSubgraph],
+    *,
+    default_port: int,
+    argv: Sequence[str] | None = None,
+    prog: str | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> int:
+    """The command line of a standalone subgraph (``python -m subgraphs.<name>``).
+
+    ``factory(options)`` builds the subgraph, as the gateway does for in-process
+    ones.
+    """
+    parser = argparse.ArgumentParser(prog=prog, description="Serve a GraphQL subgraph.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument(
+        "--port", type=int, default=default_port, help=f"default {default_port}"
+    )
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="default info",
+    )
+    parser.add_argument(
+        "--heartbeat-interval",
+        type=float,
+        default=30.0,
+        help="seconds of silence before an SSE heartbeat comment (default 30)",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        local = factory(dict(options or {}))
+    except GatewayError as exc:
+        logger.error("cannot start the subgraph: %s", exc)
+        return 2
+    try:
+        run_subgraph(
+            local,
+            host=args.host,
+            port=args.port,
+            heartbeat_interval=args.heartbeat_interval,
+        )
+    except OSError as exc:
+        logger.error("cannot listen on %s:%s: %s", args.host, args.port, exc)
+        return 1
+    return 0

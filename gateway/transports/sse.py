@@ -1,0 +1,289 @@
+"""Subscriptions to a remote subgraph over SSE (graphql-sse, distinct connections mode).
+
+One HTTP request per upstream subscription, as Cosmo Router sends them: ``GET`` with
+``query``/``operationName``/``variables``/``extensions`` as query parameters
+(``subscription.protocol: sse``) or a JSON ``POST`` (``sse_post``), with
+``Accept: text/event-stream``. The stream is decoded incrementally
+(``gateway.sse.SSEDecoder``): comments are heartbeats, ``next`` carries a result,
+``complete`` ends the stream, ``error`` ends it with the subgraph's errors. Every other
+end (EOF without ``complete``, a dropped connection, a non-200 status, a body that is
+not an event stream) raises a ``SubgraphError``: a stream never ends silently.
+
+This transport is subscription-only; queries and mutations to the same subgraph go
+through ``gateway.transports.http.HTTPTransport``.
+See https://github.com/enisdenjo/graphql-sse/blob/master/PROTOCOL.md#distinct-connections-mode
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any, Literal
+
+import aiohttp
+import orjson
+
+from gateway.errors import (
+    SubgraphBadResponseError,
+    SubgraphError,
+    SubgraphHTTPError,
+    SubgraphStreamError,
+    SubgraphTimeoutError,
+)
+from gateway.sse import Comment, SSEDecoder, SSEProtocolError
+from gateway.transports.base import RequestContext, SubgraphRequest, SubgraphResult
+from gateway.transports.http import decode_graphql_response, map_client_errors
+
+__all__ = ["SSEMethod", "SSETransport"]
+
+logger = logging.getLogger("gateway.transports.sse")
+
+SSEMethod = Literal["GET", "POST"]
+HeadersFor = Callable[[RequestContext], Mapping[str, str]]
+
+_EVENT_STREAM = "text/event-stream"
+_JSON_TYPES = frozenset({"application/json", "application/graphql-response+json"})
+_ERROR_BODY_LIMIT = 64 * 1024
+"""How much of a non-stream answer is read to find its GraphQL errors."""
+
+
+def _no_headers(context: RequestContext) -> Mapping[str, str]:
+    return {}
+
+
+def _errors_from_error_event(data: str) -> list[dict[str, Any]]:
+    """The errors an ``error`` event carries: a JSON list of errors, a GraphQL
+    response with ``errors``, one error object, or plain text."""
+    try:
+        decoded = orjson.loads(data) if data.strip() else None
+    except orjson.JSONDecodeError:
+        decoded = None
+    if isinstance(decoded, dict) and isinstance(decoded.get("errors"), list):
+        decoded = decoded["errors"]
+    if isinstance(decoded, dict) and isinstance(decoded.get("message"), str):
+        decoded = [decoded]
+    if isinstance(decoded, list) and decoded:
+        errors = [e for e in decoded if isinstance(e, dict) and "message" in e]
+        if len(errors) == len(decoded):
+            return errors
+    text = data.strip() or "the subgraph ended the stream with an error"
+    return [{"message": text}]
+
+
+def _summary(errors: list[dict[str, Any]]) -> str:
+    first = str(errors[0].get("message", "")) if errors else ""
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{first}{more}"
+
+
+class SSETransport:
+    """Opens one upstream SSE request per subscription and yields its results."""
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        session: aiohttp.ClientSession,
+        *,
+        method: SSEMethod = "GET",
+        timeout: float | None = 30.0,
+        idle_timeout: float | None = None,
+        headers_for: HeadersFor = _no_headers,
+        max_event_size: int = 16 * 1024 * 1024,
+    ) -> None:
+        """``timeout`` bounds connecting and receiving the response headers;
+        ``idle_timeout``, when set, bounds the silence between two reads (heartbeat
+        comments count as traffic). ``max_event_size`` (characters) bounds one
+        event. ``session`` should not limit connections per host below the number
+        of concurrent subscriptions: each holds its connection for its lifetime."""
+        if method not in ("GET", "POST"):
+            raise ValueError(f"SSE method must be GET or POST, not {method!r}")
+        self.name = name
+        self.url = url
+        self.method: SSEMethod = method
+        self._session = session
+        self._timeout = timeout
+        self._idle_timeout = idle_timeout
+        # No total timeout: a subscription lives as long as its consumer wants it.
+        self._client_timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=timeout, sock_read=idle_timeout
+        )
+        self._headers_for = headers_for
+        self._max_event_size = max_event_size
+
+    # -- request -----------------------------------------------------------------
+
+    def _headers(self, request: SubgraphRequest) -> dict[str, str]:
+        headers = {
+            **self._headers_for(request.context),
+            "Accept": _EVENT_STREAM,
+            "Cache-Control": "no-cache",
+        }
+        if self.method == "POST":
+            headers["Content-Type"] = "application/json"
+        return headers
+
+    def _params(self, request: SubgraphRequest) -> dict[str, str]:
+        params = {"query": request.query}
+        if request.operation_name is not None:
+            params["operationName"] = request.operation_name
+        if request.variables:
+            params["variables"] = orjson.dumps(request.variables).decode()
+        if request.extensions:
+            params["extensions"] = orjson.dumps(request.extensions).decode()
+        return params
+
+    def _body(self, request: SubgraphRequest) -> bytes:
+        payload: dict[str, Any] = {"query": request.query}
+        if request.operation_name is not None:
+            payload["operationName"] = request.operation_name
+        if request.variables:
+            payload["variables"] = request.variables
+        if request.extensions:
+            payload["extensions"] = request.extensions
+        return orjson.dumps(payload)
+
+    async def _open(self, request: SubgraphRequest) -> aiohttp.ClientResponse:
+        headers = self._headers(request)
+        try:
+            async with asyncio.timeout(self._timeout):
+                if self.method == "GET":
+                    return await self._session.get(
+                        self.url,
+                        params=self._params(request),
+                        headers=headers,
+                        timeout=self._client_timeout,
+                    )
+                return await self._session.post(
+                    self.url,
+                    data=self._body(request),
+                    headers=headers,
+                    timeout=self._client_timeout,
+                )
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            logger.debug("SSE request to %s failed: %r", self.name, exc)
+            raise map_client_errors(exc, service=self.name, url=self.url) from exc
+
+    # -- response ----------------------------------------------------------------
+
+    async def _reject(self, response: aiohttp.ClientResponse) -> SubgraphError:
+        """The error for an answer that is not a 200 event stream."""
+        status = response.status
+        content_type = response.content_type
+        try:
+            async with asyncio.timeout(self._timeout):
+                body = await response.content.read(_ERROR_BODY_LIMIT)
+        except (TimeoutError, aiohttp.ClientError, OSError):
+            body = b""
+        result: SubgraphResult | None = None
+        if content_type in _JSON_TYPES:
+            try:
+                result = decode_graphql_response(
+                    body,
+                    service=self.name,
+                    status=200,
+                    content_type=content_type,
+                )
+            except SubgraphError:
+                result = None
+        errors = list(result.get("errors") or []) if result is not None else []
+        if status != 200:
+            detail = f": {_summary(errors)}" if errors else ""
+            return SubgraphHTTPError(
+                f"subgraph {self.name!r} answered the subscription with HTTP "
+                f"{status}{detail}",
+                service=self.name,
+                status=status,
+            )
+        if errors:
+            # A GraphQL error response instead of a stream: the subscription could
+            # not start (a validation error, for example). Its errors go on.
+            return SubgraphStreamError(
+                f"subgraph {self.name!r} refused the subscription: {_summary(errors)}",
+                service=self.name,
+                errors=errors,
+                status=status,
+            )
+        return SubgraphBadResponseError(
+            f"subgraph {self.name!r} answered the subscription with "
+            f"{content_type or 'no content type'} instead of {_EVENT_STREAM}",
+            service=self.name,
+            status=status,
+        )
+
+    async def _read(self, response: aiohttp.ClientResponse) -> bytes:
+        try:
+            return await response.content.readany()
+        except aiohttp.ServerTimeoutError as exc:
+            raise SubgraphTimeoutError(
+                f"subgraph {self.name!r} sent nothing on its stream for "
+                f"{self._idle_timeout} s",
+                service=self.name,
+            ) from exc
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            logger.debug("SSE stream from %s broke: %r", self.name, exc)
+            raise map_client_errors(exc, service=self.name, url=self.url) from exc
+
+    def _result(self, data: str) -> SubgraphResult:
+        return decode_graphql_response(
+            data.encode(), service=self.name, status=200, content_type=_EVENT_STREAM
+        )
+
+    async def subscribe(
+        self, request: SubgraphRequest
+    ) -> AsyncIterator[SubgraphResult]:
+        """One result per ``next`` event; returns on ``complete``.
+
+        Raises ``SubgraphStreamError`` (with the subgraph's errors) for an ``error``
+        event or a GraphQL error response, ``SubgraphHTTPError`` for a non-200
+        status, ``SubgraphBadResponseError`` for a stream that ends without
+        ``complete`` or cannot be decoded, ``SubgraphTimeoutError`` when the
+        idle timeout passes. Closing the iterator closes the HTTP response.
+        """
+        response = await self._open(request)
+        try:
+            if response.status != 200 or response.content_type != _EVENT_STREAM:
+                raise await self._reject(response)
+            decoder = SSEDecoder(
+                dispatch_empty=True, max_event_size=self._max_event_size
+            )
+            while True:
+                chunk = await self._read(response)
+                if not chunk:
+                    truncated = decoder.close()
+                    raise SubgraphBadResponseError(
+                        f"subgraph {self.name!r} closed its stream without 'complete'"
+                        + (" (in the middle of an event)" if truncated else ""),
+                        service=self.name,
+                    )
+                try:
+                    items = decoder.feed(chunk)
+                except SSEProtocolError as exc:
+                    raise SubgraphBadResponseError(
+                        f"subgraph {self.name!r} sent an invalid stream: {exc}",
+                        service=self.name,
+                    ) from exc
+                for item in items:
+                    if isinstance(item, Comment):
+                        continue
+                    if item.event == "next":
+                        yield self._result(item.data)
+                    elif item.event == "complete":
+                        return
+                    elif item.event == "error":
+                        errors = _errors_from_error_event(item.data)
+                        raise SubgraphStreamError(
+                            f"subgraph {self.name!r} ended the stream with an error: "
+                            f"{_summary(errors)}",
+                            service=self.name,
+                            errors=errors,
+                        )
+                    else:
+                        logger.debug(
+                            "ignoring %r event from subgraph %s", item.event, self.name
+                        )
+        finally:
+            # Closing (not releasing) drops the connection at once: the subgraph sees
+            # the disconnect and ends its side of the subscription.
+            response.close()

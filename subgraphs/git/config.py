@@ -1,0 +1,63 @@
+"""The git subgraph's options (``supergraph.yaml``), parsed once into ``GitOptions``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["GitOptions"]
+
+DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024
+DEFAULT_POLL_INTERVAL = 1.0
+_KNOWN = frozenset({"roots", "max_output_bytes", "poll_interval"})
+
+
+@dataclass(frozen=True, slots=True)
+class GitOptions:
+    """``roots`` are real paths (symlinks resolved); the first is the default."""
+
+    roots: tuple[Path, ...]
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
+    """Bound on what one git command may print; more is cut and flagged."""
+    poll_interval: float = DEFAULT_POLL_INTERVAL
+    """Seconds between two checks of a watched repository."""
+
+    @classmethod
+    def from_mapping(cls, options: Mapping[str, Any]) -> GitOptions:
+        """Options as written in supergraph.yaml; ``ValueError`` names a bad one."""
+        unknown = sorted(set(options) - _KNOWN)
+        if unknown:
+            raise ValueError(f"unknown git option(s): {', '.join(unknown)}")
+        raw_roots = options.get("roots")
+        if raw_roots is None:
+            raw_roots = [os.getcwd()]
+        elif isinstance(raw_roots, str):
+            raw_roots = [raw_roots]
+        if not isinstance(raw_roots, list | tuple) or not raw_roots:
+            raise ValueError("git option 'roots' must be a non-empty list of dirs")
+        roots: list[Path] = []
+        for raw in raw_roots:
+            if not isinstance(raw, str | os.PathLike) or not str(raw):
+                raise ValueError(f"git option 'roots': {raw!r} is not a path")
+            root = Path(os.path.realpath(os.fspath(raw)))
+            if not root.is_dir():
+                raise ValueError(f"git option 'roots': {raw} is not a directory")
+            roots.append(root)
+        max_output = options.get("max_output_bytes", DEFAULT_MAX_OUTPUT_BYTES)
+        if isinstance(max_output, bool) or not isinstance(max_output, int):
+            raise ValueError("git option 'max_output_bytes' must be an integer")
+        if max_output < 1024:
+            raise ValueError("git option 'max_output_bytes' must be at least 1024")
+        interval = options.get("poll_interval", DEFAULT_POLL_INTERVAL)
+        if isinstance(interval, bool) or not isinstance(interval, int | float):
+            raise ValueError("git option 'poll_interval' must be a number of seconds")
+        if not 0.05 <= interval <= 3600:
+            raise ValueError("git option 'poll_interval' must be in [0.05, 3600]")
+        return cls(
+            roots=tuple(roots),
+            max_output_bytes=max_output,
+            poll_interval=float(interval),
+        )
