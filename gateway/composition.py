@@ -111,7 +111,11 @@ __all__ = ["compose", "supergraph_hash"]
 
 logger = logging.getLogger("gateway.composition")
 
-ROOT_OPERATIONS = {"query": "Query", "mutation": "Mutation", "subscription": "Subscription"}
+ROOT_OPERATIONS = {
+    "query": "Query",
+    "mutation": "Mutation",
+    "subscription": "Subscription",
+}
 
 FEDERATION_SPEC = "https://specs.apollo.dev/federation/"
 
@@ -254,7 +258,9 @@ class _Issues:
             raise CompositionError(self.errors)
 
 
-def _check_subgraph_names(subgraphs: Sequence[tuple[str, str]], issues: _Issues) -> None:
+def _check_subgraph_names(
+    subgraphs: Sequence[tuple[str, str]], issues: _Issues
+) -> None:
     if not subgraphs:
         issues.error("NO_SUBGRAPHS", "there is no subgraph to compose")
     seen: set[str] = set()
@@ -606,9 +612,7 @@ def _directive_argument_types(
     """Types named by the arguments of federation directive definitions."""
     names: set[str] = set()
     for d in document.definitions:
-        if isinstance(d, DirectiveDefinitionNode) and (
-            d.name.value in directive_names
-        ):
+        if isinstance(d, DirectiveDefinitionNode) and (d.name.value in directive_names):
             for argument in d.arguments or ():
                 names.add(_named_type_node(argument.type).name.value)
     return names
@@ -739,14 +743,14 @@ def _merge(subgraphs: Sequence[_Subgraph], issues: _Issues) -> dict[str, _Merged
     occurrences: dict[str, list[_TypeInSubgraph]] = {}
     for subgraph in subgraphs:
         for type_name in subgraph.user_types:
-            occurrence = _read_type(subgraph, subgraph.schema.type_map[type_name], issues)
+            occurrence = _read_type(
+                subgraph, subgraph.schema.type_map[type_name], issues
+            )
             occurrences.setdefault(type_name, []).append(occurrence)
 
     merged: dict[str, _MergedType] = {}
     for type_name, found in occurrences.items():
-        kinds = {
-            TypeKind.INTERFACE if o.interface_object else o.kind for o in found
-        }
+        kinds = {TypeKind.INTERFACE if o.interface_object else o.kind for o in found}
         if len(kinds) > 1:
             described = ", ".join(
                 f"{o.kind.value.lower()}"
@@ -768,7 +772,7 @@ def _merge(subgraphs: Sequence[_Subgraph], issues: _Issues) -> dict[str, _Merged
         elif merged_type.kind is TypeKind.UNION:
             _merge_union(merged_type)
         elif merged_type.kind is TypeKind.ENUM:
-            _merge_enum(merged_type, issues)
+            _merge_enum(merged_type)
         elif merged_type.kind is TypeKind.INPUT_OBJECT:
             _merge_input(merged_type, issues)
     _copy_interface_object_fields(merged)
@@ -892,7 +896,9 @@ def _read_field(
         subgraph=subgraph,
         node=field_node,
         external=external,
-        shareable=not subgraph.fed2 or key_field or subgraph.has(type_node, "shareable"),
+        shareable=not subgraph.fed2
+        or key_field
+        or subgraph.has(type_node, "shareable"),
         key_field=key_field,
         inaccessible=False,
     )
@@ -947,7 +953,7 @@ def _merge_union(merged_type: _MergedType) -> None:
     merged_type.members = list(members)
 
 
-def _merge_enum(merged_type: _MergedType, issues: _Issues) -> None:
+def _merge_enum(merged_type: _MergedType) -> None:
     """Enum values: the union over subgraphs (the gateway's rule, simpler than
     Apollo's input/output-dependent one)."""
     for occurrence in merged_type.occurrences:
@@ -980,7 +986,8 @@ def _merge_input(merged_type: _MergedType, issues: _Issues) -> None:
         coordinate = f"{merged_type.name}.{field_name}"
         if len(definitions) < everywhere:
             missing = [
-                s for s in merged_type.subgraph_names
+                s
+                for s in merged_type.subgraph_names
                 if s not in {d[0].name for d in definitions}
             ]
             if any(_is_required(node) for _, node in definitions):
@@ -1063,34 +1070,39 @@ def _merge_input_values(
     )
 
 
+def _implementations(merged: dict[str, _MergedType]) -> dict[str, list[str]]:
+    """Interface name -> the object types that implement it, in merge order."""
+    implementations: dict[str, list[str]] = {}
+    for merged_type in merged.values():
+        if merged_type.kind is TypeKind.OBJECT:
+            for interface in merged_type.interfaces:
+                implementations.setdefault(interface, []).append(merged_type.name)
+    return implementations
+
+
 def _copy_interface_object_fields(merged: dict[str, _MergedType]) -> None:
     """Fields an ``@interfaceObject`` subgraph adds to an interface also belong to
     every implementation, resolved by that subgraph (Federation 2.3)."""
+    implementations = _implementations(merged)
     for interface in merged.values():
         if not interface.interface_object_in:
             continue
-        for implementation in merged.values():
-            if interface.name not in implementation.interfaces:
-                continue
+        for implementation in implementations.get(interface.name, ()):
+            fields = merged[implementation].fields
             for field_name, merged_field in interface.fields.items():
                 copied = [d for d in merged_field.definitions if d.interface_object]
-                target = implementation.fields.setdefault(
-                    field_name, _MergedField(field_name)
-                )
+                target = fields.setdefault(field_name, _MergedField(field_name))
                 if not target.definitions:
                     target.definitions.extend(copied)
 
 
 def _compute_possible_types(merged: dict[str, _MergedType]) -> None:
+    implementations = _implementations(merged)
     for merged_type in merged.values():
         if merged_type.kind is TypeKind.UNION:
             merged_type.possible_types = list(merged_type.members)
         elif merged_type.kind is TypeKind.INTERFACE:
-            merged_type.possible_types = [
-                t.name
-                for t in merged.values()
-                if t.kind is TypeKind.OBJECT and merged_type.name in t.interfaces
-            ]
+            merged_type.possible_types = implementations.get(merged_type.name, [])
 
 
 # --- Step 4: validate ----------------------------------------------------------------
@@ -1109,6 +1121,8 @@ def _validate(
             _resolve_arguments(merged_type, merged_field, issues)
             _resolve_sources(merged_type, merged_field, subgraph_names, issues)
             for definition in merged_field.definitions:
+                if definition.interface_object and merged_type.kind is TypeKind.OBJECT:
+                    continue  # copied from an @interfaceObject: checked there
                 _validate_requires(merged_type, merged_field, definition, issues)
                 _validate_provides(merged_type, merged_field, definition, issues)
         if merged_type.kind is TypeKind.OBJECT:
@@ -1128,7 +1142,9 @@ def _validate_keys(
 ) -> None:
     subgraph = occurrence.subgraph
     for key in occurrence.keys:
-        for problem in _field_set_problems(subgraph.schema, merged_type.name, key.selection):
+        for problem in _field_set_problems(
+            subgraph.schema, merged_type.name, key.selection
+        ):
             issues.error(
                 "KEY_INVALID_FIELDS",
                 f'@key(fields: "{key.fields}") on {merged_type.name}: {problem}',
@@ -1258,7 +1274,9 @@ def _validate_requires(
     subgraph = definition.subgraph
     coordinate = f"{merged_type.name}.{merged_field.name}"
     text = _print_field_set(definition.requires)
-    problems = _field_set_problems(subgraph.schema, merged_type.name, definition.requires)
+    problems = _field_set_problems(
+        subgraph.schema, merged_type.name, definition.requires
+    )
     for problem in problems:
         issues.error(
             "REQUIRES_INVALID_FIELDS",
@@ -1293,7 +1311,9 @@ def _validate_provides(
     subgraph = definition.subgraph
     coordinate = f"{merged_type.name}.{merged_field.name}"
     text = _print_field_set(definition.provides)
-    returned = subgraph.schema.get_type(_named_type_node(definition.node.type).name.value)
+    returned = subgraph.schema.get_type(
+        _named_type_node(definition.node.type).name.value
+    )
     if not isinstance(returned, GraphQLObjectType | GraphQLInterfaceType):
         issues.error(
             "PROVIDES_ON_NON_OBJECT_FIELD",
@@ -1652,4 +1672,3 @@ def _print_field_set(selection: SelectionSetNode) -> str:
 
 def _names(names: Iterable[str]) -> str:
     return ", ".join(repr(n) for n in names)
-

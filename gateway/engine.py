@@ -67,6 +67,17 @@ class Engine:
         """The (cached) plan of a prepared request. Raises ``PlanningError``."""
         return self.planner.plan(prepared.operation, prepared.variables)
 
+    def plan_document(
+        self,
+        query: str,
+        operation_name: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+    ) -> QueryPlan:
+        """The plan of a document without running it (``gateway plan``): variables
+        are optional; ``@skip``/``@include`` without a value count as included."""
+        operation = self.operations.get(query, operation_name)
+        return self.planner.plan(operation, dict(variables or {}))
+
     async def execute(
         self, prepared: Prepared, context: RequestContext | None = None
     ) -> dict[str, Any]:
@@ -77,6 +88,10 @@ class Engine:
         except PlanningError as exc:
             logger.error("cannot plan %r: %s", prepared.operation.name, exc.message)
             return {"data": None, "errors": [exc.to_graphql()]}
+        except Exception:  # a planner bug must not become a traceback for the client
+            logger.exception("planning %r failed", prepared.operation.name)
+            error = PlanningError("the gateway could not plan this operation")
+            return {"data": None, "errors": [error.to_graphql()]}
         return await self.executor.execute(plan, prepared.variables, context)
 
     # -- subscriptions -----------------------------------------------------------------

@@ -36,6 +36,7 @@ from gateway.plan import (
     QueryPlan,
     RepresentationField,
     Sequence,
+    ShapeField,
     ShapeSelection,
     Subscription,
 )
@@ -55,6 +56,17 @@ _NULL = object()
 """A non-null field is null: its parent becomes null (propagates upwards)."""
 
 _Path = tuple[str | int, ...]
+_Link = tuple[Any, str | int] | None
+"""A response path while shaping: ``(parent link, key)``, built without copying."""
+
+
+def _path_of(link: _Link) -> list[str | int]:
+    path: list[str | int] = []
+    while link is not None:
+        link, key = link
+        path.append(key)
+    path.reverse()
+    return path
 
 
 def merge(target: dict[str, Any], source: Mapping[str, Any]) -> None:
@@ -116,6 +128,9 @@ def _representation(value: Any, fields: tuple[RepresentationField, ...]) -> Any:
         return value
     out: dict[str, Any] = {}
     for field in fields:
+        if field.value is not None:
+            out[field.name] = field.value
+            continue
         item = value.get(field.name, _MISSING)
         if item is _MISSING:
             raise KeyError(field.name)
@@ -125,6 +140,17 @@ def _representation(value: Any, fields: tuple[RepresentationField, ...]) -> Any:
     return out
 
 
+def _fetch_path(
+    fetch: Fetch, targets: list[tuple[dict[str, Any], _Path]]
+) -> list[str | int]:
+    """Where an error about a whole entity fetch goes: the one object's path, or
+    the fetch path up to its first list."""
+    if len(targets) == 1:
+        return list(targets[0][1])
+    end = fetch.path.index("@") if "@" in fetch.path else len(fetch.path)
+    return list(fetch.path[:end])
+
+
 def _with_service(error: Any, service: str) -> dict[str, Any]:
     if not isinstance(error, dict):
         return {
@@ -132,6 +158,7 @@ def _with_service(error: Any, service: str) -> dict[str, Any]:
             "extensions": {"code": "SUBGRAPH_BAD_RESPONSE", "serviceName": service},
         }
     error = dict(error)
+    error.pop("locations", None)  # they point into the subgraph's operation
     extensions = dict(error.get("extensions") or {})
     extensions.setdefault("serviceName", service)
     error["extensions"] = extensions
@@ -173,10 +200,20 @@ class Executor:
         """The response body for ``plan``: ``{"data": ..., "errors": [...]}``
         (``errors`` only when there are some). Never raises for subgraph faults."""
         run = _Run({}, variables, context or RequestContext())
+        node = plan.node
+        if plan.passthrough and isinstance(node, Fetch):
+            # One subgraph answers everything exactly as asked: when it reports no
+            # errors its data is the response; otherwise shape it as usual.
+            result = await self._root_fetch(node, run)
+            if result is not None and not result.get("errors"):
+                data = result.get("data")
+                if type(data) is dict:
+                    return {"data": data}
+            return self.complete(plan.shape, run.data, run.errors)
         if plan.introspection is not None:
             self._introspect(plan, run)
-        if plan.node is not None:
-            await self._node(plan.node, run)
+        if node is not None:
+            await self._node(node, run)
         return self.complete(plan.shape, run.data, run.errors)
 
     async def execute_event(
@@ -247,7 +284,7 @@ class Executor:
                 service=fetch.subgraph,
             ) from exc
 
-    async def _root_fetch(self, fetch: Fetch, run: _Run) -> None:
+    async def _root_fetch(self, fetch: Fetch, run: _Run) -> SubgraphResult | None:
         try:
             result = await self._send(fetch, run, {})
         except SubgraphError as exc:
@@ -259,18 +296,19 @@ class Executor:
                 if isinstance(s, FieldNode)
             ]
             run.errors.extend(exc.to_graphql([key]) for key in keys)
-            return
+            return None
         data = result.get("data")
         if isinstance(data, dict):
             merge(run.data, data)
         for error in result.get("errors") or ():
             run.errors.append(_with_service(error, fetch.subgraph))
+        return result
 
     async def _entity_fetch(self, fetch: Fetch, run: _Run) -> None:
         targets = _collect(run.data, fetch.path)
         representations: list[Any] = []
         fan_out: list[list[tuple[dict[str, Any], _Path]]] = []
-        seen: dict[bytes, int] = {}
+        seen: dict[Any, int] = {}
         for obj, at in targets:
             fields = fetch.representation.get(obj.get("__typename", ""))
             if fields is None:
@@ -279,8 +317,12 @@ class Executor:
                 representation = _representation(obj, fields)
             except KeyError:
                 continue  # the parent fetch failed to deliver a key: nothing to join
-            marker = orjson.dumps(representation)
-            index = seen.get(marker)
+            marker: Any = tuple(representation.values())
+            try:
+                index = seen.get(marker)
+            except TypeError:  # nested keys: compare them as JSON
+                marker = orjson.dumps(representation)
+                index = seen.get(marker)
             if index is None:
                 seen[marker] = len(representations)
                 representations.append(representation)
@@ -305,12 +347,7 @@ class Executor:
                     service=fetch.subgraph,
                 )
         except SubgraphError as exc:
-            first_list = fetch.path.index("@") if "@" in fetch.path else len(fetch.path)
-            if len(targets) == 1:
-                path: _Path = targets[0][1]
-            else:
-                path = fetch.path[:first_list]
-            run.errors.append(exc.to_graphql(list(path)))
+            run.errors.append(exc.to_graphql(_fetch_path(fetch, targets)))
             return
         if entities:
             for index, entity in enumerate(entities):
@@ -340,7 +377,8 @@ class Executor:
             for _, at in fan_out[path[1]]:
                 run.errors.append({**error, "path": [*at, *rest]})
             return
-        error.pop("path", None)
+        # Not about one entity: put it where the fetch merges.
+        error["path"] = _fetch_path(fetch, [t for ts in fan_out for t in ts])
         run.errors.append(error)
 
     def _introspect(self, plan: QueryPlan, run: _Run) -> None:
@@ -369,7 +407,7 @@ class Executor:
         errors: list[dict[str, Any]],
     ) -> dict[str, Any]:
         """Shape merged ``data`` to the client's selection, with null propagation."""
-        completed = self._object(shape, data, (), errors)
+        completed = self._object(shape, data, None, errors)
         body: dict[str, Any] = {"data": None if completed is _NULL else completed}
         if errors:
             body["errors"] = errors
@@ -379,7 +417,7 @@ class Executor:
         self,
         shape: ShapeSelection,
         value: dict[str, Any],
-        path: _Path,
+        path: _Link,
         errors: list[dict[str, Any]],
     ) -> Any:
         if shape.abstract:
@@ -390,7 +428,7 @@ class Executor:
                     {
                         "message": f"a subgraph returned {type_name!r}, which is not "
                         f"a possible type of {shape.type_name}",
-                        "path": list(path),
+                        "path": _path_of(path),
                         "extensions": {"code": "SUBGRAPH_BAD_RESPONSE"},
                     }
                 )
@@ -401,54 +439,49 @@ class Executor:
         out: dict[str, Any] = {}
         for field in fields:
             key = field.response_key
-            if field.name == "__typename":
-                out[key] = type_name
-                continue
-            item = value.get(field.data_key)
-            if field.local:
+            if field.leaf:
+                item = value.get(field.data_key)
+                if item is None and field.non_null:
+                    self._null_error((path, key), errors, field)
+                    return _NULL
                 out[key] = item
-                continue
-            completed = self._value(
-                field.type,
-                field.selection,
-                item,
-                (*path, key),
-                errors,
-                field.parent_type,
-            )
-            if completed is _NULL:
-                return _NULL
-            out[key] = completed
+            elif field.name == "__typename":
+                out[key] = type_name
+            elif field.local:
+                out[key] = value.get(field.data_key)
+            else:
+                completed = self._value(
+                    field.type, field, value.get(field.data_key), (path, key), errors
+                )
+                if completed is _NULL:
+                    return _NULL
+                out[key] = completed
         return out
 
     def _value(
         self,
         type_: GraphQLOutputType,
-        selection: ShapeSelection | None,
+        field: ShapeField,
         value: Any,
-        path: _Path,
+        path: _Link,
         errors: list[dict[str, Any]],
-        parent: str,
     ) -> Any:
         if isinstance(type_, GraphQLNonNull):
-            completed = self._nullable(
-                type_.of_type, selection, value, path, errors, parent
-            )
+            completed = self._nullable(type_.of_type, field, value, path, errors)
             if completed is None:
-                self._null_error(path, errors, parent)
+                self._null_error(path, errors, field)
                 return _NULL
             return completed
-        completed = self._nullable(type_, selection, value, path, errors, parent)
+        completed = self._nullable(type_, field, value, path, errors)
         return None if completed is _NULL else completed
 
     def _nullable(
         self,
         type_: GraphQLOutputType,
-        selection: ShapeSelection | None,
+        field: ShapeField,
         value: Any,
-        path: _Path,
+        path: _Link,
         errors: list[dict[str, Any]],
-        parent: str,
     ) -> Any:
         if value is None:
             return None
@@ -457,32 +490,46 @@ class Executor:
                 errors.append(self._bad_value(path, "a list"))
                 return None
             items = []
+            item_type = type_.of_type
+            selection = field.selection
+            if selection is None and not isinstance(
+                item_type, (GraphQLNonNull, GraphQLList)
+            ):
+                return value  # a list of nullable scalars: nothing to complete
             for index, item in enumerate(value):
-                completed = self._value(
-                    type_.of_type, selection, item, (*path, index), errors, parent
-                )
+                if (
+                    selection is not None
+                    and type(item) is dict
+                    and (not isinstance(item_type, (GraphQLNonNull, GraphQLList)))
+                ):
+                    completed = self._object(selection, item, (path, index), errors)
+                    items.append(None if completed is _NULL else completed)
+                    continue
+                completed = self._value(item_type, field, item, (path, index), errors)
                 if completed is _NULL:
                     return _NULL
                 items.append(completed)
             return items
-        if selection is None:
+        if field.selection is None:
             return value
         if type(value) is not dict:
             errors.append(self._bad_value(path, "an object"))
             return None
-        return self._object(selection, value, path, errors)
+        return self._object(field.selection, value, path, errors)
 
     @staticmethod
-    def _bad_value(path: _Path, expected: str) -> dict[str, Any]:
+    def _bad_value(path: _Link, expected: str) -> dict[str, Any]:
         return {
             "message": f"a subgraph returned a value that is not {expected}",
-            "path": list(path),
+            "path": _path_of(path),
             "extensions": {"code": "SUBGRAPH_BAD_RESPONSE"},
         }
 
     @staticmethod
-    def _null_error(path: _Path, errors: list[dict[str, Any]], parent: str) -> None:
-        here = list(path)
+    def _null_error(
+        path: _Link, errors: list[dict[str, Any]], field: ShapeField
+    ) -> None:
+        here = _path_of(path)
         for error in errors:
             other = error.get("path")
             if isinstance(other, list):
@@ -491,7 +538,8 @@ class Executor:
                     return  # already explained by a subgraph error on this branch
         errors.append(
             {
-                "message": f"Cannot return null for non-null field {parent}.{path[-1]}.",
+                "message": "Cannot return null for non-null field "
+                f"{field.parent_type}.{field.name}.",
                 "path": here,
                 "extensions": {"code": "INTERNAL_SERVER_ERROR"},
             }

@@ -41,6 +41,9 @@ class RepresentationField:
 
     name: str
     selection: tuple[RepresentationField, ...] | None = None
+    value: str | None = None
+    """Sent instead of the data's value: an ``@interfaceObject`` subgraph is sent
+    the interface's name as ``__typename``."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -127,6 +130,10 @@ class ShapeField:
     """Answered by the gateway itself (introspection): copied as it is."""
     node: FieldNode | None = None
     """The client's field (its arguments), for the planner."""
+    leaf: bool = False
+    """A scalar or enum, not in a list: copied without further completion."""
+    non_null: bool = False
+    """The field's type is non-null (a null nulls the parent)."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -151,6 +158,10 @@ class QueryPlan:
     introspection: DocumentNode | None = None
     """The operation reduced to its introspection root fields, answered from the
     client schema, or ``None``."""
+    passthrough: bool = False
+    """``node`` is one root fetch whose operation asks exactly what the client asked
+    (no keys, no internal aliases, no abstract types): an error-free answer is the
+    response as it is."""
 
 
 # -- printer ---------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from graphql import (
     FieldNode,
     FragmentSpreadNode,
     GraphQLCompositeType,
+    GraphQLError,
     GraphQLField,
     GraphQLIncludeDirective,
     GraphQLInterfaceType,
@@ -48,6 +49,7 @@ from graphql import (
     get_named_type,
     is_abstract_type,
     is_composite_type,
+    is_leaf_type,
     parse,
     print_ast,
 )
@@ -183,6 +185,7 @@ class _Group:
         "representations",
         "selection",
         "subgraph",
+        "typename_as",
         "variables",
     )
 
@@ -196,6 +199,8 @@ class _Group:
         self.selection = _Sel()
         self.representations: dict[str, _Sel] = {}
         self.variables: set[str] = set()
+        self.typename_as: dict[str, str] = {}
+        """Object type -> the ``@interfaceObject`` type name to send instead."""
         self.deps: list[_Group] = []
         self.children: dict[tuple[str, tuple[str, ...]], _Group] = {}
 
@@ -236,6 +241,18 @@ def _field_names(node: SelectionSetNode | None, type_name: str) -> dict[str, Fie
     return found
 
 
+def _plain(shape: ShapeSelection) -> bool:
+    """No abstract types, internal aliases or local fields anywhere in ``shape``."""
+    if shape.abstract:
+        return False
+    for field in shape.fields_by_type[shape.type_name]:
+        if field.local or field.data_key != field.response_key:
+            return False
+        if field.selection is not None and not _plain(field.selection):
+            return False
+    return True
+
+
 # -- the planner -----------------------------------------------------------------------
 
 
@@ -265,16 +282,22 @@ class _PlanBuilder:
         self.operation = operation
         self.variables = dict(variables)
         self.groups: list[_Group] = []
+        self._injectable_cache: dict[str, frozenset[str]] = {}
 
     # -- 1. normalise the client selection --------------------------------------------
 
     def _included(self, node: SelectionNode) -> bool:
         if not node.directives:
             return True
-        skip = get_directive_values(GraphQLSkipDirective, node, self.variables)
+        try:
+            skip = get_directive_values(GraphQLSkipDirective, node, self.variables)
+            include = get_directive_values(
+                GraphQLIncludeDirective, node, self.variables
+            )
+        except GraphQLError:  # no value (planning without a request): included
+            return True
         if skip is not None and skip.get("if") is True:
             return False
-        include = get_directive_values(GraphQLIncludeDirective, node, self.variables)
         return not (include is not None and include.get("if") is False)
 
     def _applies(self, condition: str | None, obj: GraphQLObjectType) -> bool:
@@ -362,9 +385,40 @@ class _PlanBuilder:
         if key != name and (key in obj.fields or key.startswith("__")):
             # The gateway may select a field of this name itself (keys, @requires).
             data_key = f"_{key}__{name}"
+        elif node.arguments and name in self._injectable(obj.name):
+            # ... without these arguments: keep the two apart.
+            data_key = f"_{key}__{name}"
+        wrapped = definition.type
+        non_null = isinstance(wrapped, GraphQLNonNull)
+        if non_null:
+            wrapped = wrapped.of_type  # type: ignore[union-attr]
         return ShapeField(
-            key, data_key, name, definition.type, obj.name, selection, node=node
+            key,
+            data_key,
+            name,
+            definition.type,
+            obj.name,
+            selection,
+            node=node,
+            leaf=is_leaf_type(wrapped),
+            non_null=non_null,
         )
+
+    def _injectable(self, type_name: str) -> frozenset[str]:
+        """Fields of ``type_name`` the gateway may select itself: keys, ``@requires``."""
+        found = self._injectable_cache.get(type_name)
+        if found is None:
+            names: set[str] = set()
+            typedef = self.supergraph.types.get(type_name)
+            if typedef is not None:
+                for key in typedef.keys:
+                    names.update(_field_names(key.selection, type_name))
+                for field in typedef.fields.values():
+                    for source in field.sources:
+                        if source.requires is not None:
+                            names.update(_field_names(source.requires, type_name))
+            found = self._injectable_cache[type_name] = frozenset(names)
+        return found
 
     # -- 2. walk the shape with fetch groups ----------------------------------------
 
@@ -421,6 +475,32 @@ class _PlanBuilder:
                 return key
         return None
 
+    def _entry(
+        self,
+        from_subgraph: str,
+        type_name: str,
+        to_subgraph: str,
+        provided: SelectionSetNode | None,
+    ) -> tuple[Key, str] | None:
+        """A key to enter ``to_subgraph`` at ``type_name`` from ``from_subgraph``, and
+        the ``__typename`` to send: the type's own, or the interface it implements
+        that ``to_subgraph`` declares as an ``@interfaceObject``."""
+        key = self._usable_key(from_subgraph, type_name, to_subgraph, provided)
+        if key is not None:
+            return key, type_name
+        obj = self.schema.get_type(type_name)
+        for interface in getattr(obj, "interfaces", ()):
+            typedef = self.supergraph.types.get(interface.name)
+            if typedef is None or to_subgraph not in typedef.interface_object_in:
+                continue
+            for key in typedef.resolvable_keys(to_subgraph):
+                if all(
+                    self._resolvable(from_subgraph, type_name, name, provided)
+                    for name in _field_names(key.selection, type_name)
+                ):
+                    return key, interface.name
+        return None
+
     def _entity_group(
         self,
         parent: _Group,
@@ -429,12 +509,15 @@ class _PlanBuilder:
         path: tuple[str, ...],
         subgraph: str,
         key: Key,
+        entity_type: str | None = None,
     ) -> _Group:
         child = parent.children.get((subgraph, path))
         if child is None:
             child = self._new_group(subgraph, path, entity=True)
             child.deps.append(parent)
             parent.children[(subgraph, path)] = child
+        if entity_type is not None and entity_type != type_name:
+            child.typename_as[type_name] = entity_type
         representation = child.representations.get(type_name)
         if representation is None:
             representation = child.representations[type_name] = _Sel()
@@ -461,17 +544,20 @@ class _PlanBuilder:
         candidates = [s.subgraph for s in field.sources if s.subgraph not in visited]
         candidates.sort(key=lambda s: group.children.get((s, path)) is None)
         for target in candidates:
-            key = self._usable_key(group.subgraph, type_name, target, provided)
-            if key is None:
+            entry = self._entry(group.subgraph, type_name, target, provided)
+            if entry is None:
                 continue
-            child = self._entity_group(group, selection, type_name, path, target, key)
+            key, entity_type = entry
+            child = self._entity_group(
+                group, selection, type_name, path, target, key, entity_type
+            )
             source = field.source(target)
             if source is not None and source.requires is not None:
                 self._add_requires(
                     group, selection, type_name, path, source.requires, child, provided
                 )
                 child.representations[type_name].add_selection_set(source.requires)
-            return child, child.selection.fragment(type_name)
+            return child, child.selection.fragment(entity_type)
         # No direct way in: hop through a subgraph that can take us there.
         typedef = self.supergraph.types.get(type_name)
         if typedef is None:
@@ -697,9 +783,16 @@ class _PlanBuilder:
             rep_def = rep_doc.definitions[0]
             assert isinstance(rep_def, OperationDefinitionNode)
             requires = rep_def.selection_set
-            representation = {
-                t: s.representation() for t, s in group.representations.items()
-            }
+            for t, s in group.representations.items():
+                fields = s.representation()
+                if t in group.typename_as:
+                    fields = tuple(
+                        RepresentationField(f.name, value=group.typename_as[t])
+                        if f.name == _TYPENAME
+                        else f
+                        for f in fields
+                    )
+                representation[t] = fields
         return Fetch(
             subgraph=group.subgraph,
             operation=text,
@@ -715,10 +808,17 @@ class _PlanBuilder:
     def _nodes(self, roots: list[_Group]) -> list[PlanNode]:
         fetches = {g.index: self._fetch(g, g.index) for g in self.groups}
         depth: dict[int, int] = {}
-        for group in self.groups:  # deps are always created before dependants
-            depth[group.index] = 1 + max(
-                (depth[d.index] for d in group.deps), default=-1
-            )
+
+        def depth_of(group: _Group) -> int:
+            found = depth.get(group.index)
+            if found is None:
+                found = depth[group.index] = 1 + max(
+                    (depth_of(d) for d in group.deps), default=-1
+                )
+            return found
+
+        for group in self.groups:
+            depth_of(group)
         anchor: dict[int, _Group] = {}
         tree: dict[int, list[_Group]] = {g.index: [] for g in self.groups}
         for group in self.groups:
@@ -742,6 +842,8 @@ class _PlanBuilder:
             if not children:
                 return own
             after = children[0] if len(children) == 1 else Parallel(tuple(children))
+            if isinstance(after, Sequence):
+                return Sequence((own, *after.nodes))
             return Sequence((own, after))
 
         return [node(root) for root in roots]
@@ -795,25 +897,31 @@ class _PlanBuilder:
         if not nodes:
             plan_node = None
         elif kind == "subscription":
-            primary_group = roots[0]
-            primary = self._fetch(primary_group, primary_group.index)
-            rest = nodes[0]
-            if isinstance(rest, Sequence):
-                after = rest.nodes[1]
-                plan_node = Subscription(primary, after)
-            else:
-                plan_node = Subscription(primary, None)
+            tree = nodes[0]
+            head = tree.nodes[0] if isinstance(tree, Sequence) else tree
+            if not isinstance(head, Fetch) or len(nodes) != 1:
+                raise PlanningError("a subscription must have one root field")
+            after: PlanNode | None = None
+            if isinstance(tree, Sequence):
+                rest = tree.nodes[1:]
+                after = rest[0] if len(rest) == 1 else Sequence(rest)
+            plan_node = Subscription(head, after)
         elif len(nodes) == 1:
             plan_node = nodes[0]
         elif kind == "mutation":
             plan_node = Sequence(tuple(nodes))
         else:
             plan_node = Parallel(tuple(nodes))
+        introspection = self._introspection(shape)
         return QueryPlan(
             kind=kind,
             node=plan_node,
             shape=shape,
-            introspection=self._introspection(shape),
+            introspection=introspection,
+            passthrough=isinstance(plan_node, Fetch)
+            and introspection is None
+            and all(f.name != _TYPENAME for f in shape.fields_by_type[shape.type_name])
+            and _plain(shape),
         )
 
 
@@ -832,8 +940,10 @@ class CachingQueryPlanner:
         self.planner = QueryPlanner(supergraph)
         self.supergraph = supergraph
         self.maxsize = max(0, maxsize)
-        self._plans: OrderedDict[_PlanKey, QueryPlan] = OrderedDict()
-        self._pending: dict[_PlanKey, concurrent.futures.Future[QueryPlan]] = {}
+        self._plans: OrderedDict[_PlanKey, QueryPlan | PlanningError] = OrderedDict()
+        self._pending: dict[
+            _PlanKey, concurrent.futures.Future[QueryPlan | PlanningError]
+        ] = {}
         self._lock = threading.Lock()
 
     @property
@@ -847,19 +957,28 @@ class CachingQueryPlanner:
     def plan(
         self, operation: Operation, variables: Mapping[str, Any] | None = None
     ) -> QueryPlan:
+        """The cached plan; a ``PlanningError`` is cached (and raised) too."""
         variables = variables or {}
         key = self.key(operation, variables)
-        plan = self._plans.get(key)
-        if plan is not None:
+        entry = self._plans.get(key)
+        if entry is None:
+            entry = self._miss(key, operation, variables)
+        else:
             try:
                 self._plans.move_to_end(key)
-            except KeyError:
+            except KeyError:  # evicted by another thread meanwhile
                 pass
-            return plan
+        if isinstance(entry, PlanningError):
+            raise entry
+        return entry
+
+    def _miss(
+        self, key: _PlanKey, operation: Operation, variables: Mapping[str, Any]
+    ) -> QueryPlan | PlanningError:
         with self._lock:
-            plan = self._plans.get(key)
-            if plan is not None:
-                return plan
+            entry = self._plans.get(key)
+            if entry is not None:
+                return entry
             future = self._pending.get(key)
             owner = future is None
             if future is None:
@@ -867,7 +986,9 @@ class CachingQueryPlanner:
         if not owner:
             return future.result()
         try:
-            plan = self.planner.plan(operation, variables)
+            entry = self.planner.plan(operation, variables)
+        except PlanningError as exc:
+            entry = exc
         except BaseException as exc:
             future.set_exception(exc)
             with self._lock:
@@ -875,9 +996,9 @@ class CachingQueryPlanner:
             raise
         with self._lock:
             if self.maxsize:
-                self._plans[key] = plan
+                self._plans[key] = entry
                 if len(self._plans) > self.maxsize:
                     self._plans.popitem(last=False)
             self._pending.pop(key, None)
-        future.set_result(plan)
-        return plan
+        future.set_result(entry)
+        return entry

@@ -182,7 +182,17 @@ def build_transports(
     locals_: Mapping[str, LocalSubgraph],
     session: aiohttp.ClientSession,
 ) -> dict[str, Transport]:
-    """One transport per subgraph, keyed by subgraph name."""
+    """One transport per subgraph, keyed by subgraph name.
+
+    A remote subgraph gets HTTP for queries and mutations and SSE for subscriptions
+    (``subscription.protocol``: ``sse`` is GET, ``sse_post`` is POST; to
+    ``subscription.url``, default ``routing_url``), with the same header
+    propagation. ``ws`` is refused: the gateway does not speak it yet.
+    The SSE side has its own connection pool without a per-host limit (every
+    subscription holds a connection), opened while subscriptions are open.
+    """
+    from gateway.transports.sse import RemoteTransport, SSETransport
+
     transports: dict[str, Transport] = {}
     for subgraph in config.subgraphs:
         local = locals_.get(subgraph.name)
@@ -190,6 +200,16 @@ def build_transports(
             transports[subgraph.name] = InProcessTransport(subgraph.name, local)
             continue
         assert subgraph.routing_url is not None
+        protocol = subgraph.subscription.protocol if subgraph.subscription else "sse"
+        if protocol not in ("sse", "sse_post"):
+            raise ConfigError(
+                f"subscription protocol {protocol!r} of subgraph {subgraph.name!r} "
+                "is not supported yet; use sse or sse_post",
+                **{
+                    **_where(config, subgraph),
+                    "key_path": f"subgraphs.{subgraph.name}.subscription.protocol",
+                },
+            )
         propagate = _headers_for(config, subgraph)
 
         def headers_for(
@@ -197,12 +217,21 @@ def build_transports(
         ) -> Mapping[str, str]:
             return propagate(context.headers) if propagate else {}
 
-        transports[subgraph.name] = HTTPTransport(
+        timeout = subgraph.timeout or config.gateway.subgraph_timeout
+        http = HTTPTransport(
             subgraph.name,
             subgraph.routing_url,
             session,
-            timeout=subgraph.timeout or config.gateway.subgraph_timeout,
+            timeout=timeout,
             headers_for=headers_for,
             dedup=config.gateway.dedup_queries,
         )
+        sse = SSETransport(
+            subgraph.name,
+            subgraph.subscription_url or subgraph.routing_url,
+            method="POST" if protocol == "sse_post" else "GET",
+            timeout=timeout,
+            headers_for=headers_for,
+        )
+        transports[subgraph.name] = RemoteTransport(http, sse)
     return transports

@@ -23,10 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ariadne import (
-    repair_schema_default_enum_values,
-    validate_schema_default_enum_values,
-)
+from ariadne import validate_schema_default_enum_values
 from ariadne_graphql_modules import BaseType, BindableType, DeferredType, DefinitionType
 from ariadne_graphql_modules.executable_schema import (
     ROOT_TYPES,
@@ -212,7 +209,10 @@ def make_federated_schema(
             type_def.__bind_to_schema__(schema)
     assert_valid_schema(schema)
     validate_schema_default_enum_values(schema)
-    repair_schema_default_enum_values(schema)
+    # Not ariadne's repair_schema_default_enum_values: it replaces each enum's
+    # parse_value with a one-argument function, while graphql-core 3.2.14 calls
+    # parse_value(value, hide_suggestions), so every enum-typed variable would
+    # fail. Enum values here are their names, so there is nothing to repair.
 
     query = schema.query_type
     assert query is not None

@@ -4,6 +4,11 @@ A subgraph entry in supergraph.yaml that says ``module: package.module:factory``
 instead of ``routing_url`` is loaded by calling ``factory(options)``, which returns a
 ``LocalSubgraph``. No HTTP, no JSON: the executor's plan carries parsed documents and
 the transport runs them directly.
+
+A subscription source may yield ``SourceEvent(id, value)`` instead of plain values:
+the id travels with the result as ``extensions.eventId`` (the SSE ``id:`` a client
+resumes from). A resumable source reads ``Last-Event-ID`` from the request headers
+its context factory receives and replays what came after it.
 """
 
 from __future__ import annotations
@@ -20,20 +25,41 @@ from graphql import (
     ExecutionResult,
     GraphQLError,
     GraphQLSchema,
+    create_source_event_stream,
     execute,
     parse,
-    subscribe,
 )
 
-from gateway.errors import ConfigError, SubgraphBadResponseError, SubgraphError
+from gateway.errors import (
+    ConfigError,
+    SubgraphBadResponseError,
+    SubgraphError,
+    SubgraphStreamError,
+)
 from gateway.transports.base import RequestContext, SubgraphRequest, SubgraphResult
 
 __all__ = [
+    "EVENT_ID",
     "InProcessTransport",
     "LocalSubgraph",
+    "SourceEvent",
     "load_local_subgraph",
     "result_to_dict",
+    "subscribe_local",
 ]
+
+EVENT_ID = "eventId"
+"""The key of a result's ``extensions`` that carries its event id."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceEvent:
+    """One event of a resumable subscription source: ``value`` is the root value the
+    subscription field resolves from; ``id`` is where a client can resume after it
+    (``Last-Event-ID``)."""
+
+    id: str
+    value: Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,28 +175,112 @@ class InProcessTransport:
             result = await cast(Awaitable[ExecutionResult], result)
         return result_to_dict(cast(ExecutionResult, result))
 
-    async def subscribe(
-        self, request: SubgraphRequest
-    ) -> AsyncIterator[SubgraphResult]:
-        document = self._document(request)
-        outcome = await subscribe(
-            self.local.schema,
-            document,
-            variable_values=dict(request.variables),
+    def subscribe(self, request: SubgraphRequest) -> AsyncIterator[SubgraphResult]:
+        return subscribe_local(
+            self.local,
+            self._document(request),
+            variables=request.variables,
             operation_name=request.operation_name,
-            context_value=self._context(request),
+            context=self._context(request),
+            service=self.name,
         )
-        if isinstance(outcome, ExecutionResult):
-            # Subscription could not start: the errors are the one result.
-            yield result_to_dict(outcome)
-            return
-        iterator = outcome
-        try:
-            async for result in iterator:
-                yield result_to_dict(result)
-        except SubgraphError:
-            raise
-        finally:
-            aclose = getattr(iterator, "aclose", None)
-            if aclose is not None:
-                await aclose()
+
+
+async def _execute_event(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    root_value: Any,
+    context: Any,
+    variables: dict[str, Any],
+    operation_name: str | None,
+) -> ExecutionResult:
+    result = execute(
+        schema,
+        document,
+        root_value=root_value,
+        context_value=context,
+        variable_values=variables,
+        operation_name=operation_name,
+    )
+    if inspect.isawaitable(result):
+        result = await cast(Awaitable[ExecutionResult], result)
+    return cast(ExecutionResult, result)
+
+
+def _source_error(exc: Exception, service: str) -> SubgraphStreamError:
+    if isinstance(exc, GraphQLError):
+        errors = [dict(exc.formatted)]
+    else:
+        errors = [{"message": str(exc) or type(exc).__name__}]
+    return SubgraphStreamError(
+        f"the subscription source of subgraph {service!r} failed: "
+        f"{errors[0]['message']}",
+        service=service,
+        errors=errors,
+    )
+
+
+async def subscribe_local(
+    local: LocalSubgraph,
+    document: DocumentNode,
+    *,
+    variables: Mapping[str, Any],
+    operation_name: str | None,
+    context: Any,
+    service: str,
+) -> AsyncIterator[SubgraphResult]:
+    """Run a subscription on ``local``: one result per source event.
+
+    Implements graphql-core's ``subscribe`` (``create_source_event_stream``, then
+    ``execute`` per event with the event as root value) so that a ``SourceEvent``
+    can be unwrapped: ``execute`` gets its ``value``, the result gets its ``id`` as
+    ``extensions.eventId``. A subscription that cannot start yields its errors as
+    the one result. A source that raises ends the stream with a
+    ``SubgraphStreamError``. Closing the iterator closes the source.
+    See https://spec.graphql.org/October2021/#sec-Subscription
+    """
+    variable_values = dict(variables)
+    outcome = await create_source_event_stream(
+        local.schema,
+        document,
+        context_value=context,
+        variable_values=variable_values,
+        operation_name=operation_name,
+    )
+    if isinstance(outcome, ExecutionResult):
+        yield result_to_dict(outcome)
+        return
+    source = aiter(outcome)
+    try:
+        while True:
+            try:
+                event = await anext(source)
+            except StopAsyncIteration:
+                return
+            except SubgraphError:
+                raise
+            except Exception as exc:
+                raise _source_error(exc, service) from exc
+            event_id: str | None = None
+            if isinstance(event, SourceEvent):
+                event_id, event = event.id, event.value
+            result = result_to_dict(
+                await _execute_event(
+                    local.schema,
+                    document,
+                    event,
+                    context,
+                    variable_values,
+                    operation_name,
+                )
+            )
+            if event_id is not None:
+                result["extensions"] = {
+                    **result.get("extensions", {}),
+                    EVENT_ID: event_id,
+                }
+            yield result
+    finally:
+        aclose = getattr(source, "aclose", None)
+        if aclose is not None:
+            await aclose()

@@ -9,8 +9,13 @@ One HTTP request per upstream subscription, as Cosmo Router sends them: ``GET`` 
 end (EOF without ``complete``, a dropped connection, a non-200 status, a body that is
 not an event stream) raises a ``SubgraphError``: a stream never ends silently.
 
+Event ids: an event's ``id:`` comes with its result as ``extensions.eventId``, and a
+request whose context carries ``Last-Event-ID`` (a client resuming) sends it upstream
+as that header, so a subgraph that can replay resumes after it.
+
 This transport is subscription-only; queries and mutations to the same subgraph go
-through ``gateway.transports.http.HTTPTransport``.
+through ``gateway.transports.http.HTTPTransport``; ``RemoteTransport`` joins the two
+for one subgraph.
 See https://github.com/enisdenjo/graphql-sse/blob/master/PROTOCOL.md#distinct-connections-mode
 """
 
@@ -33,9 +38,14 @@ from gateway.errors import (
 )
 from gateway.sse import Comment, SSEDecoder, SSEProtocolError
 from gateway.transports.base import RequestContext, SubgraphRequest, SubgraphResult
-from gateway.transports.http import decode_graphql_response, map_client_errors
+from gateway.transports.http import (
+    HTTPTransport,
+    decode_graphql_response,
+    map_client_errors,
+)
+from gateway.transports.inprocess import EVENT_ID
 
-__all__ = ["SSEMethod", "SSETransport"]
+__all__ = ["RemoteTransport", "SSEMethod", "SSETransport"]
 
 logger = logging.getLogger("gateway.transports.sse")
 
@@ -84,7 +94,7 @@ class SSETransport:
         self,
         name: str,
         url: str,
-        session: aiohttp.ClientSession,
+        session: aiohttp.ClientSession | None = None,
         *,
         method: SSEMethod = "GET",
         timeout: float | None = 30.0,
@@ -96,13 +106,18 @@ class SSETransport:
         ``idle_timeout``, when set, bounds the silence between two reads (heartbeat
         comments count as traffic). ``max_event_size`` (characters) bounds one
         event. ``session`` should not limit connections per host below the number
-        of concurrent subscriptions: each holds its connection for its lifetime."""
+        of concurrent subscriptions: each holds its connection for its lifetime.
+        Without ``session`` the transport opens its own, with no connection limit,
+        while at least one of its subscriptions is open (it closes with the
+        last one, so nothing needs closing at shutdown)."""
         if method not in ("GET", "POST"):
             raise ValueError(f"SSE method must be GET or POST, not {method!r}")
         self.name = name
         self.url = url
         self.method: SSEMethod = method
         self._session = session
+        self._own_session: aiohttp.ClientSession | None = None
+        self._open_streams = 0
         self._timeout = timeout
         self._idle_timeout = idle_timeout
         # No total timeout: a subscription lives as long as its consumer wants it.
@@ -114,6 +129,12 @@ class SSETransport:
 
     # -- request -----------------------------------------------------------------
 
+    def propagated_headers(self, context: RequestContext) -> Mapping[str, str]:
+        """The client headers this subgraph is sent (the propagation rules): two
+        subscriptions with the same operation and these headers are the same
+        upstream subscription."""
+        return self._headers_for(context)
+
     def _headers(self, request: SubgraphRequest) -> dict[str, str]:
         headers = {
             **self._headers_for(request.context),
@@ -122,7 +143,30 @@ class SSETransport:
         }
         if self.method == "POST":
             headers["Content-Type"] = "application/json"
+        resume = request.context.headers.get("Last-Event-ID")
+        if resume:
+            headers["Last-Event-ID"] = resume
         return headers
+
+    def _acquire_session(self) -> aiohttp.ClientSession:
+        if self._session is not None:
+            return self._session
+        self._open_streams += 1
+        if self._own_session is None or self._own_session.closed:
+            # limit=0: no cap on connections in total or per host; every open
+            # subscription holds one.
+            self._own_session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, limit_per_host=0)
+            )
+        return self._own_session
+
+    async def _release_session(self) -> None:
+        if self._session is not None:
+            return
+        self._open_streams -= 1
+        if self._open_streams == 0 and self._own_session is not None:
+            session, self._own_session = self._own_session, None
+            await session.close()
 
     def _params(self, request: SubgraphRequest) -> dict[str, str]:
         params = {"query": request.query}
@@ -144,18 +188,20 @@ class SSETransport:
             payload["extensions"] = request.extensions
         return orjson.dumps(payload)
 
-    async def _open(self, request: SubgraphRequest) -> aiohttp.ClientResponse:
+    async def _open(
+        self, session: aiohttp.ClientSession, request: SubgraphRequest
+    ) -> aiohttp.ClientResponse:
         headers = self._headers(request)
         try:
             async with asyncio.timeout(self._timeout):
                 if self.method == "GET":
-                    return await self._session.get(
+                    return await session.get(
                         self.url,
                         params=self._params(request),
                         headers=headers,
                         timeout=self._client_timeout,
                     )
-                return await self._session.post(
+                return await session.post(
                     self.url,
                     data=self._body(request),
                     headers=headers,
@@ -225,10 +271,13 @@ class SSETransport:
             logger.debug("SSE stream from %s broke: %r", self.name, exc)
             raise map_client_errors(exc, service=self.name, url=self.url) from exc
 
-    def _result(self, data: str) -> SubgraphResult:
-        return decode_graphql_response(
+    def _result(self, data: str, event_id: str) -> SubgraphResult:
+        result = decode_graphql_response(
             data.encode(), service=self.name, status=200, content_type=_EVENT_STREAM
         )
+        if event_id:
+            result["extensions"] = {**result.get("extensions", {}), EVENT_ID: event_id}
+        return result
 
     async def subscribe(
         self, request: SubgraphRequest
@@ -241,7 +290,17 @@ class SSETransport:
         ``complete`` or cannot be decoded, ``SubgraphTimeoutError`` when the
         idle timeout passes. Closing the iterator closes the HTTP response.
         """
-        response = await self._open(request)
+        session = self._acquire_session()
+        try:
+            async for result in self._stream(session, request):
+                yield result
+        finally:
+            await self._release_session()
+
+    async def _stream(
+        self, session: aiohttp.ClientSession, request: SubgraphRequest
+    ) -> AsyncIterator[SubgraphResult]:
+        response = await self._open(session, request)
         try:
             if response.status != 200 or response.content_type != _EVENT_STREAM:
                 raise await self._reject(response)
@@ -268,7 +327,7 @@ class SSETransport:
                     if isinstance(item, Comment):
                         continue
                     if item.event == "next":
-                        yield self._result(item.data)
+                        yield self._result(item.data, item.id)
                     elif item.event == "complete":
                         return
                     elif item.event == "error":
@@ -287,3 +346,21 @@ class SSETransport:
             # Closing (not releasing) drops the connection at once: the subgraph sees
             # the disconnect and ends its side of the subscription.
             response.close()
+
+
+class RemoteTransport:
+    """A remote subgraph: queries and mutations over HTTP, subscriptions over SSE."""
+
+    def __init__(self, http: HTTPTransport, sse: SSETransport) -> None:
+        self.name = http.name
+        self.http = http
+        self.sse = sse
+
+    async def fetch(self, request: SubgraphRequest) -> SubgraphResult:
+        return await self.http.fetch(request)
+
+    def subscribe(self, request: SubgraphRequest) -> AsyncIterator[SubgraphResult]:
+        return self.sse.subscribe(request)
+
+    def propagated_headers(self, context: RequestContext) -> Mapping[str, str]:
+        return self.sse.propagated_headers(context)

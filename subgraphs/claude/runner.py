@@ -137,7 +137,9 @@ class _Transport(SubprocessCLITransport):
 
     async def connect(self) -> None:
         await super().connect()
-        self._owner._spawned(self._process)
+        # ``_process`` (an anyio Process) is the SDK's own attribute; without it
+        # stop() falls back to the SDK closing the process when the run ends.
+        self._owner._spawned(getattr(self, "_process", None))
 
     async def close(self) -> None:
         process = self._process
@@ -274,6 +276,9 @@ class CliProcess:
                 process.kill()
 
     def _spawned(self, process: Any) -> None:
+        if process is None:
+            logger.warning("cannot see the CLI process; it cannot be signalled")
+            return
         self._process = process
         self.pid = getattr(process, "pid", None)
         logger.debug("CLI started, pid %s", self.pid)

@@ -29,7 +29,7 @@ from ariadne_graphql_modules import (
     convert_case,
     make_executable_schema,
 )
-from graphql import GraphQLError, GraphQLResolveInfo, GraphQLSchema
+from graphql import GraphQLEnumType, GraphQLError, GraphQLResolveInfo, GraphQLSchema
 
 from subgraphs.claude.errors import ClaudeError, graphql_errors, to_graphql_error
 from subgraphs.claude.service import ClaudeService
@@ -458,6 +458,22 @@ SDL = (
 
 def make_schema() -> GraphQLSchema:
     """The executable subgraph schema (public types plus federation fields)."""
-    return make_executable_schema(
+    schema = make_executable_schema(
         *_PUBLIC_TYPES, FederationQuery, FEDERATION_DEFINITIONS
     )
+    _undo_enum_parse_value_patch(schema)
+    return schema
+
+
+def _undo_enum_parse_value_patch(schema: GraphQLSchema) -> None:
+    """Give enums back graphql-core's own ``parse_value``.
+
+    ariadne's ``repair_schema_default_enum_values`` (called by
+    ariadne-graphql-modules) sets a one-argument ``parse_value`` on every enum,
+    built-in ones included, while graphql-core 3.2.14 calls it with two: every
+    enum-typed variable would fail. Our enum values are their names, so the
+    repair has nothing to do here.
+    """
+    for type_ in schema.type_map.values():
+        if isinstance(type_, GraphQLEnumType) and "parse_value" in vars(type_):
+            del type_.parse_value

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gateway.errors import ConfigError
+
 __all__ = ["GitOptions"]
 
 DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024
@@ -27,35 +29,35 @@ class GitOptions:
 
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any]) -> GitOptions:
-        """Options as written in supergraph.yaml; ``ValueError`` names a bad one."""
+        """Options as written in supergraph.yaml; ``ConfigError`` names a bad one."""
         unknown = sorted(set(options) - _KNOWN)
         if unknown:
-            raise ValueError(f"unknown git option(s): {', '.join(unknown)}")
+            raise ConfigError(f"unknown git option(s): {', '.join(unknown)}")
         raw_roots = options.get("roots")
         if raw_roots is None:
             raw_roots = [os.getcwd()]
         elif isinstance(raw_roots, str):
             raw_roots = [raw_roots]
         if not isinstance(raw_roots, list | tuple) or not raw_roots:
-            raise ValueError("git option 'roots' must be a non-empty list of dirs")
+            raise ConfigError("git option 'roots' must be a non-empty list of dirs")
         roots: list[Path] = []
         for raw in raw_roots:
             if not isinstance(raw, str | os.PathLike) or not str(raw):
-                raise ValueError(f"git option 'roots': {raw!r} is not a path")
+                raise ConfigError(f"git option 'roots': {raw!r} is not a path")
             root = Path(os.path.realpath(os.fspath(raw)))
             if not root.is_dir():
-                raise ValueError(f"git option 'roots': {raw} is not a directory")
+                raise ConfigError(f"git option 'roots': {raw} is not a directory")
             roots.append(root)
         max_output = options.get("max_output_bytes", DEFAULT_MAX_OUTPUT_BYTES)
         if isinstance(max_output, bool) or not isinstance(max_output, int):
-            raise ValueError("git option 'max_output_bytes' must be an integer")
+            raise ConfigError("git option 'max_output_bytes' must be an integer")
         if max_output < 1024:
-            raise ValueError("git option 'max_output_bytes' must be at least 1024")
+            raise ConfigError("git option 'max_output_bytes' must be at least 1024")
         interval = options.get("poll_interval", DEFAULT_POLL_INTERVAL)
         if isinstance(interval, bool) or not isinstance(interval, int | float):
-            raise ValueError("git option 'poll_interval' must be a number of seconds")
+            raise ConfigError("git option 'poll_interval' must be a number of seconds")
         if not 0.05 <= interval <= 3600:
-            raise ValueError("git option 'poll_interval' must be in [0.05, 3600]")
+            raise ConfigError("git option 'poll_interval' must be in [0.05, 3600]")
         return cls(
             roots=tuple(roots),
             max_output_bytes=max_output,

@@ -137,7 +137,10 @@ async def test_get_stream_sends_params_and_headers_and_yields_each_next(
         sse.subscribe(request(context=context, extensions={"trace": True}))
     )
 
-    assert results == [{"data": {"ticks": 1}}, {"data": {"ticks": 2}}]
+    assert results == [
+        {"data": {"ticks": 1}, "extensions": {"eventId": "1"}},
+        {"data": {"ticks": 2}, "extensions": {"eventId": "2"}},
+    ]
     [sent] = upstream.requests
     assert sent["method"] == "GET"
     assert sent["query"] == {

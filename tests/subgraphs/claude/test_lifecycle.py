@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from gateway.errors import ConfigError
 from subgraphs.claude import create_subgraph
 from subgraphs.claude.config import ClaudeConfig, default_db_path
+from subgraphs.claude.errors import ClaudeError
 from subgraphs.claude.service import ClaudeService
 from subgraphs.claude.store import SessionStore
 from tests.subgraphs.claude.conftest import pid_exists
@@ -32,7 +34,7 @@ async def test_a_command_running_at_shutdown_is_stopped_and_recorded(
         reader = asyncio.ensure_future(stream.__anext__())
     assert not pid_exists(pid)
     # Live readers are ended with an error, not left waiting.
-    with pytest.raises(Exception, match="shutting down"):
+    with pytest.raises(ClaudeError, match="shutting down"):
         await reader
 
     async with ClaudeService(config).lifespan() as restarted:
@@ -136,3 +138,24 @@ def test_default_db_path_follows_xdg_state_home(tmp_path: Path) -> None:
 def test_bad_options_are_config_errors(options: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         create_subgraph(options, environ={})
+
+
+async def test_the_cli_gets_our_uuid_first_then_resume_never_our_id(
+    config: ClaudeConfig, workdir: Path, tmp_path: Path
+) -> None:
+    argv_log = tmp_path / "argv.log"
+    recorder = tmp_path / "recording-claude"
+    recorder.write_text(
+        f'#!/bin/sh\necho "$@" >> "{argv_log}"\nexec "{config.cli_path}" "$@"\n'
+    )
+    recorder.chmod(0o755)
+    config = dataclasses.replace(config, cli_path=str(recorder))
+    async with ClaudeService(config).lifespan() as service:
+        session = await service.create_session(str(workdir))
+        await service.execute_command(session.id, "What is 3+3?")
+        await service.execute_command(session.id, "What was the previous calculation?")
+    first, second = argv_log.read_text().splitlines()
+    uuid = session.claude_session_id
+    assert f"--session-id={uuid}" in first.split() and "--resume" not in first
+    assert f"--resume={uuid}" in second.split() and "--session-id" not in second
+    assert session.id not in first + second

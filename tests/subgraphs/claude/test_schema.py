@@ -4,9 +4,11 @@ LocalSubgraph), with the real SDK and scripts/fake-claude behind it."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Any
 
+import pytest
 from graphql import build_ast_schema, parse
 
 from gateway.transports.base import SubgraphRequest
@@ -261,8 +263,9 @@ async def test_after_seq_resumes_without_gap_or_duplicate(
 
 
 async def test_a_slow_subscriber_catches_up_from_sqlite(
-    tmp_path: Path, workdir: Path
+    tmp_path: Path, workdir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="gateway.claude")
     from subgraphs.claude import create_subgraph
     from tests.subgraphs.claude.conftest import FAKE_CLAUDE
 
@@ -295,6 +298,7 @@ async def test_a_slow_subscriber_catches_up_from_sqlite(
         await stream.aclose()
         assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
         assert [e["text"] for e in events if e["kind"] == "RESULT"] == ["2", "4"]
+        assert "fell behind" in caplog.text  # the catch-up path was taken
 
 
 async def test_ten_concurrent_sessions_keep_their_outputs_apart(
@@ -318,3 +322,15 @@ async def test_ten_concurrent_sessions_keep_their_outputs_apart(
         assert [e["text"] for e in events if e["kind"] == "TEXT"] == [str(n + 100)]
         init = next(e for e in events if e["kind"] == "SYSTEM")
         assert init["data"]["session_id"] == session["claudeSessionId"]
+
+
+def test_schema_graphql_file_matches_the_served_sdl() -> None:
+    """Remote setups compose from subgraphs/claude/schema.graphql: it must not drift."""
+    from subgraphs.claude import SDL
+
+    path = (
+        Path(__file__).resolve().parents[3] / "subgraphs" / "claude" / "schema.graphql"
+    )
+    lines = path.read_text().splitlines(keepends=True)
+    body = "".join(line for line in lines if not line.startswith("#"))
+    assert body == SDL

@@ -1,0 +1,7 @@
+"""The git subgraph: local repositories read through the ``git`` command."""
+
+from __future__ import annotations
+
+from subgraphs.git.subgraph import create_subgraph
+
+__all__ = ["create_subgraph"]

@@ -1,0 +1,47 @@
+"""``create_subgraph(options)``: the git subgraph as a ``LocalSubgraph``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from gateway.transports.base import RequestContext
+from gateway.transports.inprocess import LocalSubgraph
+from subgraphs.federation import Entity, make_federated_schema
+from subgraphs.git.config import GitOptions
+from subgraphs.git.models import SessionRef
+from subgraphs.git.paths import PathGuard
+from subgraphs.git.repository import GitService
+from subgraphs.git.runner import GitRunner
+from subgraphs.git.schema import ROOT_TYPES, GitContext, resolve_session_reference
+from subgraphs.git.watcher import RepositoryWatcher
+
+__all__ = ["create_subgraph"]
+
+
+def create_subgraph(options: Mapping[str, Any] | None = None) -> LocalSubgraph:
+    """Options (all optional): ``roots`` (dirs; default the current directory),
+    ``max_output_bytes``, ``poll_interval`` (seconds). ``ConfigError`` names a bad
+    one."""
+    config = GitOptions.from_mapping(options or {})
+    service = GitService(PathGuard(config.roots), GitRunner(config.max_output_bytes))
+    watcher = RepositoryWatcher(config.poll_interval)
+    federated = make_federated_schema(
+        *ROOT_TYPES,
+        entities=[Entity("Session", SessionRef, resolve_session_reference)],
+    )
+
+    @asynccontextmanager
+    async def lifespan() -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await watcher.close()
+
+    def context(request: RequestContext) -> GitContext:
+        return GitContext(service=service, watcher=watcher, request=request)
+
+    return LocalSubgraph(
+        schema=federated.schema, sdl=federated.sdl, lifespan=lifespan, context=context
+    )

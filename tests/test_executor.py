@@ -1,0 +1,364 @@
+"""Executor: batching, merging, error paths and null propagation, with fake subgraphs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from gateway.errors import SubgraphError, SubgraphUnreachableError
+from gateway.executor import Executor, merge
+from gateway.operation import OperationCache, coerce_variables
+from gateway.planner import QueryPlanner
+from gateway.supergraph import Supergraph
+from gateway.transports.base import SubgraphRequest, SubgraphResult
+from tests.scenarios.handmade import build_supergraph
+
+CATALOG = """
+type Query { shelf: [Item]  one: Item  items: [Item!]! }
+type Item @key(fields: "id") { id: ID! kind: String }
+"""
+DETAILS = """
+type Item @key(fields: "id") { id: ID! name: String!  note: String  tags: [String] }
+"""
+
+Answer = Callable[[SubgraphRequest], SubgraphResult]
+
+
+class FakeTransport:
+    """A subgraph answering with a function; records every request."""
+
+    def __init__(self, name: str, answer: Answer) -> None:
+        self.name = name
+        self.answer = answer
+        self.requests: list[SubgraphRequest] = []
+
+    async def fetch(self, request: SubgraphRequest) -> SubgraphResult:
+        self.requests.append(request)
+        return self.answer(request)
+
+    def subscribe(self, request: SubgraphRequest) -> Any:
+        raise NotImplementedError
+
+
+@pytest.fixture(scope="module")
+def supergraph() -> Supergraph:
+    return build_supergraph({"catalog": CATALOG, "details": DETAILS})
+
+
+def entities(fn: Callable[[dict[str, Any]], Any]) -> Answer:
+    def answer(request: SubgraphRequest) -> SubgraphResult:
+        reps = request.variables["representations"]
+        return {"data": {"_entities": [fn(rep) for rep in reps]}}
+
+    return answer
+
+
+def named(rep: dict[str, Any]) -> dict[str, Any]:
+    return {"name": f"item {rep['id']}"}
+
+
+async def run(
+    supergraph: Supergraph,
+    query: str,
+    catalog: Answer,
+    details: Answer,
+    variables: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], FakeTransport, FakeTransport]:
+    operation = OperationCache(supergraph.schema).get(query)
+    coerced = coerce_variables(supergraph.schema, operation, variables)
+    query_plan = QueryPlanner(supergraph).plan(operation, coerced)
+    transports = {
+        "catalog": FakeTransport("catalog", catalog),
+        "details": FakeTransport("details", details),
+    }
+    body = await Executor(supergraph.schema, transports).execute(query_plan, coerced)
+    return body, transports["catalog"], transports["details"]
+
+
+def shelf(*ids: str | None) -> Answer:
+    items = [None if i is None else {"__typename": "Item", "id": i} for i in ids]
+    return lambda _: {"data": {"shelf": items}}
+
+
+async def test_all_representations_at_a_path_go_in_one_deduplicated_request(
+    supergraph: Supergraph,
+) -> None:
+    body, _, details = await run(
+        supergraph,
+        "{ shelf { id name } }",
+        shelf("1", "2", "1", None, "2"),
+        entities(named),
+    )
+    assert len(details.requests) == 1
+    assert details.requests[0].variables["representations"] == [
+        {"__typename": "Item", "id": "1"},
+        {"__typename": "Item", "id": "2"},
+    ]
+    assert body == {
+        "data": {
+            "shelf": [
+                {"id": "1", "name": "item 1"},
+                {"id": "2", "name": "item 2"},
+                {"id": "1", "name": "item 1"},
+                None,
+                {"id": "2", "name": "item 2"},
+            ]
+        }
+    }
+
+
+async def test_no_entities_means_no_entity_request(supergraph: Supergraph) -> None:
+    body, _, details = await run(
+        supergraph, "{ shelf { name } }", shelf(None), entities(named)
+    )
+    assert details.requests == []
+    assert body == {"data": {"shelf": [None]}}
+
+
+async def test_response_follows_the_client_field_order_and_aliases(
+    supergraph: Supergraph,
+) -> None:
+    body, _, _ = await run(
+        supergraph,
+        "{ shelf { title: name __typename ref: id } }",
+        lambda _: {"data": {"shelf": [{"ref": "7", "__typename": "Item", "id": "7"}]}},
+        entities(lambda rep: {"title": "seven"}),
+    )
+    assert list(body["data"]["shelf"][0].items()) == [
+        ("title", "seven"),
+        ("__typename", "Item"),
+        ("ref", "7"),
+    ]
+
+
+async def test_entity_errors_are_repathed_to_the_client_path(
+    supergraph: Supergraph,
+) -> None:
+    def details(request: SubgraphRequest) -> SubgraphResult:
+        return {
+            "data": {"_entities": [{"note": "a"}, {"note": None}]},
+            "errors": [
+                {
+                    "message": "note failed",
+                    "path": ["_entities", 1, "note"],
+                    "locations": [{"line": 1, "column": 80}],
+                }
+            ],
+        }
+
+    body, _, _ = await run(
+        supergraph, "{ shelf { note } }", shelf("1", "2", "2"), details
+    )
+    assert body["data"] == {"shelf": [{"note": "a"}, {"note": None}, {"note": None}]}
+    assert body["errors"] == [
+        {
+            "message": "note failed",
+            "path": ["shelf", 1, "note"],
+            "extensions": {"serviceName": "details"},
+        },
+        {
+            "message": "note failed",
+            "path": ["shelf", 2, "note"],
+            "extensions": {"serviceName": "details"},
+        },
+    ]
+
+
+async def test_a_failing_transport_is_an_error_at_the_fetch_path_and_data_is_kept(
+    supergraph: Supergraph,
+) -> None:
+    def down(request: SubgraphRequest) -> SubgraphResult:
+        raise SubgraphUnreachableError("connection refused", service="details")
+
+    body, _, _ = await run(supergraph, "{ shelf { kind note } }", shelf("1"), down)
+    assert body == {
+        "data": {"shelf": [{"kind": None, "note": None}]},
+        "errors": [
+            {
+                "message": "connection refused",
+                "path": ["shelf", 0],
+                "extensions": {
+                    "code": "SUBGRAPH_UNREACHABLE",
+                    "serviceName": "details",
+                },
+            }
+        ],
+    }
+
+
+async def test_a_failing_root_fetch_is_an_error_per_root_field(
+    supergraph: Supergraph,
+) -> None:
+    def down(request: SubgraphRequest) -> SubgraphResult:
+        raise SubgraphError(
+            "boom", service="catalog", code="SUBGRAPH_HTTP_ERROR", status=502
+        )
+
+    body, _, _ = await run(supergraph, "{ a: one { id } shelf { id } }", down, down)
+    assert body["data"] == {"a": None, "shelf": None}
+    assert [e["path"] for e in body["errors"]] == [["a"], ["shelf"]]
+    assert body["errors"][0]["extensions"] == {
+        "code": "SUBGRAPH_HTTP_ERROR",
+        "serviceName": "catalog",
+        "http": {"status": 502},
+    }
+
+
+async def test_a_transport_bug_does_not_fail_the_request(
+    supergraph: Supergraph,
+) -> None:
+    def broken(request: SubgraphRequest) -> SubgraphResult:
+        raise RuntimeError("oops")
+
+    body, _, _ = await run(supergraph, "{ shelf { id name } }", shelf("1"), broken)
+    assert body["data"] == {"shelf": [None]}
+    assert body["errors"][0]["extensions"]["serviceName"] == "details"
+
+
+async def test_null_for_a_non_null_field_nulls_the_nearest_nullable_parent(
+    supergraph: Supergraph,
+) -> None:
+    body, _, _ = await run(
+        supergraph,
+        "{ shelf { id name } }",
+        shelf("1", "2"),
+        entities(lambda rep: None if rep["id"] == "2" else named(rep)),
+    )
+    assert body["data"] == {"shelf": [{"id": "1", "name": "item 1"}, None]}
+    assert body["errors"] == [
+        {
+            "message": "Cannot return null for non-null field Item.name.",
+            "path": ["shelf", 1, "name"],
+            "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+        }
+    ]
+
+
+async def test_null_propagates_through_non_null_lists_up_to_data(
+    supergraph: Supergraph,
+) -> None:
+    items = lambda _: {"data": {"items": [{"__typename": "Item", "id": "1"}]}}  # noqa: E731
+    body, _, _ = await run(
+        supergraph, "{ items { name } }", items, entities(lambda rep: None)
+    )
+    assert body["data"] is None
+    assert body["errors"][0]["path"] == ["items", 0, "name"]
+
+
+async def test_an_unknown_typename_is_an_error_not_a_crash() -> None:
+    graph = build_supergraph(
+        {
+            "a": "type Query { pets: [Pet] } interface Pet { name: String } "
+            "type Cat implements Pet { name: String }",
+        }
+    )
+    operation = OperationCache(graph.schema).get("{ pets { name } }")
+    query_plan = QueryPlanner(graph).plan(operation)
+    answer = lambda _: {  # noqa: E731
+        "data": {"pets": [{"__typename": "Cat", "name": "Tom"}, {"__typename": "Dog"}]}
+    }
+    body = await Executor(graph.schema, {"a": FakeTransport("a", answer)}).execute(
+        query_plan, {}
+    )
+    assert body["data"] == {"pets": [{"name": "Tom"}, None]}
+    assert body["errors"][0]["path"] == ["pets", 1]
+    assert body["errors"][0]["extensions"]["code"] == "SUBGRAPH_BAD_RESPONSE"
+
+
+async def test_a_wrong_number_of_entities_is_a_bad_response(
+    supergraph: Supergraph,
+) -> None:
+    body, _, _ = await run(
+        supergraph,
+        "{ shelf { name } }",
+        shelf("1", "2"),
+        lambda _: {"data": {"_entities": [{"name": "only one"}]}},
+    )
+    assert body["data"] == {"shelf": [None, None]}
+    assert body["errors"][0]["extensions"]["code"] == "SUBGRAPH_BAD_RESPONSE"
+    assert body["errors"][0]["path"] == ["shelf"]
+
+
+async def test_only_used_variables_are_sent(supergraph: Supergraph) -> None:
+    answer = lambda _: {"data": {"one": None}}  # noqa: E731
+    _, catalog, _ = await run(
+        supergraph,
+        "query ($a: Boolean!) { one @include(if: $a) { id } }",
+        answer,
+        entities(named),
+        {"a": True},
+    )
+    assert catalog.requests[0].variables == {}
+    assert catalog.requests[0].document is not None
+
+
+async def test_subgraph_errors_get_their_service_name(supergraph: Supergraph) -> None:
+    answer = lambda _: {  # noqa: E731
+        "data": {"one": None},
+        "errors": [{"message": "no", "path": ["one"], "extensions": {"code": "X"}}],
+    }
+    body, _, _ = await run(supergraph, "{ one { id } }", answer, entities(named))
+    assert body == {
+        "data": {"one": None},
+        "errors": [
+            {
+                "message": "no",
+                "path": ["one"],
+                "extensions": {"code": "X", "serviceName": "catalog"},
+            }
+        ],
+    }
+
+
+async def test_an_entity_error_without_entity_path_is_put_at_the_fetch_path(
+    supergraph: Supergraph,
+) -> None:
+    body, _, _ = await run(
+        supergraph,
+        "{ shelf { id name } }",
+        shelf("1", "2"),
+        lambda _: {"data": None, "errors": [{"message": "database is down"}]},
+    )
+    assert body == {
+        "data": {"shelf": [None, None]},
+        "errors": [
+            {
+                "message": "database is down",
+                "extensions": {"serviceName": "details"},
+                "path": ["shelf"],
+            }
+        ],
+    }
+
+
+async def test_a_single_fetch_answer_with_errors_is_still_null_propagated(
+    supergraph: Supergraph,
+) -> None:
+    answer = lambda _: {  # noqa: E731
+        "data": {"items": [{"id": "1"}, None]},
+        "errors": [{"message": "item 2 failed", "path": ["items", 1]}],
+    }
+    body, _, _ = await run(supergraph, "{ items { id } }", answer, entities(named))
+    assert body == {
+        "data": None,
+        "errors": [
+            {
+                "message": "item 2 failed",
+                "path": ["items", 1],
+                "extensions": {"serviceName": "catalog"},
+            }
+        ],
+    }
+
+
+def test_merge_combines_objects_and_lists_item_by_item() -> None:
+    target: dict[str, Any] = {"a": {"x": 1}, "l": [{"i": 1}, None], "s": 1}
+    merge(target, {"a": {"y": 2}, "l": [{"j": 2}, {"k": 3}], "s": 2, "n": None})
+    assert target == {
+        "a": {"x": 1, "y": 2},
+        "l": [{"i": 1, "j": 2}, {"k": 3}],
+        "s": 2,
+        "n": None,
+    }
