@@ -584,6 +584,42 @@ def print_report(
         )
 
 
+def markdown_tables(
+    results: dict[tuple[str, str], Result],
+    peak: dict[str, int],
+    rows: list[dict[str, Any]],
+    labels: dict[str, str],
+) -> str:
+    """The two report tables as Markdown, ready for docs/performance.md."""
+    out = [
+        "| target | scenario | RPS | p50 ms | p99 ms | peak RSS MB "
+        "| CPU ms/request | subgraph requests/request |",
+        "|---|---|--:|--:|--:|--:|--:|--:|",
+    ]
+    for (name, scenario), result in results.items():
+        out.append(
+            f"| {labels[name]} | {scenario} | {result.median('rps'):.0f} "
+            f"| {result.median('p50_ms'):.2f} | {result.median('p99_ms'):.2f} "
+            f"| {peak[name] / 1024:.0f} | {result.median('cpu_ms_per_request'):.3f} "
+            f"| {result.subgraph_requests_per_request():.3f} |"
+        )
+    out += [
+        "",
+        "| ours | over | scenario | RPS | p99 | peak RSS | CPU/request | bars |",
+        "|---|---|---|--:|--:|--:|--:|---|",
+    ]
+    for row in rows:
+        bars = ", ".join(
+            f"{name}: {'pass' if ok else 'MISS'}" for name, ok in row["bars"].items()
+        )
+        out.append(
+            f"| {labels[row['ours']]} | {labels[row['peer']]} | {row['scenario']} "
+            f"| {row['rps']:.2f}x | {row['p99']:.2f}x | {row['peak_rss']:.2f}x "
+            f"| {row['cpu_ms_per_request']:.2f}x | {bars or '-'} |"
+        )
+    return "\n".join(out) + "\n"
+
+
 def write_chart(
     path: Path,
     results: dict[tuple[str, str], Result],
@@ -666,7 +702,7 @@ def processes() -> Iterator[dict[str, subprocess.Popen[bytes]]]:
                 proc.wait()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="scripts/bench --peers",
         description="Our gateway beside Hive Gateway, Apollo Gateway and a bare proxy.",
@@ -695,6 +731,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--chart", type=Path, default=ROOT / "bench-results" / "peers.png"
     )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     by_name = {t.name: t for t in TARGETS}
     unknown = [n for n in args.targets.split(",") if n not in by_name]
@@ -702,7 +743,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown targets: {', '.join(unknown)}")
     targets = [by_name[n] for n in args.targets.split(",")]
     if args.rounds < 1 or args.seconds < 1 or args.warmup < 1 or args.retries < 0:
-        parser.error("--rounds, --seconds and --warmup must be at least 1")
+        parser.error("--rounds, --seconds, --warmup >= 1 and --retries >= 0, please")
     if not shutil.which("wrk"):
         raise SystemExit(
             "wrk is not installed (scripts/bench installs it with apt-get)"
@@ -807,53 +848,65 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(
-        json.dumps(
-            {
-                "settings": {
-                    "seconds": args.seconds,
-                    "rounds": args.rounds,
-                    "connections": args.connections,
-                    "warmup": args.warmup,
-                    "targets": [t.name for t in targets],
-                    "gateway_core": 0,
-                    "load_and_subgraph_core": 1,
-                },
-                "machine": {
-                    "cpu": _cpu_model(),
-                    "cores": os.cpu_count(),
-                    "versions": versions,
-                },
-                "duration_s": round(time.monotonic() - started, 1),
-                "targets": {
-                    t.name: asdict(t) | {"peak_rss_kib": peak[t.name]} for t in targets
-                },
-                "results": [
-                    {
-                        "target": r.target,
-                        "scenario": r.scenario,
-                        "median_rps": r.median("rps"),
-                        "median_p50_ms": r.median("p50_ms"),
-                        "median_p99_ms": r.median("p99_ms"),
-                        "median_cpu_ms_per_request": r.median("cpu_ms_per_request"),
-                        "peak_rss_kib": peak[r.target],
-                        "subgraph_requests_per_request": (
-                            r.subgraph_requests_per_request()
-                        ),
-                        "samples": [asdict(s) for s in r.samples],
-                        "discarded_contended": [asdict(s) for s in r.discarded],
-                    }
-                    for r in results.values()
-                ],
-                "comparisons": rows,
-            },
-            indent=2,
-        )
+    document = result_document(
+        args, targets, versions, results, peak, rows, time.monotonic() - started
     )
+    args.out.write_text(json.dumps(document, indent=2))
+    tables = args.out.with_suffix(".md")
+    tables.write_text(markdown_tables(results, peak, rows, labels))
+    print(f"wrote {tables}")
     print(f"wrote {args.out}")
     if write_chart(args.chart, results, peak, labels):
         print(f"wrote {args.chart}")
     return 0
+
+
+def result_document(
+    args: argparse.Namespace,
+    targets: Sequence[Target],
+    versions: dict[str, str],
+    results: dict[tuple[str, str], Result],
+    peak: dict[str, int],
+    rows: list[dict[str, Any]],
+    duration: float,
+) -> dict[str, Any]:
+    """The machine-readable result: settings, versions, medians, samples, ratios."""
+    return {
+        "settings": {
+            "seconds": args.seconds,
+            "rounds": args.rounds,
+            "connections": args.connections,
+            "warmup": args.warmup,
+            "targets": [t.name for t in targets],
+            "gateway_core": 0,
+            "load_and_subgraph_core": 1,
+        },
+        "machine": {
+            "cpu": _cpu_model(),
+            "cores": os.cpu_count(),
+            "versions": versions,
+        },
+        "duration_s": round(duration, 1),
+        "targets": {
+            t.name: asdict(t) | {"peak_rss_kib": peak[t.name]} for t in targets
+        },
+        "results": [
+            {
+                "target": r.target,
+                "scenario": r.scenario,
+                "median_rps": r.median("rps"),
+                "median_p50_ms": r.median("p50_ms"),
+                "median_p99_ms": r.median("p99_ms"),
+                "median_cpu_ms_per_request": r.median("cpu_ms_per_request"),
+                "peak_rss_kib": peak[r.target],
+                "subgraph_requests_per_request": (r.subgraph_requests_per_request()),
+                "samples": [asdict(s) for s in r.samples],
+                "discarded_contended": [asdict(s) for s in r.discarded],
+            }
+            for r in results.values()
+        ],
+        "comparisons": rows,
+    }
 
 
 def _cpu_model() -> str:

@@ -71,11 +71,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _configure_logging(level: str) -> None:
+    numeric = getattr(logging, level.upper(), logging.INFO)
     logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
+        level=numeric,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if numeric > logging.DEBUG:
+        # The SDK logs an interrupted or crashed CLI as "Fatal error in message
+        # reader"; the claude subgraph reports those itself, with error codes.
+        logging.getLogger("claude_agent_sdk").setLevel(logging.CRITICAL)
 
 
 def _load(args: argparse.Namespace) -> Config:
@@ -139,14 +144,12 @@ async def _compose(config: Config) -> str:
 
 async def _plan(config: Config, text: str, operation_name: str | None) -> str:
     from gateway.engine import Engine
-    from gateway.operation import GraphQLRequest
     from gateway.plan import print_plan
     from gateway.startup import compose_config, load_local_subgraphs
 
     supergraph = await compose_config(config, load_local_subgraphs(config))
     engine = Engine(supergraph, {})
-    prepared = engine.prepare(GraphQLRequest(query=text, operation_name=operation_name))
-    return print_plan(engine.plan_for(prepared))
+    return print_plan(engine.plan_document(text, operation_name))
 
 
 def _operation_text(arg: str) -> str:

@@ -7,7 +7,7 @@ request -> ``prepare`` (parse + validate, cached; variables coerced once) ->
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,8 @@ from gateway.operation import (
 )
 from gateway.plan import QueryPlan
 from gateway.planner import CachingQueryPlanner
+from gateway.streaming import StreamEvent
+from gateway.subscriptions import Subscriptions
 from gateway.supergraph import Supergraph
 from gateway.transports.base import RequestContext, Transport
 
@@ -95,6 +97,22 @@ class Engine:
         return await self.executor.execute(plan, prepared.variables, context)
 
     # -- subscriptions -----------------------------------------------------------------
-    # ``subscribe(prepared, context) -> AsyncIterator[dict]`` belongs here: open
-    # ``plan.node.primary`` through ``transports[...].subscribe`` and, for every event,
-    # ``await self.executor.execute_event(plan, event, prepared.variables, context)``.
+
+    def subscribe(
+        self,
+        prepared: Prepared,
+        context: RequestContext | None = None,
+        *,
+        last_event_id: str | None = None,
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """The events of a subscription (``gateway.subscriptions``): identical
+        upstream subscriptions share one stream; ``last_event_id`` resumes."""
+        subscriptions: Subscriptions | None = getattr(self, "_subscriptions", None)
+        if subscriptions is None:
+            subscriptions = self._subscriptions = Subscriptions(self.executor)
+        return subscriptions.subscribe(
+            lambda: self.plan_for(prepared),
+            prepared.variables,
+            context,
+            last_event_id=last_event_id,
+        )

@@ -157,6 +157,8 @@ def coerce_variables(
     when they do not fit their definitions."""
     if raw is not None and not isinstance(raw, Mapping):
         raise BadRequestError("'variables' must be an object")
+    if not operation.definition.variable_definitions:
+        return {}  # nothing to coerce; extra variables are ignored, as graphql-js does
     coerced = get_variable_values(
         schema, operation.definition.variable_definitions, dict(raw or {})
     )

@@ -20,6 +20,7 @@ https://www.apollographql.com/docs/graphos/schema-design/federated-schemas/entit
 from __future__ import annotations
 
 import concurrent.futures
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
@@ -71,7 +72,7 @@ from gateway.plan import (
     ShapeSelection,
     Subscription,
 )
-from gateway.supergraph import Key, Supergraph
+from gateway.supergraph import Key, Supergraph, TypeDef
 
 __all__ = ["CachingQueryPlanner", "QueryPlanner"]
 
@@ -708,12 +709,61 @@ class _PlanBuilder:
                 )
             return
         selection.field(_TYPENAME, _TYPENAME)
+        typedef = self.supergraph.types.get(shape.type_name)
+        if typedef is not None and group.subgraph in typedef.interface_object_in:
+            self._plan_interface_object(group, selection, shape, path, typedef)
+            return
         for type_name, fields in shape.fields_by_type.items():
             if not fields or not self._has_type(group.subgraph, type_name):
                 continue
             fragment = selection.fragment(type_name)
             for field in fields:
                 self._plan_field(group, fragment, type_name, field, path, provided)
+
+    def _plan_interface_object(
+        self,
+        group: _Group,
+        selection: _Sel,
+        shape: ShapeSelection,
+        path: tuple[str, ...],
+        typedef: TypeDef,
+    ) -> None:
+        """The subgraph sees the interface as an ``@interfaceObject`` type: its
+        objects come back as ``__typename: "<Interface>"``. A subgraph that defines
+        the interface with its implementations is asked for the real ``__typename``
+        (and the implementations' own fields) through ``_entities``."""
+        interface = shape.type_name
+        entry = next(
+            (
+                key
+                for key in typedef.keys
+                if key.resolvable and key.subgraph not in typedef.interface_object_in
+            ),
+            None,
+        )
+        if entry is None:
+            raise PlanningError(
+                f"no subgraph defines the implementations of {interface} with a key"
+            )
+        child = self._entity_group(
+            group, selection, interface, path, entry.subgraph, entry
+        )
+        child.selection.fragment(interface).field(_TYPENAME, _TYPENAME)
+        for type_name, fields in shape.fields_by_type.items():
+            for field in fields:
+                if field.name == _TYPENAME:
+                    continue
+                if self._resolvable(group.subgraph, type_name, field.name, None):
+                    self._add_field(group, selection, type_name, field, path, None)
+                else:
+                    self._plan_field(
+                        child,
+                        child.selection.fragment(type_name),
+                        type_name,
+                        field,
+                        path,
+                        None,
+                    )
 
     # -- 3. groups -> plan nodes ------------------------------------------------------
 
@@ -765,7 +815,8 @@ class _PlanBuilder:
             body = group.selection.render()
         name = None
         if self.operation.name:
-            name = f"{self.operation.name}__{group.subgraph}__{number}"
+            service = re.sub(r"[^_0-9A-Za-z]", "_", group.subgraph)
+            name = f"{self.operation.name}__{service}__{number}"
         header = kind
         if name:
             header += f" {name}"
@@ -776,9 +827,11 @@ class _PlanBuilder:
         requires = None
         representation: dict[str, tuple[RepresentationField, ...]] = {}
         if group.entity:
-            reps = " ".join(
-                f"... on {t} {s.render()}" for t, s in group.representations.items()
-            )
+            # As sent: an @interfaceObject subgraph sees the interface's name.
+            shown: dict[str, str] = {}
+            for t, s in group.representations.items():
+                shown.setdefault(group.typename_as.get(t, t), s.render())
+            reps = " ".join(f"... on {t} {text}" for t, text in shown.items())
             rep_doc = parse("{ " + reps + " }", no_location=True)
             rep_def = rep_doc.definitions[0]
             assert isinstance(rep_def, OperationDefinitionNode)

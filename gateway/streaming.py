@@ -146,6 +146,7 @@ async def stream_events(
     *,
     heartbeat_interval: float,
     on_open: Callable[[], Awaitable[None]] | None = None,
+    number_events: bool = True,
 ) -> web.StreamResponse:
     """Send ``events()`` to the client as an event stream.
 
@@ -153,6 +154,10 @@ async def stream_events(
     upstream) happens with the client already connected. The iterator is closed in a
     ``finally`` whatever happens: completion, error, client disconnect (the handler is
     cancelled) or shutdown.
+
+    An event without an id is numbered (1, 2, ...) unless ``number_events`` is
+    false: then it is sent without ``id:``, which tells a client (the gateway, for
+    a subgraph server) that the source cannot be resumed from it.
     """
     stream = registry.open(request.remote or "unknown")
     response = web.StreamResponse(status=200, headers=SSE_HEADERS)
@@ -189,7 +194,8 @@ async def stream_events(
                 await response.write(encode_next({"errors": [error.to_graphql()]}))
                 break
             counter += 1
-            await response.write(encode_next(event.payload, event.id or str(counter)))
+            event_id = event.id or (str(counter) if number_events else None)
+            await response.write(encode_next(event.payload, event_id))
         await response.write(COMPLETE)
         await response.write_eof()
     except (ConnectionResetError, ConnectionError) as exc:

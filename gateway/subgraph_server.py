@@ -29,7 +29,6 @@ from graphql import (
     execute,
     get_operation_ast,
     parse,
-    subscribe,
     validate,
 )
 from graphql.execution.values import get_variable_values
@@ -41,10 +40,16 @@ from gateway.errors import (
     OperationError,
     PayloadTooLargeError,
     RequestError,
+    SubgraphStreamError,
 )
 from gateway.streaming import StreamEvent, StreamLimits, StreamRegistry, stream_events
 from gateway.transports.base import RequestContext
-from gateway.transports.inprocess import LocalSubgraph, result_to_dict
+from gateway.transports.inprocess import (
+    EVENT_ID,
+    LocalSubgraph,
+    result_to_dict,
+    subscribe_local,
+)
 
 __all__ = [
     "SUBGRAPH",
@@ -321,29 +326,36 @@ class _Subscription:
         self._state = state
         self._prepared = prepared
         self._request = request
-        self._iterator: AsyncIterator[ExecutionResult] | None = None
+        self._iterator: AsyncIterator[Any] | None = None
         self._closed = False
 
     async def events(self) -> AsyncIterator[StreamEvent]:
+        """One event per result; a ``SourceEvent``'s id becomes the SSE ``id:``
+        (a client resumes from it with ``Last-Event-ID``, which the source reads
+        from the request headers)."""
         operation = self._prepared.operation
-        outcome = await subscribe(
-            self._state.local.schema,
+        results = subscribe_local(
+            self._state.local,
             self._prepared.document,
-            variable_values=self._prepared.variables,
+            variables=self._prepared.variables,
             operation_name=operation.name.value if operation.name else None,
-            context_value=_context(self._state.local, self._request),
+            context=_context(self._state.local, self._request),
+            service="subgraph",
         )
-        if isinstance(outcome, ExecutionResult):
-            # The subscription could not start: its errors are the one event.
-            yield StreamEvent(None, dict(result_to_dict(outcome)))
-            return
-        self._iterator = outcome
+        self._iterator = results
         if self._closed:
             await self.close()
             return
         try:
-            async for result in outcome:
-                yield StreamEvent(None, dict(result_to_dict(result)))
+            async for result in results:
+                extensions = result.get("extensions")
+                event_id = extensions.pop(EVENT_ID, None) if extensions else None
+                if extensions == {}:
+                    del result["extensions"]
+                yield StreamEvent(event_id, dict(result))
+        except SubgraphStreamError as exc:
+            # The source failed: its errors are the last event, then complete.
+            yield StreamEvent(None, {"errors": exc.graphql_errors()})
         finally:
             await self.close()
 
@@ -369,6 +381,8 @@ async def _stream(
         state.streams,
         events,
         heartbeat_interval=state.heartbeat_interval,
+        # Only a source's own ids: the gateway must see which sources can resume.
+        number_events=False,
     )
 
 

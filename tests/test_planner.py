@@ -373,3 +373,11 @@ def test_a_client_field_with_arguments_is_kept_apart_from_the_same_field_require
         'query { items { _price__price: price(currency: "EUR") __typename id price } }'
     )
     assert_valid_for_subgraphs(graph, query_plan)
+
+
+def test_subgraph_operation_names_are_valid_graphql_names() -> None:
+    graph = build_supergraph({"my-products": "type Query { n: Int }"})
+    query_plan = QueryPlanner(graph).plan(operation(graph, "query Count { n }"))
+    assert isinstance(query_plan.node, Fetch)
+    assert query_plan.node.operation_name == "Count__my_products__0"
+    assert query_plan.node.operation == "query Count__my_products__0 { n }"

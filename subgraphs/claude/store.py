@@ -269,7 +269,7 @@ class SessionStore:
         if statuses:
             query += f" WHERE status IN ({', '.join('?' for _ in statuses)})"
             params = tuple(statuses)
-        query += " ORDER BY created_at, id"
+        query += " ORDER BY created_at, rowid"
         async with self._db.execute(query, params) as cursor:
             rows = await cursor.fetchall()
         return [_session(row) for row in rows]

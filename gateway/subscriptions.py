@@ -1,0 +1,481 @@
+"""Subscriptions through the gateway: shared upstream streams, per-event entity fetches.
+
+``Subscriptions.subscribe`` runs a subscription plan (``plan.Subscription``): it opens
+the primary fetch's upstream (``transport.subscribe``), and for every upstream result
+runs the rest of the plan (``Executor.execute_event``: entity fields owned by other
+subgraphs) and yields the shaped payload as a ``StreamEvent``.
+
+Sharing: identical upstream subscriptions (same subgraph, operation text, operation
+name, variables, extensions and propagated headers; no ``Last-Event-ID``) share one
+upstream stream, a ``_Hub``. Each subscriber has a bounded queue: the upstream never
+waits for a subscriber, and one that falls ``queue_size`` events behind is ended with a
+``SUBSCRIBER_TOO_SLOW`` error. The upstream is closed when its last subscriber leaves;
+a subscriber that joins a running hub gets the events from then on. Subscribers with
+the same plan and variables share each event's payload (computed once).
+
+Event ids: an upstream result's ``extensions.eventId`` (``gateway.transports``) is the
+client's SSE id. A client resuming with ``Last-Event-ID`` gets its own upstream, opened
+with that header (``RequestContext.headers``), and the source replays what came after
+it. A source without ids cannot replay: the gateway numbers its events, and a resumed
+stream's first payload says ``extensions.stream.resumed: false``.
+
+Errors: an upstream that fails (``SubgraphError``) ends the stream with one last event
+carrying the errors; the client then gets ``complete``. Never a silent end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Hashable,
+    Mapping,
+)
+from typing import TYPE_CHECKING, Any, cast
+
+import orjson
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from gateway.errors import GatewayError, SubgraphError, SubgraphStreamError
+from gateway.headers import HOP_BY_HOP
+from gateway.plan import QueryPlan, Subscription
+from gateway.streaming import StreamEvent
+from gateway.transports.base import (
+    RequestContext,
+    SubgraphRequest,
+    SubgraphResult,
+    Transport,
+)
+from gateway.transports.inprocess import EVENT_ID
+
+if TYPE_CHECKING:
+    from gateway.executor import Executor
+
+__all__ = ["DEFAULT_QUEUE_SIZE", "Subscriptions"]
+
+logger = logging.getLogger("gateway.subscriptions")
+
+DEFAULT_QUEUE_SIZE = 1024
+"""Events a subscriber may fall behind its upstream before it is ended."""
+
+CLOSE_TIMEOUT = 1.0
+"""How long the last subscriber to leave waits for its upstream to close."""
+
+LAST_EVENT_ID = "Last-Event-ID"
+
+_IGNORED_HEADERS = HOP_BY_HOP | {
+    "cache-control",
+    "pragma",
+    "user-agent",
+    "origin",
+    "referer",
+    "accept-language",
+    "dnt",
+    "priority",
+    "last-event-id",
+}
+"""Client headers that cannot change what an in-process subgraph streams."""
+
+PlanSource = QueryPlan | Callable[[], QueryPlan]
+
+
+def _canonical(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS, default=repr)
+
+
+def _headers_key(headers: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((name.lower(), value) for name, value in headers.items()))
+
+
+def _context_key(context: RequestContext) -> tuple[tuple[str, str], ...]:
+    """The client headers a subgraph that sees all of them may depend on."""
+    return tuple(
+        sorted(
+            (name.lower(), value)
+            for name, value in context.headers.items()
+            if name.lower() not in _IGNORED_HEADERS
+            and not name.lower().startswith("sec-")
+        )
+    )
+
+
+def _upstream_key(transport: Transport, request: SubgraphRequest) -> Hashable:
+    """Identical upstream subscriptions have equal keys. A transport that says
+    which headers it forwards (``propagated_headers``) is keyed on those; an
+    in-process one (its resolvers see every header) on all that can matter."""
+    propagated: Callable[[RequestContext], Mapping[str, str]] | None = getattr(
+        transport, "propagated_headers", None
+    )
+    headers = (
+        _headers_key(propagated(request.context))
+        if propagated is not None
+        else _context_key(request.context)
+    )
+    return (
+        transport.name,
+        request.query,
+        request.operation_name,
+        _canonical(dict(request.variables)),
+        _canonical(request.extensions) if request.extensions else b"",
+        headers,
+    )
+
+
+def _with_last_event_id(
+    context: RequestContext, last_event_id: str | None
+) -> RequestContext:
+    """``context`` with ``Last-Event-ID`` set to ``last_event_id`` (or removed)."""
+    if last_event_id is None and LAST_EVENT_ID not in context.headers:
+        return context
+    headers = CIMultiDict(context.headers)
+    headers.popall(LAST_EVENT_ID, None)
+    if last_event_id is not None:
+        headers[LAST_EVENT_ID] = last_event_id
+    return RequestContext(headers=CIMultiDictProxy(headers), remote=context.remote)
+
+
+def _errors_of(exc: SubgraphError) -> list[dict[str, Any]]:
+    if isinstance(exc, SubgraphStreamError):
+        errors = []
+        for error in exc.graphql_errors():
+            error = dict(error)
+            extensions = dict(error.get("extensions") or {})
+            extensions.setdefault("serviceName", exc.service)
+            error["extensions"] = extensions
+            errors.append(error)
+        return errors
+    return [exc.to_graphql()]
+
+
+def _not_resumed(payload: dict[str, Any], reason: str) -> dict[str, Any]:
+    extensions = dict(payload.get("extensions") or {})
+    extensions["stream"] = {"resumed": False, "reason": reason}
+    return {**payload, "extensions": extensions}
+
+
+class _Item:
+    """One upstream result, as every subscriber of a hub receives it."""
+
+    __slots__ = ("id", "payloads", "result")
+
+    def __init__(self, result: SubgraphResult) -> None:
+        self.result = result
+        extensions = result.get("extensions")
+        event_id = extensions.get(EVENT_ID) if extensions else None
+        self.id: str | None = str(event_id) if event_id is not None else None
+        self.payloads: dict[
+            Hashable, dict[str, Any] | asyncio.Task[dict[str, Any]]
+        ] = {}
+        """Shaped payloads by (plan, variables[, headers]): computed once."""
+
+
+class _End:
+    """How a stream ended: ``error`` None means the upstream completed."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: GatewayError | None = None) -> None:
+        self.error = error
+
+
+_COMPLETED = _End()
+
+
+class _Subscriber:
+    """One client of a hub: a bounded queue of items and a wake-up future."""
+
+    __slots__ = ("end", "limit", "queue", "waiter")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.queue: deque[_Item] = deque()
+        self.waiter: asyncio.Future[None] | None = None
+        self.end: _End | None = None
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def push(self, item: _Item) -> None:
+        if self.end is not None:
+            return
+        if len(self.queue) >= self.limit:
+            self.queue.clear()
+            self.end = _End(
+                GatewayError(
+                    f"this subscription fell more than {self.limit} events behind "
+                    "its source and was ended; subscribe again",
+                    code="SUBSCRIBER_TOO_SLOW",
+                )
+            )
+        else:
+            self.queue.append(item)
+        self._wake()
+
+    def finish(self, end: _End) -> None:
+        if self.end is None:
+            self.end = end
+        self._wake()
+
+    async def next(self) -> _Item | _End:
+        while True:
+            if self.queue:
+                return self.queue.popleft()
+            if self.end is not None:
+                return self.end
+            self.waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self.waiter
+            finally:
+                self.waiter = None
+
+
+class _Hub:
+    """One upstream stream and its subscribers."""
+
+    __slots__ = ("hubs", "key", "request", "subscribers", "task", "transport")
+
+    def __init__(
+        self,
+        transport: Transport,
+        request: SubgraphRequest,
+        key: Hashable | None,
+        hubs: dict[Hashable, _Hub],
+    ) -> None:
+        self.transport = transport
+        self.request = request
+        self.key = key
+        """``None`` for a stream that is not shared (a resuming client's)."""
+        self.hubs = hubs
+        self.subscribers: set[_Subscriber] = set()
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def shared(self) -> bool:
+        return self.key is not None
+
+    def join(self, limit: int) -> _Subscriber:
+        subscriber = _Subscriber(limit)
+        self.subscribers.add(subscriber)
+        if self.task is None:
+            self.task = asyncio.create_task(
+                self._pump(), name=f"subscription upstream {self.transport.name}"
+            )
+        return subscriber
+
+    async def leave(self, subscriber: _Subscriber) -> None:
+        self.subscribers.discard(subscriber)
+        if self.subscribers:
+            return
+        self._unregister()
+        task = self.task
+        if task is not None and not task.done():
+            task.cancel()
+            # asyncio.wait does not cancel ``task`` if this client is cancelled
+            # again meanwhile: the upstream still closes.
+            await asyncio.wait({task}, timeout=CLOSE_TIMEOUT)
+            if not task.done():
+                logger.warning(
+                    "upstream subscription to %s did not close within %s s",
+                    self.transport.name,
+                    CLOSE_TIMEOUT,
+                )
+
+    def _unregister(self) -> None:
+        if self.key is not None and self.hubs.get(self.key) is self:
+            del self.hubs[self.key]
+
+    async def _pump(self) -> None:
+        end = _COMPLETED
+        results: AsyncIterator[SubgraphResult] | None = None
+        try:
+            results = self.transport.subscribe(self.request)
+            async for result in results:
+                item = _Item(result)
+                for subscriber in self.subscribers:
+                    subscriber.push(item)
+        except SubgraphError as exc:
+            logger.info("upstream subscription to %s failed: %s", exc.service, exc)
+            end = _End(exc)
+        except Exception as exc:
+            logger.exception("upstream subscription to %s failed", self.transport.name)
+            end = _End(
+                SubgraphError(
+                    f"the subscription to subgraph {self.transport.name!r} failed: "
+                    f"{exc}",
+                    service=self.transport.name,
+                )
+            )
+        finally:
+            # A hub that ended takes no new subscribers: they open a new upstream.
+            self._unregister()
+            aclose = getattr(results, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        for subscriber in self.subscribers:
+            subscriber.finish(end)
+
+
+class Subscriptions:
+    """Runs subscription plans; holds the shared upstream streams."""
+
+    def __init__(
+        self, executor: Executor, *, queue_size: int = DEFAULT_QUEUE_SIZE
+    ) -> None:
+        if queue_size < 1:
+            raise ValueError("queue_size must be at least 1")
+        self.executor = executor
+        self.queue_size = queue_size
+        self._hubs: dict[Hashable, _Hub] = {}
+
+    @property
+    def upstreams(self) -> int:
+        """How many shared upstream streams are open."""
+        return len(self._hubs)
+
+    def subscribe(
+        self,
+        plan: PlanSource,
+        variables: Mapping[str, Any],
+        context: RequestContext | None = None,
+        *,
+        last_event_id: str | None = None,
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """The client's events: one per upstream result, then one with errors if
+        the upstream failed. ``plan`` may be a callable (planning errors then
+        become the stream's one event). Closing the iterator leaves the upstream
+        (closing it if this was its last subscriber)."""
+        return self._events(plan, variables, context or RequestContext(), last_event_id)
+
+    def _hub(
+        self,
+        plan: QueryPlan,
+        variables: Mapping[str, Any],
+        context: RequestContext,
+        last_event_id: str | None,
+    ) -> _Hub:
+        node = plan.node
+        assert isinstance(node, Subscription)
+        fetch = node.primary
+        transport = self.executor.transports.get(fetch.subgraph)
+        if transport is None:
+            raise SubgraphError(
+                f"no transport for subgraph {fetch.subgraph!r}",
+                service=fetch.subgraph,
+                code="SUBGRAPH_UNREACHABLE",
+            )
+        request = SubgraphRequest(
+            query=fetch.operation,
+            variables={
+                name: variables[name]
+                for name in fetch.variable_usages
+                if name in variables
+            },
+            operation_name=fetch.operation_name,
+            document=fetch.document,
+            context=_with_last_event_id(context, last_event_id),
+        )
+        if last_event_id is not None:
+            return _Hub(transport, request, None, self._hubs)
+        key = _upstream_key(transport, request)
+        hub = self._hubs.get(key)
+        if hub is None:
+            hub = self._hubs[key] = _Hub(transport, request, key, self._hubs)
+        return hub
+
+    async def _payload(
+        self,
+        plan: QueryPlan,
+        item: _Item,
+        variables: Mapping[str, Any],
+        context: RequestContext,
+        share: Hashable | None,
+    ) -> dict[str, Any]:
+        """The shaped payload of one event, computed once per ``share`` key."""
+        if share is None:
+            return await self.executor.execute_event(
+                plan, item.result, variables, context
+            )
+        known = item.payloads.get(share)
+        if isinstance(known, dict):
+            return known
+        if known is None:
+            node = plan.node
+            if isinstance(node, Subscription) and node.rest is None:
+                # No fetch to wait for: shaping runs to the end without yielding.
+                payload = await self.executor.execute_event(
+                    plan, item.result, variables, context
+                )
+                item.payloads[share] = payload
+                return payload
+            known = asyncio.ensure_future(
+                self.executor.execute_event(plan, item.result, variables, context)
+            )
+            item.payloads[share] = known
+        # Shielded: a subscriber that leaves must not cancel the others' payload.
+        return await asyncio.shield(known)
+
+    async def _events(
+        self,
+        plan_source: PlanSource,
+        variables: Mapping[str, Any],
+        context: RequestContext,
+        last_event_id: str | None,
+    ) -> AsyncGenerator[StreamEvent, None]:
+        try:
+            plan = plan_source() if callable(plan_source) else plan_source
+            if not isinstance(plan.node, Subscription):
+                # Nothing to stream from (only the gateway's own fields).
+                yield StreamEvent(
+                    None, await self.executor.execute(plan, variables, context)
+                )
+                return
+            hub = self._hub(plan, variables, context, last_event_id)
+        except GatewayError as exc:
+            yield StreamEvent(last_event_id, {"errors": [exc.to_graphql()]})
+            return
+        share: Hashable | None = None
+        if hub.shared:
+            fetches_more = cast(Subscription, plan.node).rest is not None
+            share = (
+                plan,
+                _canonical(dict(variables)),
+                _context_key(context) if fetches_more else (),
+            )
+        subscriber = hub.join(self.queue_size)
+        seen = last_event_id
+        counter = 0
+        try:
+            while True:
+                item = await subscriber.next()
+                if isinstance(item, _End):
+                    if item.error is not None:
+                        errors = (
+                            _errors_of(item.error)
+                            if isinstance(item.error, SubgraphError)
+                            else [item.error.to_graphql()]
+                        )
+                        # The id of the last event seen: resuming from it is right.
+                        yield StreamEvent(seen, {"errors": errors})
+                    return
+                payload = await self._payload(plan, item, variables, context, share)
+                counter += 1
+                if item.id is None:
+                    if counter == 1 and last_event_id is not None:
+                        payload = _not_resumed(
+                            payload,
+                            "the source cannot replay its events; "
+                            "this stream started again from now",
+                        )
+                    event_id = str(counter)
+                else:
+                    event_id = item.id
+                seen = event_id
+                yield StreamEvent(event_id, payload)
+        finally:
+            await hub.leave(subscriber)
