@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from functools import partial
 from collections.abc import AsyncIterator, Callable, Mapping
+from functools import partial
 from typing import Any, NamedTuple
 
 import aiohttp
