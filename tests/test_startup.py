@@ -14,7 +14,6 @@ from gateway.errors import ConfigError, GatewayError
 from gateway.startup import compose_config, introspect_sdl, load_local_subgraphs
 from tests.fixtures.shop import PRODUCTS_SDL, REVIEWS_SDL
 
-
 SEEN = web.AppKey("seen", list[Any])
 
 
