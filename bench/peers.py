@@ -7,15 +7,18 @@ npm from ``bench/peers/package.json`` into ``.cache/bench-peers`` and load one
 supergraph composed by ``@apollo/composition``; our gateway reads the same subgraph SDL
 from a ``supergraph.yaml``. Each gateway runs with in-flight deduplication on and off
 where it has the option. Before anything is timed, every gateway must return the same
-data as the subgraphs joined by hand. Then: warm-up, interleaved rounds, medians.
+data as the subgraphs joined by hand. Then: warm-up, interleaved rounds, medians; a
+sample taken while another process held the gateway's core is measured again.
 
-Writes ``bench-results/peers.json`` and ``bench-results/peers.png``.
+Writes ``bench-results/peers.json``, ``peers.md`` (tables) and ``peers.png`` (chart).
+See docs/performance.md.
 ``python -m bench.peers subgraph NAME --port P`` runs one counting subgraph.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -300,6 +303,30 @@ def run_wrk(
     )
 
 
+def measure_once(
+    result: Result, measure: Callable[[], Measurement], *, retries: int, note: str
+) -> None:
+    """Add one sample to result; a contended sample is measured again, retries times."""
+    for attempt in range(retries + 1):
+        sample = measure()
+        redo = sample.contended() and attempt < retries
+        per_request = sum(sample.subgraph_requests.values()) / max(sample.requests, 1)
+        print(
+            f"{note}{sample.rps:8.0f} rps  p50 {sample.p50_ms:6.2f} ms  "
+            f"p99 {sample.p99_ms:6.2f} ms  "
+            f"CPU {sample.cpu_ms_per_request:5.3f} ms/req  "
+            f"subgraph req/req {per_request:5.3f}  "
+            f"core share {sample.core_share:4.2f}  "
+            f"busy {sample.cpu_busy}  errors {sample.errors}"
+            + ("  contended: again" if redo else ""),
+            file=sys.stderr,
+        )
+        if not redo:
+            result.samples.append(sample)
+            return
+        result.discarded.append(sample)
+
+
 # ---------------------------------------------------------------- correctness gate
 
 
@@ -498,13 +525,26 @@ def child_pids(pid: int) -> list[int]:
 # ------------------------------------------------------------------------ report
 
 
+class Comparison(TypedDict):
+    """Our figure over the peer's, per scenario; ``bars`` holds the issue's bars."""
+
+    scenario: str
+    ours: str
+    peer: str
+    rps: float
+    p99: float
+    peak_rss: float
+    cpu_ms_per_request: float
+    bars: dict[str, bool]
+
+
 def ratio(ours: float, peer: float) -> float:
     return ours / peer if peer else float("inf")
 
 
 def comparisons(
     results: dict[tuple[str, str], Result], peak: dict[str, int]
-) -> list[dict[str, Any]]:
+) -> list[Comparison]:
     """Ours against each peer, like for like, with the issue's bars."""
     pairs = [
         ("ours", "hive"),
@@ -514,14 +554,14 @@ def comparisons(
         ("ours", "proxy"),
         ("ours-nodedup", "proxy"),
     ]
-    rows: list[dict[str, Any]] = []
+    rows: list[Comparison] = []
     for scenario in SCENARIOS:
         for ours_name, peer_name in pairs:
             ours = results.get((ours_name, scenario))
             peer = results.get((peer_name, scenario))
             if ours is None or peer is None or not ours.samples or not peer.samples:
                 continue
-            row: dict[str, Any] = {
+            row: Comparison = {
                 "scenario": scenario,
                 "ours": ours_name,
                 "peer": peer_name,
@@ -551,7 +591,7 @@ def comparisons(
 def print_report(
     results: dict[tuple[str, str], Result],
     peak: dict[str, int],
-    rows: list[dict[str, Any]],
+    rows: list[Comparison],
     labels: dict[str, str],
 ) -> None:
     print()
@@ -587,7 +627,7 @@ def print_report(
 def markdown_tables(
     results: dict[tuple[str, str], Result],
     peak: dict[str, int],
-    rows: list[dict[str, Any]],
+    rows: list[Comparison],
     labels: dict[str, str],
 ) -> str:
     """The two report tables as Markdown, ready for docs/performance.md."""
@@ -812,28 +852,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         for round_no in range(args.rounds):
             order = plan if round_no % 2 == 0 else list(reversed(plan))
             for name, scenario in order:
-                result = results[(name, scenario)]
-                for attempt in range(args.retries + 1):
-                    sample = measure(name, scenario, args.seconds)
-                    redo = sample.contended() and attempt < args.retries
-                    per_request = sum(sample.subgraph_requests.values()) / max(
-                        sample.requests, 1
-                    )
-                    print(
-                        f"round {round_no + 1}: {labels[name]:26} {scenario:7}"
-                        f"{sample.rps:8.0f} rps  p50 {sample.p50_ms:6.2f} ms  "
-                        f"p99 {sample.p99_ms:6.2f} ms  "
-                        f"CPU {sample.cpu_ms_per_request:5.3f} ms/req  "
-                        f"subgraph req/req {per_request:5.3f}  "
-                        f"core share {sample.core_share:4.2f}  "
-                        f"busy {sample.cpu_busy}  errors {sample.errors}"
-                        + ("  contended: again" if redo else ""),
-                        file=sys.stderr,
-                    )
-                    if not redo:
-                        result.samples.append(sample)
-                        break
-                    result.discarded.append(sample)
+                measure_once(
+                    results[(name, scenario)],
+                    functools.partial(measure, name, scenario, args.seconds),
+                    retries=args.retries,
+                    note=f"round {round_no + 1}: {labels[name]:26} {scenario:7}",
+                )
         peak = {t.name: peak_rss_kib(procs[t.name].pid) for t in targets}
         forked = {t.name: child_pids(procs[t.name].pid) for t in targets}
 
@@ -867,7 +891,7 @@ def result_document(
     versions: dict[str, str],
     results: dict[tuple[str, str], Result],
     peak: dict[str, int],
-    rows: list[dict[str, Any]],
+    rows: list[Comparison],
     duration: float,
 ) -> dict[str, Any]:
     """The machine-readable result: settings, versions, medians, samples, ratios."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from textwrap import dedent
-from typing import Any
+from typing import Any, cast
 
 from ariadne_graphql_modules import (
     DeferredType,
@@ -31,6 +31,7 @@ from ariadne_graphql_modules import (
 )
 from graphql import GraphQLEnumType, GraphQLError, GraphQLResolveInfo, GraphQLSchema
 
+from gateway.transports.inprocess import SourceEvent
 from subgraphs.claude.errors import ClaudeError, graphql_errors, to_graphql_error
 from subgraphs.claude.service import ClaudeService
 from subgraphs.claude.store import CommandRecord, OutputEvent, SessionRecord
@@ -337,24 +338,48 @@ class SubscriptionRoot(SubscriptionType):
         info: GraphQLResolveInfo,
         sessionId: str,
         afterSeq: int | None = None,
-    ) -> AsyncIterator[OutputEvent]:
+    ) -> AsyncIterator[SourceEvent]:
         service = _service(info)
         with graphql_errors():
             await service.require_session(sessionId)
-        return _stream(service.output(sessionId, afterSeq))
+        after = max(afterSeq or 0, _last_event_id(info) or 0)
+        return _stream(service.output(sessionId, after))
 
     @staticmethod
     def resolve_command_output(
-        event: OutputEvent, info: GraphQLResolveInfo, **_: Any
+        event: OutputEvent | SourceEvent, info: GraphQLResolveInfo, **_: Any
     ) -> OutputEvent:
+        # The gateway's in-process transport unwraps source events itself; plain
+        # graphql-core ``subscribe`` (and so any other server) hands them over as is.
+        if isinstance(event, SourceEvent):
+            return cast(OutputEvent, event.value)
         return event
 
 
-async def _stream(events: AsyncIterator[OutputEvent]) -> AsyncIterator[OutputEvent]:
-    """``events`` with our errors raised as GraphQL errors (with their code)."""
+def _last_event_id(info: GraphQLResolveInfo) -> int | None:
+    """The ``Last-Event-ID`` a reconnecting client sent (through the gateway, or
+    straight to the standalone server): the seq it saw last."""
+    context = info.context
+    request = context.get("request") if isinstance(context, Mapping) else None
+    headers = getattr(request, "headers", None)
+    value = headers.get("Last-Event-ID") if headers is not None else None
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise GraphQLError(
+            f"Last-Event-ID {value!r} is not a commandOutput event id",
+            extensions={"code": "BAD_USER_INPUT"},
+        ) from None
+
+
+async def _stream(events: AsyncIterator[OutputEvent]) -> AsyncIterator[SourceEvent]:
+    """``events`` as resumable source events (their seq is the event id), with our
+    errors raised as GraphQL errors (with their code)."""
     try:
         async for event in events:
-            yield event
+            yield SourceEvent(str(event.seq), event)
     except ClaudeError as error:
         raise to_graphql_error(error) from error
     finally:
