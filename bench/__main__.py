@@ -8,6 +8,7 @@ median of the rounds is reported, with ratios to the bare proxy.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import shutil
@@ -185,7 +186,18 @@ def write_config(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="scripts/bench")
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    # Other modes: subscriptions over SSE, and the peer gateways.
+    for flag, module in (("--sse", "bench.sse"), ("--peers", "bench.peers")):
+        if flag in args_list:
+            mode = importlib.import_module(module)
+            rest = [a for a in args_list if a != flag]
+            return int(mode.main(rest) or 0)
+    parser = argparse.ArgumentParser(
+        prog="scripts/bench",
+        epilog="--sse: subscriptions (bench/sse.py); --peers: peer gateways "
+        "(bench/peers.py); each has its own --help.",
+    )
     parser.add_argument("--seconds", type=float, default=5.0, help="per measurement")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
@@ -193,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=ROOT / "bench-results" / "bench.json"
     )
-    args = parser.parse_args(argv)
+    args = parser.parse_args(args_list)
     if not shutil.which("wrk"):
         raise SystemExit(
             "wrk is not installed (scripts/bench installs it with apt-get)"

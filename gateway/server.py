@@ -289,9 +289,11 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
                 return await _stream_errors(request, state, exc)
             raise
         kind = prepared.operation.kind
-        if request.method == "GET" and kind != "query":
+        if request.method == "GET" and kind == "mutation":
+            # GET must not change state; subscriptions over GET are how a browser
+            # EventSource subscribes.
             raise MethodNotAllowedError(
-                f"{kind}s are not allowed over GET; use POST",
+                "mutations are not allowed over GET; use POST",
                 headers={"Allow": "POST"},
             )
         context = RequestContext(headers=request.headers, remote=request.remote)

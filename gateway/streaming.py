@@ -67,7 +67,13 @@ class _Stream:
 
     def __init__(self, client: str) -> None:
         self.client = client
-        self.closing = asyncio.Event()
+        # A bare future, not an Event (and no task waiting on one): thousands of
+        # idle streams each hold one.
+        self.closing: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def close(self) -> None:
+        if not self.closing.done():
+            self.closing.set_result(None)
 
 
 @dataclass(slots=True)
@@ -103,14 +109,10 @@ class StreamRegistry:
     def shutdown(self) -> None:
         """Ask every open stream to end (each sends its last frames itself)."""
         for stream in list(self.streams):
-            stream.closing.set()
+            stream.close()
 
     def __len__(self) -> int:
         return len(self.streams)
-
-
-async def _anext(iterator: AsyncIterator[StreamEvent]) -> StreamEvent:
-    return await anext(iterator)
 
 
 def last_event_id(request: web.Request) -> str | None:
@@ -125,18 +127,37 @@ def _shutdown_payload() -> dict[str, Any]:
     return {"errors": [error.to_graphql()]}
 
 
-async def _wait(
-    pending: asyncio.Future[StreamEvent], closing: asyncio.Event, heartbeat: float
-) -> bool:
-    """Wait for the next event, a heartbeat tick or the closing signal; ``True``
-    when the stream was asked to close."""
-    closer: asyncio.Future[Any] = asyncio.ensure_future(closing.wait())
-    waiting: set[asyncio.Future[Any]] = {pending, closer}
-    try:
-        await asyncio.wait(waiting, timeout=heartbeat, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        closer.cancel()
-    return closing.is_set()
+class _Sender:
+    """Writes the events of one stream; runs as its own task, so the handler only
+    wakes for heartbeats and shutdown, never per event."""
+
+    __slots__ = ("last_write", "number_events", "response")
+
+    def __init__(self, response: web.StreamResponse, number_events: bool) -> None:
+        self.response = response
+        self.number_events = number_events
+        self.last_write = asyncio.get_running_loop().time()
+
+    async def write(self, frame: bytes) -> None:
+        self.last_write = asyncio.get_running_loop().time()
+        await self.response.write(frame)
+
+    async def send_all(self, iterator: AsyncIterator[StreamEvent]) -> None:
+        counter = 0
+        try:
+            async for event in iterator:
+                counter += 1
+                event_id = event.id or (str(counter) if self.number_events else None)
+                await self.write(encode_next(event.payload, event_id))
+        except GatewayError as exc:
+            # Every stream ends with complete, after the error that ended it.
+            await self.write(encode_next({"errors": [exc.to_graphql()]}))
+        except (ConnectionResetError, ConnectionError):
+            raise
+        except Exception:
+            logger.exception("event source failed")
+            error = GatewayError("the event source failed")
+            await self.write(encode_next({"errors": [error.to_graphql()]}))
 
 
 async def stream_events(
@@ -162,49 +183,42 @@ async def stream_events(
     stream = registry.open(request.remote or "unknown")
     response = web.StreamResponse(status=200, headers=SSE_HEADERS)
     iterator: AsyncIterator[StreamEvent] | None = None
-    pending: asyncio.Future[StreamEvent] | None = None
+    sending: asyncio.Task[None] | None = None
     try:
         await response.prepare(request)
         if on_open is not None:
             await on_open()
         iterator = events()
-        counter = 0
+        sender = _Sender(response, number_events)
+        sending = asyncio.ensure_future(sender.send_all(iterator))
+        closer = stream.closing
+        loop = asyncio.get_running_loop()
         while True:
-            if pending is None:
-                # Owned here, so the finally below can always cancel it.
-                pending = asyncio.ensure_future(_anext(iterator))
-            if await _wait(pending, stream.closing, heartbeat_interval):
+            idle = loop.time() - sender.last_write
+            wait = max(heartbeat_interval - idle, 0.0)
+            await asyncio.wait(
+                {sending, closer}, timeout=wait, return_when=asyncio.FIRST_COMPLETED
+            )
+            if sending.done():
+                sending.result()  # a write to a client that went away raises here
+                break
+            if closer.done():
+                sending.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sending
                 await response.write(encode_next(_shutdown_payload()))
                 break
-            if not pending.done():
-                await response.write(HEARTBEAT)
-                continue
-            future, pending = pending, None
-            try:
-                event = future.result()
-            except StopAsyncIteration:
-                break
-            except GatewayError as exc:
-                # Every stream ends with complete, after the error that ended it.
-                await response.write(encode_next({"errors": [exc.to_graphql()]}))
-                break
-            except Exception:
-                logger.exception("event source failed")
-                error = GatewayError("the event source failed")
-                await response.write(encode_next({"errors": [error.to_graphql()]}))
-                break
-            counter += 1
-            event_id = event.id or (str(counter) if number_events else None)
-            await response.write(encode_next(event.payload, event_id))
+            if loop.time() - sender.last_write >= heartbeat_interval:
+                await sender.write(HEARTBEAT)
         await response.write(COMPLETE)
         await response.write_eof()
     except (ConnectionResetError, ConnectionError) as exc:
         logger.debug("client went away: %r", exc)
     finally:
-        if pending is not None:
-            pending.cancel()
+        if sending is not None and not sending.done():
+            sending.cancel()
             with contextlib.suppress(BaseException):
-                await pending
+                await sending
         if iterator is not None:
             aclose = getattr(iterator, "aclose", None)
             if aclose is not None:

@@ -83,8 +83,9 @@ _IGNORED_HEADERS = HOP_BY_HOP | {
 PlanSource = QueryPlan | Callable[[], QueryPlan]
 
 
-def _canonical(value: Any) -> bytes:
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS, default=repr)
+def _canonical(value: Any) -> str:
+    # As str: orjson's bytes keep a 4 KiB buffer, held as long as the key is.
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS, default=repr).decode()
 
 
 def _headers_key(headers: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
@@ -120,7 +121,7 @@ def _upstream_key(transport: Transport, request: SubgraphRequest) -> Hashable:
         request.query,
         request.operation_name,
         _canonical(dict(request.variables)),
-        _canonical(request.extensions) if request.extensions else b"",
+        _canonical(request.extensions) if request.extensions else "",
         headers,
     )
 
@@ -185,14 +186,42 @@ class _End:
 _COMPLETED = _End()
 
 
+class _Valve:
+    """Holds a hub's upstream back while even its fastest subscriber is behind: the
+    source goes at the pace of the fastest subscriber, never of the slowest."""
+
+    __slots__ = ("waiter",)
+
+    def __init__(self) -> None:
+        self.waiter: asyncio.Future[None] | None = None
+
+    def open(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait(self) -> None:
+        self.waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self.waiter
+        finally:
+            self.waiter = None
+
+
+_NO_ITEMS: deque[_Item] = deque(maxlen=0)
+
+
 class _Subscriber:
     """One client of a hub: a bounded queue of items and a wake-up future."""
 
-    __slots__ = ("end", "limit", "queue", "waiter")
+    __slots__ = ("end", "limit", "queue", "resume_at", "valve", "waiter")
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, valve: _Valve) -> None:
         self.limit = limit
-        self.queue: deque[_Item] = deque()
+        self.resume_at = limit // 4
+        self.valve = valve
+        self.queue: deque[_Item] = _NO_ITEMS
+        """Made on the first event: an idle subscriber holds no deque block."""
         self.waiter: asyncio.Future[None] | None = None
         self.end: _End | None = None
 
@@ -201,9 +230,10 @@ class _Subscriber:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    def push(self, item: _Item) -> None:
+    def push(self, item: _Item) -> int:
+        """Queue ``item``; the queue's length after, or -1 for an ended subscriber."""
         if self.end is not None:
-            return
+            return -1
         if len(self.queue) >= self.limit:
             self.queue.clear()
             self.end = _End(
@@ -214,8 +244,11 @@ class _Subscriber:
                 )
             )
         else:
+            if self.queue is _NO_ITEMS:
+                self.queue = deque()
             self.queue.append(item)
         self._wake()
+        return -1 if self.end is not None else len(self.queue)
 
     def finish(self, end: _End) -> None:
         if self.end is None:
@@ -225,7 +258,10 @@ class _Subscriber:
     async def next(self) -> _Item | _End:
         while True:
             if self.queue:
-                return self.queue.popleft()
+                item = self.queue.popleft()
+                if len(self.queue) <= self.resume_at and self.valve.waiter is not None:
+                    self.valve.open()
+                return item
             if self.end is not None:
                 return self.end
             self.waiter = asyncio.get_running_loop().create_future()
@@ -238,7 +274,15 @@ class _Subscriber:
 class _Hub:
     """One upstream stream and its subscribers."""
 
-    __slots__ = ("hubs", "key", "request", "subscribers", "task", "transport")
+    __slots__ = (
+        "hubs",
+        "key",
+        "request",
+        "subscribers",
+        "task",
+        "transport",
+        "valve",
+    )
 
     def __init__(
         self,
@@ -254,14 +298,16 @@ class _Hub:
         self.hubs = hubs
         self.subscribers: set[_Subscriber] = set()
         self.task: asyncio.Task[None] | None = None
+        self.valve = _Valve()
 
     @property
     def shared(self) -> bool:
         return self.key is not None
 
     def join(self, limit: int) -> _Subscriber:
-        subscriber = _Subscriber(limit)
+        subscriber = _Subscriber(limit, self.valve)
         self.subscribers.add(subscriber)
+        self.valve.open()
         if self.task is None:
             self.task = asyncio.create_task(
                 self._pump(), name=f"subscription upstream {self.transport.name}"
@@ -271,6 +317,7 @@ class _Hub:
     async def leave(self, subscriber: _Subscriber) -> None:
         self.subscribers.discard(subscriber)
         if self.subscribers:
+            self.valve.open()  # it may have been the fastest
             return
         self._unregister()
         task = self.task
@@ -292,13 +339,25 @@ class _Hub:
 
     async def _pump(self) -> None:
         end = _COMPLETED
+        limit = max(
+            (subscriber.limit for subscriber in self.subscribers),
+            default=DEFAULT_QUEUE_SIZE,
+        )
+        pause_at = max(1, limit // 2)
         results: AsyncIterator[SubgraphResult] | None = None
         try:
             results = self.transport.subscribe(self.request)
             async for result in results:
                 item = _Item(result)
+                fastest = -1
                 for subscriber in self.subscribers:
-                    subscriber.push(item)
+                    queued = subscriber.push(item)
+                    if queued >= 0 and (fastest < 0 or queued < fastest):
+                        fastest = queued
+                if fastest >= pause_at:
+                    # Even the fastest subscriber is behind: wait for it (a source
+                    # with events ready, an in-process burst, never suspends).
+                    await self.valve.wait()
         except SubgraphError as exc:
             logger.info("upstream subscription to %s failed: %s", exc.service, exc)
             end = _End(exc)

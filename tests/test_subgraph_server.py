@@ -288,9 +288,9 @@ async def test_sse_subscription_frames_are_exact(client: TestClient[Any, Any]) -
     assert response.headers["Connection"] == "keep-alive"
     assert response.headers["X-Accel-Buffering"] == "no"
     assert await response.read() == (
-        encode_next({"data": {"count": 1}}, id=1)
-        + encode_next({"data": {"count": 2}}, id=2)
-        + encode_next({"data": {"count": 3}}, id=3)
+        encode_next({"data": {"count": 1}})
+        + encode_next({"data": {"count": 2}})
+        + encode_next({"data": {"count": 3}})
         + COMPLETE
     )
 
@@ -306,9 +306,9 @@ async def test_stream_path_serves_get_subscriptions_as_eventsource_does(
     assert response.status == 200
     frames = decode(await response.read())
     assert frames == [
-        Event("next", '{"data":{"count":1}}', "1"),
-        Event("next", '{"data":{"count":2}}', "2"),
-        Event("complete", "", "2"),
+        Event("next", '{"data":{"count":1}}', ""),
+        Event("next", '{"data":{"count":2}}', ""),
+        Event("complete", "", ""),
     ]
 
 
@@ -332,7 +332,7 @@ async def test_query_over_sse_is_one_next_then_complete(
         "/graphql", json={"query": '{ hello(name: "c") }'}, headers=SSE_ACCEPT
     )
     assert await response.read() == (
-        encode_next({"data": {"hello": "hello c"}}, id=1) + COMPLETE
+        encode_next({"data": {"hello": "hello c"}}) + COMPLETE
     )
 
 
@@ -363,7 +363,7 @@ async def test_bad_variables_on_a_stream_are_one_next_then_complete(
     assert orjson.loads(first.data)["errors"][0]["extensions"]["code"] == (
         "BAD_USER_INPUT"
     )
-    assert frames[-1] == Event("complete", "", "1")
+    assert frames[-1] == Event("complete", "", "")
 
 
 async def test_unparseable_stream_request_is_400_before_any_stream(
@@ -397,7 +397,7 @@ async def test_headers_are_flushed_before_the_first_event(
     await asyncio.wait_for(probe.started.wait(), 10)
     assert not probe.gate.is_set()
     probe.gate.set()
-    assert await response.read() == encode_next({"data": {"gated": 1}}, id=1) + COMPLETE
+    assert await response.read() == encode_next({"data": {"gated": 1}}) + COMPLETE
 
 
 async def test_idle_stream_gets_heartbeats(
@@ -408,13 +408,13 @@ async def test_idle_stream_gets_heartbeats(
     response = await client.post(
         "/graphql", json={"query": "subscription { forever }"}, headers=SSE_ACCEPT
     )
-    first = encode_next({"data": {"forever": 1}}, id=1)
+    first = encode_next({"data": {"forever": 1}})
     received = await read_until(response, first + HEARTBEAT)
     assert received.startswith(first + HEARTBEAT)
     probe.gate.set()
     received += await read_until(response, b'"forever":2')
-    assert decode(received.split(b"event: next\nid: 2")[0]) == [
-        Event("next", '{"data":{"forever":1}}', "1"),
+    assert decode(received.split(b'event: next\ndata: {"data":{"forever":2')[0]) == [
+        Event("next", '{"data":{"forever":1}}', ""),
         *[Comment("")] * received.count(HEARTBEAT),
     ]
     response.close()

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from gateway.composition import compose
+from gateway.config import Config, load_config
 from gateway.engine import Engine
-from gateway.errors import SubgraphHTTPError, SubgraphStreamError
+from gateway.errors import ConfigError, SubgraphHTTPError, SubgraphStreamError
 from gateway.operation import GraphQLRequest
+from gateway.startup import build_transports
 from gateway.streaming import StreamEvent
 from gateway.subscriptions import Subscriptions
 from gateway.transports.base import RequestContext, SubgraphRequest, SubgraphResult
 from gateway.transports.inprocess import InProcessTransport
+from gateway.transports.sse import RemoteTransport
 from tests.fixtures.shop import PRODUCTS_SDL, products
 from tests.fixtures.ticker import TICKER_SDL, Ticker, ticker
 
@@ -466,3 +471,52 @@ async def test_resume_reaches_the_subgraph_as_a_last_event_id_header(
     assert request.context.headers.getall("Last-Event-ID") == ["41"]
     assert request.context.headers["Authorization"] == "t"
     await cancel(pending)
+
+
+# -- remote subgraphs: HTTP for fetches, SSE for subscriptions ---------------------------
+
+
+def remote_config(tmp_path: Path, subscription: str) -> Config:
+    sdl = tmp_path / "ticker.graphql"
+    sdl.write_text(TICKER_SDL)
+    path = tmp_path / "supergraph.yaml"
+    path.write_text(
+        "version: 1\nsubgraphs:\n  - name: ticker\n"
+        "    routing_url: http://127.0.0.1:4100/graphql\n"
+        f"    schema:\n      file: {sdl}\n{subscription}"
+    )
+    return load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("subscription", "url", "method"),
+    [
+        ("", "http://127.0.0.1:4100/graphql", "GET"),
+        (
+            "    subscription:\n      url: http://127.0.0.1:4100/graphql/stream\n"
+            "      protocol: sse_post\n",
+            "http://127.0.0.1:4100/graphql/stream",
+            "POST",
+        ),
+    ],
+)
+async def test_remote_subgraphs_subscribe_over_sse_as_configured(
+    tmp_path: Path, subscription: str, url: str, method: str
+) -> None:
+    config = remote_config(tmp_path, subscription)
+    async with aiohttp.ClientSession() as session:
+        transports = build_transports(config, {}, session)
+    transport = transports["ticker"]
+    assert isinstance(transport, RemoteTransport)
+    assert (transport.sse.url, transport.sse.method) == (url, method)
+    assert transport.http.url == "http://127.0.0.1:4100/graphql"
+
+
+async def test_websocket_subscriptions_are_refused_at_start_up(tmp_path: Path) -> None:
+    config = remote_config(tmp_path, "    subscription:\n      protocol: ws\n")
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(ConfigError) as caught:
+            build_transports(config, {}, session)
+    assert "not supported yet" in str(caught.value)
+    assert "'ticker'" in str(caught.value)
+    assert "subscription.protocol" in str(caught.value)
