@@ -85,7 +85,7 @@ def post(url: str, query: str) -> dict[str, Any]:
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())  # type: ignore[no-any-return]
+        return json.loads(response.read())
 
 
 def wait_until_up(url: str, timeout: float = 60.0) -> None:
