@@ -19,7 +19,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-import orjson
 from aiohttp import web
 from graphql import (
     DocumentNode,
@@ -37,11 +36,20 @@ from gateway.errors import (
     BadRequestError,
     GatewayError,
     MethodNotAllowedError,
+    NotAcceptableError,
     OperationError,
-    PayloadTooLargeError,
     RequestError,
     SubgraphStreamError,
 )
+from gateway.graphql_http import (
+    APPLICATION_JSON,
+    EVENT_STREAM,
+    error_response,
+    json_response,
+    negotiate,
+    read_graphql_request,
+)
+from gateway.operation import GraphQLRequest
 from gateway.streaming import StreamEvent, StreamLimits, StreamRegistry, stream_events
 from gateway.transports.base import RequestContext
 from gateway.transports.inprocess import (
@@ -61,20 +69,8 @@ __all__ = [
 
 logger = logging.getLogger("gateway.subgraph_server")
 
-GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
-APPLICATION_JSON = "application/json"
-EVENT_STREAM = "text/event-stream"
 
 _DOCUMENT_CACHE_SIZE = 512
-
-
-@dataclass(frozen=True, slots=True)
-class _Request:
-    """A GraphQL-over-HTTP request, parsed at the edge."""
-
-    query: str
-    operation_name: str | None
-    variables: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,96 +127,12 @@ def _error(error: GraphQLError, code: str) -> dict[str, Any]:
     return formatted
 
 
-# -- request parsing ---------------------------------------------------------------------
-
-
-def _media(accept: str | None, *, stream_path: bool) -> str:
-    """The media type to answer with. An ``Accept`` naming none of ours gets JSON,
-    as the GraphQL-over-HTTP spec allows for legacy clients."""
-    if stream_path:
-        return EVENT_STREAM
-    best = APPLICATION_JSON
-    for part in (accept or "").split(","):
-        media, *params = part.split(";")
-        quality = 1.0
-        for param in params:
-            key, _, value = param.partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        if quality <= 0:
-            continue
-        media = media.strip().lower()
-        if media == EVENT_STREAM:
-            return EVENT_STREAM
-        if media == GRAPHQL_RESPONSE_JSON:
-            best = GRAPHQL_RESPONSE_JSON
-    return best
-
-
-def _json_object(value: Any, name: str) -> dict[str, Any]:
-    if isinstance(value, str):
-        if not value:
-            return {}
-        try:
-            value = orjson.loads(value)
-        except orjson.JSONDecodeError:
-            raise BadRequestError(f"'{name}' is not valid JSON") from None
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise BadRequestError(f"'{name}' must be a JSON object")
-    return value
-
-
-def _graphql_request(params: Mapping[str, Any]) -> _Request:
-    query = params.get("query")
-    if not isinstance(query, str) or not query:
-        raise BadRequestError("the request has no 'query' string")
-    operation_name = params.get("operationName") or None
-    if operation_name is not None and not isinstance(operation_name, str):
-        raise BadRequestError("'operationName' must be a string")
-    _json_object(params.get("extensions"), "extensions")
-    return _Request(
-        query, operation_name, _json_object(params.get("variables"), "variables")
-    )
-
-
-async def _read_request(request: web.Request, max_bytes: int) -> _Request:
-    """GET query parameters or a POST JSON body.
-    See https://graphql.github.io/graphql-over-http/draft/#sec-Request"""
-    if request.method == "GET":
-        return _graphql_request(request.query)
-    if request.method != "POST":
-        raise MethodNotAllowedError(
-            f"method {request.method} is not allowed", headers={"Allow": "GET, POST"}
-        )
-    if request.content_type not in (APPLICATION_JSON, GRAPHQL_RESPONSE_JSON):
-        raise BadRequestError(
-            f"unsupported content type {request.content_type!r}; send application/json",
-            code="UNSUPPORTED_MEDIA_TYPE",
-            status=415,
-        )
-    if request.content_length is not None and request.content_length > max_bytes:
-        raise PayloadTooLargeError(f"the request body is over {max_bytes} bytes")
-    body = await request.content.read(max_bytes + 1)
-    if len(body) > max_bytes:
-        raise PayloadTooLargeError(f"the request body is over {max_bytes} bytes")
-    try:
-        params = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequestError(f"the request body is not valid JSON: {exc}") from None
-    if not isinstance(params, dict):
-        raise BadRequestError("the request body must be a JSON object")
-    return _graphql_request(params)
-
-
 def _prepare(
-    state: SubgraphServerState, request: web.Request, gql: _Request
+    state: SubgraphServerState, request: web.Request, gql: GraphQLRequest
 ) -> _Prepared:
     """Parse (cached), validate (cached), pick the operation, coerce variables."""
+    if gql.query is None:  # read_graphql_request refuses these; kept for the types
+        raise BadRequestError("the request has no 'query'")
     document, errors = state.document(gql.query)
     if errors:
         raise OperationError(
@@ -240,7 +152,9 @@ def _prepare(
             "mutations are not allowed over GET; use POST", headers={"Allow": "POST"}
         )
     coerced = get_variable_values(
-        state.local.schema, operation.variable_definitions or (), gql.variables
+        state.local.schema,
+        operation.variable_definitions or (),
+        dict(gql.variables or {}),
     )
     if isinstance(coerced, list):
         raise OperationError(
@@ -248,42 +162,7 @@ def _prepare(
             code="BAD_USER_INPUT",
             errors=[_error(error, "BAD_USER_INPUT") for error in coerced],
         )
-    return _Prepared(document, operation, gql.variables)
-
-
-# -- responses -----------------------------------------------------------------------------
-
-
-def _json_response(
-    body: Mapping[str, Any],
-    media: str,
-    *,
-    status: int = 200,
-    headers: Mapping[str, str] | None = None,
-) -> web.Response:
-    return web.Response(
-        body=orjson.dumps(body),
-        status=status,
-        content_type=media,
-        charset="utf-8",
-        headers=headers,
-    )
-
-
-def _error_response(
-    exc: RequestError, media: str, *, for_stream: bool = False
-) -> web.Response:
-    """With ``application/json`` errors of the document keep 200; with
-    ``application/graphql-response+json`` they are 4xx. A stream request that
-    cannot start (it cannot even be parsed) always gets its 4xx: a client waiting
-    for an event stream must not mistake the answer for one.
-    See https://graphql.github.io/graphql-over-http/draft/#sec-application-json"""
-    status = exc.status
-    if media == APPLICATION_JSON and isinstance(exc, OperationError) and not for_stream:
-        status = 200
-    return _json_response(
-        {"errors": exc.graphql_errors()}, media, status=status, headers=exc.headers
-    )
+    return _Prepared(document, operation, dict(gql.variables or {}))
 
 
 def _context(local: LocalSubgraph, request: web.Request) -> Any:
@@ -400,10 +279,15 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
     """``/graphql`` and ``/graphql/stream``, GET and POST."""
     state = request.app[SUBGRAPH]
     stream_path = request.path.endswith("/stream")
-    media = _media(request.headers.get("Accept"), stream_path=stream_path)
+    try:
+        media = (
+            EVENT_STREAM if stream_path else negotiate(request.headers.get("Accept"))
+        )
+    except NotAcceptableError as exc:
+        return error_response(exc, APPLICATION_JSON)
     json_media = APPLICATION_JSON if media == EVENT_STREAM else media
     try:
-        gql = await _read_request(request, state.max_request_bytes)
+        gql = await read_graphql_request(request, state.max_request_bytes)
         try:
             prepared = _prepare(state, request, gql)
         except OperationError as exc:
@@ -432,13 +316,13 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
                 code="SUBSCRIPTION_REQUIRES_STREAM",
             )
     except RequestError as exc:
-        return _error_response(exc, json_media, for_stream=media == EVENT_STREAM)
-    return _json_response(await _execute(state, prepared, request), media)
+        return error_response(exc, json_media, keep_status=media == EVENT_STREAM)
+    return json_response(await _execute(state, prepared, request), media)
 
 
 async def health_handler(request: web.Request) -> web.Response:
     state = request.app[SUBGRAPH]
-    return _json_response(
+    return json_response(
         {"status": "ok", "streams": len(state.streams)}, APPLICATION_JSON
     )
 
@@ -472,7 +356,7 @@ def create_subgraph_app(
     Every stream comes from one client (the gateway) in the usual setup, so the
     per-client stream limit is the total one.
     """
-    app = web.Application()
+    app = web.Application(client_max_size=max_request_bytes)
     app[SUBGRAPH] = SubgraphServerState(
         local=local,
         heartbeat_interval=heartbeat_interval,

@@ -10,7 +10,8 @@ import pytest
 from gateway.config import load_config
 
 from gateway.errors import NotAcceptableError
-from gateway.server import create_app, negotiate
+from gateway.graphql_http import negotiate
+from gateway.server import create_app
 
 SHOP = Path(__file__).parent / "fixtures" / "shop.yaml"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
