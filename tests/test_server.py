@@ -7,8 +7,8 @@ from typing import Any
 
 import orjson
 import pytest
-from gateway.config import load_config
 
+from gateway.config import load_config
 from gateway.errors import NotAcceptableError
 from gateway.graphql_http import negotiate
 from gateway.server import create_app
