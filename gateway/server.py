@@ -128,7 +128,14 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
     except RequestError as exc:
         # A stream request that fails before its stream starts keeps its 4xx.
         return error_response(exc, json_media, keep_status=media == EVENT_STREAM)
-    result = await engine.execute(prepared, context)
+    try:
+        result = await engine.execute(prepared, context)
+    except Exception:
+        # A gateway bug, not the client's fault: logged with its traceback, answered
+        # as a GraphQL error without one.
+        logger.exception("executing %r failed", prepared.operation.name)
+        error = GatewayError("the gateway failed to execute the operation")
+        return json_response({"errors": [error.to_graphql()]}, media, status=500)
     return json_response(result, media)
 
 

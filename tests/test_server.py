@@ -245,3 +245,27 @@ async def test_introspection_is_answered_from_the_client_schema(client: Any) -> 
     body = await response.json()
     names = {f["name"] for f in body["data"]["__type"]["fields"]}
     assert names == {"upc", "name", "price", "reviews"}
+
+
+async def test_an_internal_failure_is_a_graphql_error_without_a_traceback(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway.server import STATE
+
+    engine = client.server.app[STATE].engine
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(engine, "execute", broken)
+    response = await _post(client, {"query": "{ topProducts { name } }"})
+    assert response.status == 500
+    body = await response.json()
+    assert body == {
+        "errors": [
+            {
+                "message": "the gateway failed to execute the operation",
+                "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+            }
+        ]
+    }
