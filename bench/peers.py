@@ -11,6 +11,8 @@ data as the subgraphs joined by hand. Then: warm-up, interleaved rounds, medians
 sample taken while another process held the gateway's core is measured again.
 
 Writes ``bench-results/peers.json``, ``peers.md`` (tables) and ``peers.png`` (chart).
+Subscriptions beside Hive Gateway's SSE are measured by ``scripts/bench --sse --peers``
+(``bench/sse.py``, which installs the peers with ``install_peers`` from here).
 See docs/performance.md.
 ``python -m bench.peers subgraph NAME --port P`` runs one counting subgraph.
 """
