@@ -15,7 +15,15 @@ the reference. Servers run pinned to core 0, the
 client to core 1. Bars: <= 20 KiB per subscription, >= 0.6x the bare server's
 deliveries per second.
 
+With ``--peers`` (``scripts/bench --sse --peers``) it runs instead the same
+subscription through our gateway and through Hive Gateway, both in front of one
+standalone ticker subgraph over SSE, interleaved in one run: idle RSS per subscription
+(1 000 and 9 000: the hard open-file limit of 20 000 here leaves no room for 10 000
+subscriptions held with one upstream connection each) and fan-out deliveries per
+second, with ratios ours over Hive. See docs/performance.md.
+
     python -m bench.sse [--idle 1000,10000] [--subscribers 1000] [--events 200]
+    python -m bench.sse --peers [--idle 1000,9000] [--rounds 3] [--out FILE]
 """
 
 from __future__ import annotations
@@ -34,12 +42,24 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 from aiohttp import web
+
+from bench.peers import (
+    NODE_DIR,
+    busy_share,
+    cpu_times,
+    install_peers,
+    node_version,
+    package_versions,
+    process_cpu_seconds,
+    wait_for_quiet,
+)
 
 __all__ = ["main"]
 
@@ -225,10 +245,17 @@ async def _publish(target: str, port: int, events: int) -> None:
         await asyncio.to_thread(_post, f"http://127.0.0.1:{port}/graphql", query)
 
 
-async def idle(pid: int, port: int, n: int, distinct: bool) -> float:
+async def idle(
+    pid: int,
+    port: int,
+    n: int,
+    distinct: bool,
+    check: Callable[[], Coroutine[Any, Any, None]] | None = None,
+) -> float:
     """KiB of server RSS per idle subscription. ``distinct``: every subscription
     has its own topic, so every gateway subscription its own upstream source (the
-    worst case); else they all share one upstream."""
+    worst case); else they all share one upstream. ``check`` runs while they are
+    all open (it raises when they are not really held)."""
     queries = [f"idle-{i}" if distinct else "idle" for i in range(n)]
     warm = await _open_many(port, queries[:50])
     for sub in warm:
@@ -238,9 +265,13 @@ async def idle(pid: int, port: int, n: int, distinct: bool) -> float:
     subscribers = await _open_many(port, queries)
     await asyncio.sleep(1.0)
     after = rss_kib(pid)
-    for sub in subscribers:
-        sub.close()
-    await asyncio.sleep(1.0)
+    try:
+        if check is not None:
+            await check()
+    finally:
+        for sub in subscribers:
+            sub.close()
+        await asyncio.sleep(1.0)
     return (after - before) / n
 
 
@@ -340,22 +371,532 @@ async def _measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     return results
 
 
+# -- beside Hive Gateway -----------------------------------------------------------------
+#
+# ``--peers``: the same subscription through our gateway and through Hive Gateway, both
+# in front of ONE standalone ticker subgraph (``python -m tests.fixtures.ticker``: GraphQL
+# over SSE, graphql-sse distinct connections mode). Hive Gateway takes subscriptions
+# from clients over SSE and, with its default HTTP transport, opens each one upstream
+# over SSE too (``@graphql-tools/executor-http`` sends ``Accept: text/event-stream``);
+# our gateway's remote SSE transport does the same. The publisher posts ``burst``
+# straight to the ticker, so the publishing path is identical for both.
+
+PEER_TARGETS = ("ours", "hive")
+PEER_LABELS = {"ours": "our gateway", "hive": "Hive Gateway"}
+# A fan-out burst during which other processes ran on the gateway's core for more than
+# this share of the burst measured them too: it is measured again. (Busy time alone
+# cannot tell: loopback TCP work lands on the core as softirq time, charged to no
+# process, so a gateway alone on its core shows as "saturated" with a low share.)
+CONTENDED = 0.2
+# Distinct topics: the last PROBE of them must have their ticker source open while
+# held (a subscription whose upstream failed is not an idle subscription).
+PROBE = 10
+
+
+@dataclass(frozen=True, slots=True)
+class FanoutSample:
+    """One burst through one gateway; CPU figures cover the burst only."""
+
+    deliveries: int
+    elapsed_s: float
+    gateway_cpu_s: float
+    subgraph_cpu_s: float
+    cpu0_busy: float  # share of the gateway's core that was busy during the burst
+    others_cpu_s: float  # process time on the gateway's core not spent by the gateway
+    background: float  # how busy that core was just before, everything idle
+
+    @property
+    def deliveries_per_s(self) -> float:
+        return self.deliveries / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def gateway_cpu_us_per_delivery(self) -> float:
+        return 1e6 * self.gateway_cpu_s / self.deliveries if self.deliveries else 0.0
+
+    @property
+    def core_share(self) -> float:
+        return self.gateway_cpu_s / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def contended(self) -> bool:
+        """Other processes took more than CONTENDED of the gateway's core."""
+        return self.elapsed_s > 0 and self.others_cpu_s / self.elapsed_s > CONTENDED
+
+
+def process_seconds_on(core: str, stat: str) -> float:
+    """User + nice + system time spent on one core (a line of /proc/stat, e.g.
+    ``cpu0``): time processes ran there, without irq, softirq and idle."""
+    for line in stat.splitlines():
+        name, *values = line.split()
+        if name == core:
+            user, nice, system = (int(v) for v in values[:3])
+            return (user + nice + system) / os.sysconf("SC_CLK_TCK")
+    return 0.0
+
+
+def _proc_stat() -> str:
+    try:
+        return Path("/proc/stat").read_text()
+    except OSError:
+        return ""
+
+
+@dataclass(frozen=True, slots=True)
+class IdleSample:
+    """N idle subscriptions held by one fresh gateway process."""
+
+    kib_per_subscription: float
+    # Ticker sources open while the N subscriptions were held: for one shared topic,
+    # 1 when the gateway shares one upstream among them, N when it opens one each;
+    # for distinct topics, how many of the last PROBE topics had their source open.
+    upstream: int = -1
+    error: str | None = None
+
+
+def count_ratio(ours: float, peer: float) -> float | None:
+    """Ours over the peer's; None when either figure is not positive (an RSS
+    that did not grow is noise, and a ratio to it means nothing)."""
+    return ours / peer if peer > 0 and ours > 0 else None
+
+
+def fmt_ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}x"
+
+
+def counts(text: str) -> list[int]:
+    """``--idle 1000,9000`` to ``[1000, 9000]``."""
+    try:
+        values = [int(n) for n in text.split(",") if n.strip()]
+    except ValueError:
+        values = []
+    if not values or any(n < 1 for n in values):
+        raise argparse.ArgumentTypeError(
+            f"want positive counts like 1000,9000: {text!r}"
+        )
+    return values
+
+
+def fd_ceiling(hard_limit: int) -> int:
+    """The most subscriptions a gateway that holds one upstream connection per
+    subscription can carry under a hard open-file limit: two sockets each, and a
+    margin for everything else the process has open."""
+    if hard_limit == resource.RLIM_INFINITY or hard_limit < 0:
+        return 1 << 30
+    return max((hard_limit - 256) // 2, 0)
+
+
+def log_tail(path: Path, lines: int = 12) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+@contextlib.contextmanager
+def _process(argv: list[str], log: Path, env: dict[str, str]) -> Iterator[int]:
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        )  # fmt: skip
+    try:
+        yield process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_graphql(port: int, log: Path, timeout: float = 60) -> None:
+    """Up means answering a query that reaches the ticker, not just listening."""
+    deadline = time.monotonic() + timeout
+    url = f"http://127.0.0.1:{port}/graphql"
+    while True:
+        with contextlib.suppress(OSError, ValueError):
+            if _post(url, '{ listeners(topic: "up") }').get("data"):
+                return
+        if time.monotonic() > deadline:
+            raise SystemExit(f"port {port} did not answer; its log:\n{log_tail(log)}")
+        time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def _peer_gateway(
+    target: str, workdir: Path, ticker_url: str, supergraph: Path
+) -> Iterator[tuple[int, int, Path]]:
+    """One gateway in front of the ticker, pinned to core 0: (pid, port, log)."""
+    port = free_port()
+    log = workdir / f"{target}-{port}.log"
+    if target == "ours":
+        config = workdir / "ours.yaml"
+        config.write_text(
+            "version: 1\nsubgraphs:\n  - name: ticker\n"
+            f"    routing_url: {ticker_url}\n"
+            "    schema:\n      file: ticker.graphql\n"
+            "gateway:\n  max_streams: 100000\n  max_streams_per_client: 100000\n"
+        )
+        code = f"from bench.sse import serve_gateway; serve_gateway({str(config)!r}, {port})"
+        argv, env = [PY, "-c", code], {}
+    else:
+        bin_js = NODE_DIR / "node_modules" / "@graphql-hive" / "gateway" / "dist"
+        argv = [
+            "node", str(bin_js / "bin.js"), "supergraph", str(supergraph),
+            "--config-path", str(NODE_DIR / "hive.config.mjs"),
+            "--host", "127.0.0.1", "--port", str(port), "--fork", "1",
+        ]  # fmt: skip
+        env = {"NODE_ENV": "production", "BENCH_HIVE_DEDUP": "1"}
+    with _process(pinned("0", argv), log, env) as pid:
+        _wait_graphql(port, log)
+        yield pid, port, log
+
+
+async def _listeners(ticker_url: str, topic: str) -> int:
+    query = f'{{ listeners(topic: "{topic}") }}'
+    answer = await asyncio.to_thread(_post, ticker_url, query)
+    return int(answer["data"]["listeners"])
+
+
+async def _peer_idle(
+    target: str,
+    n: int,
+    distinct: bool,
+    workdir: Path,
+    ticker_url: str,
+    supergraph: Path,
+) -> IdleSample:
+    upstream = -1
+
+    async def check() -> None:
+        """Every subscription must really be open upstream, not refused or ended."""
+        nonlocal upstream
+        if distinct:
+            topics = [f"idle-{i}" for i in range(max(n - PROBE, 0), n)]
+            held = [await _listeners(ticker_url, t) for t in topics]
+            upstream = sum(1 for h in held if h > 0)
+            if upstream < len(topics):
+                raise RuntimeError(
+                    f"only {upstream} of the last {len(topics)} subscriptions have "
+                    "their upstream open at the subgraph"
+                )
+        else:
+            upstream = await _listeners(ticker_url, "idle")
+            if upstream < 1:
+                raise RuntimeError("no upstream open at the subgraph")
+
+    with _peer_gateway(target, workdir, ticker_url, supergraph) as (pid, port, log):
+        try:
+            kib = await asyncio.wait_for(
+                idle(pid, port, n, distinct, check), timeout=300
+            )
+        except (OSError, RuntimeError, EOFError, TimeoutError) as exc:
+            error = f"{type(exc).__name__}: {exc}".strip()
+            tail = log_tail(log)
+            return IdleSample(0.0, upstream, error + (f"\n{tail}" if tail else ""))
+        return IdleSample(kib, upstream)
+
+
+async def _peer_fanout(
+    pid: int,
+    port: int,
+    subscribers: int,
+    events: int,
+    ticker: tuple[int, str],
+) -> FanoutSample:
+    """One publisher (a ``burst`` posted to the ticker) to ``subscribers`` clients."""
+    ticker_pid, ticker_url = ticker
+    topic = f"fanout-{port}"  # one topic per gateway: no cross-talk between them
+    subs = await _open_many(port, [topic] * subscribers)
+    try:
+        await asyncio.sleep(0.5)
+        background = await asyncio.to_thread(wait_for_quiet)
+        cpu, core = cpu_times(), process_seconds_on("cpu0", _proc_stat())
+        gateway, subgraph = process_cpu_seconds(pid), process_cpu_seconds(ticker_pid)
+        query = f'mutation {{ burst(topic: "{topic}", count: {events}, size: 64) }}'
+        started = time.perf_counter()
+        publishing = asyncio.create_task(asyncio.to_thread(_post, ticker_url, query))
+        await asyncio.gather(*(sub.count_events(events) for sub in subs))
+        elapsed = time.perf_counter() - started
+        gateway = process_cpu_seconds(pid) - gateway
+        core = process_seconds_on("cpu0", _proc_stat()) - core
+        sample = FanoutSample(
+            deliveries=subscribers * events,
+            elapsed_s=elapsed,
+            gateway_cpu_s=gateway,
+            others_cpu_s=round(max(core - gateway, 0.0), 3),
+            subgraph_cpu_s=process_cpu_seconds(ticker_pid) - subgraph,
+            cpu0_busy=busy_share(cpu, cpu_times()).get("cpu0", 0.0),
+            background=background,
+        )
+        await publishing
+        return sample
+    finally:
+        for sub in subs:
+            sub.close()
+        await asyncio.sleep(0.5)
+
+
+def _compose(workdir: Path, ticker_url: str) -> Path:
+    out = workdir / "supergraph.graphql"
+    spec = f"ticker={ticker_url}={workdir / 'ticker.graphql'}"
+    subprocess.run(
+        ["node", str(NODE_DIR / "compose.mjs"), str(out), spec],
+        cwd=NODE_DIR,
+        check=True,
+    )
+    return out
+
+
+async def _measure_peers(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    from tests.fixtures.ticker import TICKER_SDL
+
+    (workdir / "ticker.graphql").write_text(TICKER_SDL)
+    ticker_port = free_port()
+    ticker_url = f"http://127.0.0.1:{ticker_port}/graphql"
+    ticker_argv = [
+        PY, "-m", "tests.fixtures.ticker", "--port", str(ticker_port),
+        "--log-level", "warning",
+    ]  # fmt: skip
+    results: dict[str, Any] = {"idle": {}, "fanout": {}}
+    ticker_log = workdir / "ticker.log"
+    with _process(pinned("1", ticker_argv), ticker_log, {}) as ticker_pid:
+        _wait_graphql(ticker_port, ticker_log)
+        supergraph = _compose(workdir, ticker_url)
+        # (a) idle: a fresh gateway per cell, the two gateways one after the other,
+        # their order alternating from cell to cell.
+        cell = 0
+        for n in args.idle:
+            for distinct in (True, False):
+                kind = "distinct" if distinct else "shared"
+                order = PEER_TARGETS if cell % 2 == 0 else PEER_TARGETS[::-1]
+                cell += 1
+                for target in order:
+                    sample = await _peer_idle(
+                        target, n, distinct, workdir, ticker_url, supergraph
+                    )
+                    results["idle"].setdefault(f"{n} {kind}", {})[target] = sample
+                    print(
+                        f"{PEER_LABELS[target]:13} idle {n:6d} {kind:8}: "
+                        + (
+                            f"{sample.kib_per_subscription:6.1f} KiB/subscription"
+                            if sample.error is None
+                            else f"FAILED: {sample.error}"
+                        ),
+                        file=sys.stderr,
+                        flush=True,
+                    )
+        # (b) fan-out: both gateways up, idle while the other is measured; a warm-up
+        # burst each, then interleaved rounds, the order alternating.
+        with contextlib.ExitStack() as stack:
+            up = {
+                t: stack.enter_context(
+                    _peer_gateway(t, workdir, ticker_url, supergraph)
+                )
+                for t in PEER_TARGETS
+            }
+            ticker = (ticker_pid, ticker_url)
+            for pid, port, _ in up.values():
+                await _peer_fanout(
+                    pid, port, args.subscribers, args.events // 4, ticker
+                )
+            for round_no in range(args.rounds):
+                order = PEER_TARGETS if round_no % 2 == 0 else PEER_TARGETS[::-1]
+                for target in order:
+                    pid, port, _ = up[target]
+                    for attempt in range(args.retries + 1):
+                        burst = await _peer_fanout(
+                            pid, port, args.subscribers, args.events, ticker
+                        )
+                        again = burst.contended() and attempt < args.retries
+                        print(
+                            f"round {round_no + 1}: {PEER_LABELS[target]:13} fan-out "
+                            f"{burst.deliveries_per_s:9.0f} deliveries/s  "
+                            f"gateway CPU {burst.gateway_cpu_us_per_delivery:6.1f} "
+                            f"us/delivery  core share {burst.core_share:4.2f}  "
+                            f"others on its core {burst.others_cpu_s:5.2f} s  "
+                            f"ticker CPU {burst.subgraph_cpu_s:5.2f} s"
+                            + ("  contended: again" if again else ""),
+                            file=sys.stderr,
+                            flush=True,
+                        )
+                        if not again:
+                            break
+                    results["fanout"].setdefault(target, []).append(burst)
+    return results
+
+
+def peer_summary(results: dict[str, Any]) -> dict[str, Any]:
+    """Medians and ours-over-Hive ratios from the samples of ``_measure_peers``."""
+    idle_rows: list[dict[str, Any]] = []
+    for key, by_target in results["idle"].items():
+        ours, hive = by_target.get("ours"), by_target.get("hive")
+        row: dict[str, Any] = {"case": key}
+        for name, sample in (("ours", ours), ("hive", hive)):
+            row[name] = None if sample is None else asdict(sample)
+        ok = ours is not None and hive is not None and not ours.error and not hive.error
+        row["ratio"] = (
+            count_ratio(ours.kib_per_subscription, hive.kib_per_subscription)
+            if ok
+            else None
+        )
+        idle_rows.append(row)
+    fanout: dict[str, Any] = {}
+    for target, samples in results["fanout"].items():
+        fanout[target] = {
+            "deliveries_per_s": statistics.median(s.deliveries_per_s for s in samples),
+            "gateway_cpu_us_per_delivery": statistics.median(
+                s.gateway_cpu_us_per_delivery for s in samples
+            ),
+            "subgraph_cpu_s": statistics.median(s.subgraph_cpu_s for s in samples),
+            "contended": sum(s.contended() for s in samples),
+            "samples": [
+                asdict(s) | {"deliveries_per_s": s.deliveries_per_s} for s in samples
+            ],
+        }
+    ratios: dict[str, float | None] = {}
+    if "ours" in fanout and "hive" in fanout:
+        ours, hive = fanout["ours"], fanout["hive"]
+        ratios["fanout_deliveries_per_s"] = count_ratio(
+            ours["deliveries_per_s"], hive["deliveries_per_s"]
+        )
+        ratios["fanout_cpu_per_delivery"] = count_ratio(
+            ours["gateway_cpu_us_per_delivery"], hive["gateway_cpu_us_per_delivery"]
+        )
+    return {"idle": idle_rows, "fanout": fanout, "ratios": ratios}
+
+
+def peer_markdown(summary: dict[str, Any]) -> str:
+    """The two tables of docs/performance.md's subscription section."""
+    out = [
+        "| idle subscriptions | ours KiB/sub | Hive KiB/sub | ours / Hive "
+        "| upstream streams (ours, Hive) |",
+        "|---|--:|--:|--:|---|",
+    ]
+    for row in summary["idle"]:
+        cells = []
+        for name in ("ours", "hive"):
+            sample = row[name]
+            if sample is None:
+                cells.append("-")
+            elif sample["error"]:
+                cells.append("failed: " + sample["error"].splitlines()[0])
+            else:
+                cells.append(f"{sample['kib_per_subscription']:.1f}")
+        upstream = [
+            str(row[name]["upstream"])
+            if row[name] and row[name]["upstream"] >= 0 and "shared" in row["case"]
+            else "-"
+            for name in ("ours", "hive")
+        ]
+        out.append(
+            f"| {row['case']} | {cells[0]} | {cells[1]} | {fmt_ratio(row['ratio'])} "
+            f"| {', '.join(upstream)} |"
+        )
+    out += [
+        "",
+        "| fan-out | deliveries/s | gateway CPU us/delivery | ticker CPU s/burst "
+        "| note |",
+        "|---|--:|--:|--:|---|",
+    ]
+    for name, figures in summary["fanout"].items():
+        note = f"{figures['contended']} contended" if figures["contended"] else ""
+        out.append(
+            f"| {PEER_LABELS[name]} | {figures['deliveries_per_s']:.0f} "
+            f"| {figures['gateway_cpu_us_per_delivery']:.1f} "
+            f"| {figures['subgraph_cpu_s']:.2f} | {note} |"
+        )
+    ratios = summary["ratios"]
+    if ratios:
+        out += [
+            "",
+            f"Ours over Hive Gateway: fan-out deliveries/s "
+            f"{fmt_ratio(ratios['fanout_deliveries_per_s'])}, gateway CPU per "
+            f"delivery {fmt_ratio(ratios['fanout_cpu_per_delivery'])}.",
+        ]
+    return "\n".join(out) + "\n"
+
+
+def peers_main(args: argparse.Namespace) -> int:
+    """``scripts/bench --sse --peers``: ours beside Hive Gateway, in one run."""
+    versions = {"node": node_version()}
+    install_peers()
+    versions |= package_versions()
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    ceiling = fd_ceiling(hard)
+    too_many = [n for n in args.idle if n > ceiling]
+    if too_many:
+        print(
+            f"note: the hard open-file limit ({hard}) allows at most {ceiling} "
+            "subscriptions through a gateway that holds one upstream connection per "
+            f"subscription; {too_many} may fail for that reason alone",
+            file=sys.stderr,
+        )
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as tmp:
+        results = asyncio.run(_measure_peers(args, Path(tmp)))
+    summary = peer_summary(results)
+    tables = peer_markdown(summary)
+    print()
+    print(tables)
+    document = {
+        "settings": {
+            "idle": args.idle,
+            "subscribers": args.subscribers,
+            "events": args.events,
+            "rounds": args.rounds,
+            "open_file_hard_limit": hard,
+        },
+        "versions": versions,
+        "duration_s": round(time.monotonic() - started, 1),
+    } | summary
+    out: Path = args.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(document, indent=2))
+    out.with_suffix(".md").write_text(tables)
+    print(f"wrote {out} and {out.with_suffix('.md')}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/bench --sse")
     parser.add_argument(
         "--idle",
-        type=lambda text: [int(n) for n in text.split(",")],
-        default=[1000, 10000],
-        help="idle subscription counts (default 1000,10000)",
+        type=counts,
+        default=None,
+        help="idle subscription counts (default 1000,10000; 1000,9000 with --peers)",
     )
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument("--events", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", action="store_true", help="print JSON at the end")
+    parser.add_argument(
+        "--peers",
+        action="store_true",
+        help="instead: our gateway beside Hive Gateway, both in front of the "
+        "standalone ticker subgraph (idle default 1000,9000: see docs/performance.md)",
+    )
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=2,
+        help="--peers: re-measures of a contended burst",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / "bench-results" / "sse-peers.json",
+        help="--peers: the JSON result (and a .md of its tables beside it)",
+    )
     args = parser.parse_args(argv)
     raise_nofile()
     if (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {1})  # the client on core 1, servers on core 0
+    if args.peers:
+        args.idle = args.idle or [1000, 9000]
+        return peers_main(args)
+    args.idle = args.idle or [1000, 10000]
     with tempfile.TemporaryDirectory() as tmp:
         results = asyncio.run(_measure(args, Path(tmp)))
     per_sub = results["idle_kib_per_subscription"]["gateway"]

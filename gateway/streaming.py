@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
-import weakref
+import math
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -60,29 +61,85 @@ class StreamLimits:
     max_streams_per_client: int = 100
 
 
-class _Stream:
-    """One open client stream, as the registry sees it."""
+class _State(enum.Enum):
+    OPENING = "opening"
+    """Registered; the events have not started (headers, ``on_open``)."""
+    STREAMING = "streaming"
+    """Sending events: heartbeats and shutdown apply."""
+    CLOSING = "closing"
+    """Shutdown asked it to end: the last frames follow."""
+    GONE = "gone"
+    """A heartbeat found the client gone."""
+    DONE = "done"
+    """The events ended; only the last frames remain to write."""
 
-    __slots__ = ("__weakref__", "client", "closing")
+
+class _Stream:
+    """One open client stream, as the registry sees it.
+
+    Deliberately small, and with no task, future or timer of its own: thousands of
+    idle streams each hold one. The handler's task is the only task of a stream;
+    heartbeats come from the registry's one timer, and shutdown cancels the
+    handler's task (the handler tells that cancellation apart by ``state``).
+    """
+
+    __slots__ = (
+        "client",
+        "interval",
+        "last_write",
+        "response",
+        "state",
+        "task",
+        "transport",
+    )
 
     def __init__(self, client: str) -> None:
         self.client = client
-        # A bare future, not an Event (and no task waiting on one): thousands of
-        # idle streams each hold one.
-        self.closing: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.task = asyncio.current_task()
+        self.state = _State.OPENING
+        self.response: web.StreamResponse | None = None
+        self.transport: asyncio.Transport | None = None
+        self.interval = 0.0
+        self.last_write = 0.0
+
+    async def write(self, frame: bytes) -> None:
+        self.last_write = asyncio.get_running_loop().time()
+        assert self.response is not None
+        await self.response.write(frame)
 
     def close(self) -> None:
-        if not self.closing.done():
-            self.closing.set_result(None)
+        """Shutdown: end the stream (its handler sends the last frames)."""
+        state = self.state
+        if state is _State.OPENING:
+            self.state = _State.CLOSING
+        elif state is _State.STREAMING:
+            self.state = _State.CLOSING
+            if self.task is not None:
+                self.task.cancel()
+
+    def gone(self) -> None:
+        """A heartbeat found the client gone: end the stream (no last frames)."""
+        if self.state is _State.STREAMING:
+            self.state = _State.GONE
+            if self.task is not None:
+                self.task.cancel()
 
 
 @dataclass(slots=True)
 class StreamRegistry:
-    """Every open stream: limits, and the shutdown signal."""
+    """Every open stream: limits, heartbeats and the shutdown signal.
+
+    Heartbeats: one timer for all streams (not one per stream). When it fires it
+    writes a heartbeat to every stream idle for its interval, then sleeps until the
+    next one is due, at least a twentieth of the shortest interval later (so a
+    heartbeat may come up to 5 % after its interval, never before it).
+    """
 
     limits: StreamLimits = field(default_factory=StreamLimits)
-    streams: weakref.WeakSet[_Stream] = field(default_factory=weakref.WeakSet)
+    streams: set[_Stream] = field(default_factory=set)
     per_client: Counter[str] = field(default_factory=Counter)
+    _timer: asyncio.TimerHandle | None = field(default=None, init=False, repr=False)
+    _beats: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
 
     def open(self, client: str) -> _Stream:
         if len(self.streams) >= self.limits.max_streams:
@@ -100,11 +157,44 @@ class StreamRegistry:
         self.per_client[client] += 1
         return stream
 
+    def start(
+        self,
+        stream: _Stream,
+        request: web.Request,
+        response: web.StreamResponse,
+        interval: float,
+    ) -> bool:
+        """``stream`` sends events from now: heartbeats start. False if shutdown
+        came first (the stream must then end at once)."""
+        stream.response = response
+        stream.transport = request.transport
+        if stream.state is not _State.OPENING:
+            return False
+        stream.state = _State.STREAMING
+        stream.interval = interval
+        loop = asyncio.get_running_loop()
+        stream.last_write = loop.time()
+        self._arm(loop, stream.last_write + interval)
+        return True
+
+    def stop(self, stream: _Stream) -> _State:
+        """The events of ``stream`` ended: no heartbeat or shutdown from now on.
+        Returns the state it was in (``CLOSING``: shutdown ended it; ``GONE``: a
+        heartbeat found the client gone)."""
+        state = stream.state
+        stream.state = _State.DONE
+        return state
+
     def close(self, stream: _Stream) -> None:
+        stream.state = _State.DONE
+        stream.response = stream.transport = stream.task = None
         self.streams.discard(stream)
         self.per_client[stream.client] -= 1
         if self.per_client[stream.client] <= 0:
             del self.per_client[stream.client]
+        if not self.streams and self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def shutdown(self) -> None:
         """Ask every open stream to end (each sends its last frames itself)."""
@@ -113,6 +203,61 @@ class StreamRegistry:
 
     def __len__(self) -> int:
         return len(self.streams)
+
+    # -- heartbeats -----------------------------------------------------------------
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        timer = self._timer
+        if timer is not None:
+            if timer.when() <= when:
+                return
+            timer.cancel()
+        self._timer = loop.call_at(when, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        due: list[_Stream] = []
+        next_due = gap = math.inf
+        for stream in self.streams:
+            if stream.state is not _State.STREAMING:
+                continue
+            at = stream.last_write + stream.interval
+            if at <= now:
+                due.append(stream)
+                at = now + stream.interval
+            next_due = min(next_due, at)
+            gap = min(gap, stream.interval / 20)
+        if due:
+            beat = asyncio.ensure_future(self._beat(due))
+            self._beats.add(beat)
+            beat.add_done_callback(self._beats.discard)
+        if next_due < math.inf:
+            self._arm(loop, max(next_due, now + gap))
+
+    async def _beat(self, streams: list[_Stream]) -> None:
+        loop = asyncio.get_running_loop()
+        for stream in streams:
+            # Re-checked: an event may have been written since the timer fired.
+            if stream.state is not _State.STREAMING:
+                continue
+            if loop.time() - stream.last_write < stream.interval:
+                continue
+            transport = stream.transport
+            if transport is None or transport.is_closing():
+                stream.gone()
+                continue
+            if transport.get_write_buffer_size():
+                # Data the client has not read yet is still queued: a heartbeat
+                # would wait behind it (and must not hold up the others).
+                stream.last_write = loop.time()
+                continue
+            try:
+                await stream.write(HEARTBEAT)
+            except (ConnectionResetError, ConnectionError, RuntimeError) as exc:
+                logger.debug("heartbeat: client went away: %r", exc)
+                stream.gone()
 
 
 def last_event_id(request: web.Request) -> str | None:
@@ -125,39 +270,6 @@ def last_event_id(request: web.Request) -> str | None:
 def _shutdown_payload() -> dict[str, Any]:
     error = GatewayError("the server is shutting down", code="SHUTTING_DOWN")
     return {"errors": [error.to_graphql()]}
-
-
-class _Sender:
-    """Writes the events of one stream; runs as its own task, so the handler only
-    wakes for heartbeats and shutdown, never per event."""
-
-    __slots__ = ("last_write", "number_events", "response")
-
-    def __init__(self, response: web.StreamResponse, number_events: bool) -> None:
-        self.response = response
-        self.number_events = number_events
-        self.last_write = asyncio.get_running_loop().time()
-
-    async def write(self, frame: bytes) -> None:
-        self.last_write = asyncio.get_running_loop().time()
-        await self.response.write(frame)
-
-    async def send_all(self, iterator: AsyncIterator[StreamEvent]) -> None:
-        counter = 0
-        try:
-            async for event in iterator:
-                counter += 1
-                event_id = event.id or (str(counter) if self.number_events else None)
-                await self.write(encode_next(event.payload, event_id))
-        except GatewayError as exc:
-            # Every stream ends with complete, after the error that ended it.
-            await self.write(encode_next({"errors": [exc.to_graphql()]}))
-        except (ConnectionResetError, ConnectionError):
-            raise
-        except Exception:
-            logger.exception("event source failed")
-            error = GatewayError("the event source failed")
-            await self.write(encode_next({"errors": [error.to_graphql()]}))
 
 
 async def stream_events(
@@ -179,46 +291,60 @@ async def stream_events(
     An event without an id is numbered (1, 2, ...) unless ``number_events`` is
     false: then it is sent without ``id:``, which tells a client (the gateway, for
     a subgraph server) that the source cannot be resumed from it.
+
+    The events are written by the handler's own task, in this frame (one task and
+    no extra coroutine per stream); the registry writes heartbeats and, at shutdown,
+    cancels that task, which then sends the shutdown error and ``complete``.
     """
     stream = registry.open(request.remote or "unknown")
     response = web.StreamResponse(status=200, headers=SSE_HEADERS)
     iterator: AsyncIterator[StreamEvent] | None = None
-    sending: asyncio.Task[None] | None = None
     try:
         await response.prepare(request)
         if on_open is not None:
             await on_open()
         iterator = events()
-        sender = _Sender(response, number_events)
-        sending = asyncio.ensure_future(sender.send_all(iterator))
-        closer = stream.closing
-        loop = asyncio.get_running_loop()
-        while True:
-            idle = loop.time() - sender.last_write
-            wait = max(heartbeat_interval - idle, 0.0)
-            await asyncio.wait(
-                {sending, closer}, timeout=wait, return_when=asyncio.FIRST_COMPLETED
-            )
-            if sending.done():
-                sending.result()  # a write to a client that went away raises here
-                break
-            if closer.done():
-                sending.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sending
+        shutting_down = gone = False
+        if registry.start(stream, request, response, heartbeat_interval):
+            counter = 0
+            try:
+                try:
+                    async for event in iterator:
+                        counter += 1
+                        event_id = event.id or (str(counter) if number_events else None)
+                        await stream.write(encode_next(event.payload, event_id))
+                except GatewayError as exc:
+                    # Every stream ends with complete, after the error that ended it.
+                    await stream.write(encode_next({"errors": [exc.to_graphql()]}))
+                except (ConnectionResetError, ConnectionError):
+                    raise
+                except Exception:
+                    logger.exception("event source failed")
+                    error = GatewayError("the event source failed")
+                    await stream.write(encode_next({"errors": [error.to_graphql()]}))
+            except asyncio.CancelledError:
+                state = registry.stop(stream)
+                if state is _State.STREAMING:
+                    raise  # the client went away (aiohttp cancels its handler)
+                task = asyncio.current_task()
+                if task is not None:
+                    task.uncancel()
+                gone = state is _State.GONE
+                shutting_down = not gone
+        else:
+            shutting_down = True
+        registry.stop(stream)
+        if gone:
+            logger.debug("client went away (found by a heartbeat)")
+        else:
+            if shutting_down:
                 await response.write(encode_next(_shutdown_payload()))
-                break
-            if loop.time() - sender.last_write >= heartbeat_interval:
-                await sender.write(HEARTBEAT)
-        await response.write(COMPLETE)
-        await response.write_eof()
+            await response.write(COMPLETE)
+            await response.write_eof()
     except (ConnectionResetError, ConnectionError) as exc:
         logger.debug("client went away: %r", exc)
     finally:
-        if sending is not None and not sending.done():
-            sending.cancel()
-            with contextlib.suppress(BaseException):
-                await sending
+        registry.stop(stream)
         if iterator is not None:
             aclose = getattr(iterator, "aclose", None)
             if aclose is not None:

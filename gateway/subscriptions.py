@@ -26,6 +26,7 @@ carrying the errors; the client then gets ``complete``. Never a silent end.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import (
@@ -126,6 +127,39 @@ def _upstream_key(transport: Transport, request: SubgraphRequest) -> Hashable:
     )
 
 
+def _used(variables: Mapping[str, Any], usages: tuple[str, ...]) -> Mapping[str, Any]:
+    """The variables an upstream operation uses: ``variables`` itself when it uses
+    them all (no copy to hold for the life of the stream)."""
+    if all(name in usages for name in variables):
+        return variables
+    return {name: variables[name] for name in usages if name in variables}
+
+
+def _share_key(
+    plan: QueryPlan, variables: Mapping[str, Any], context: RequestContext
+) -> Hashable:
+    """Subscribers of a hub whose keys are equal get the same payloads."""
+    fetches_more = cast(Subscription, plan.node).rest is not None
+    return (
+        plan,
+        _canonical(dict(variables)),
+        _context_key(context) if fetches_more else (),
+    )
+
+
+_TASK_NAMES: dict[str, str] = {}
+
+
+def _task_name(service: str) -> str:
+    """One name string per subgraph, shared by all its upstream tasks."""
+    name = _TASK_NAMES.get(service)
+    if name is None:
+        if len(_TASK_NAMES) > 1024:
+            _TASK_NAMES.clear()
+        name = _TASK_NAMES[service] = f"subscription upstream {service}"
+    return name
+
+
 def _with_last_event_id(
     context: RequestContext, last_event_id: str | None
 ) -> RequestContext:
@@ -186,40 +220,24 @@ class _End:
 _COMPLETED = _End()
 
 
-class _Valve:
-    """Holds a hub's upstream back while even its fastest subscriber is behind: the
-    source goes at the pace of the fastest subscriber, never of the slowest."""
-
-    __slots__ = ("waiter",)
-
-    def __init__(self) -> None:
-        self.waiter: asyncio.Future[None] | None = None
-
-    def open(self) -> None:
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    async def wait(self) -> None:
-        self.waiter = asyncio.get_running_loop().create_future()
-        try:
-            await self.waiter
-        finally:
-            self.waiter = None
-
-
 _NO_ITEMS: deque[_Item] = deque(maxlen=0)
 
 
 class _Subscriber:
-    """One client of a hub: a bounded queue of items and a wake-up future."""
+    """One client of a hub: a bounded queue of items and a wake-up future.
 
-    __slots__ = ("end", "limit", "queue", "resume_at", "valve", "waiter")
+    Small on purpose (thousands of idle ones): no deque until the first event,
+    the future only while its client waits, and the waiting is done by the
+    client's own generator (``Subscriptions._events``), not by a coroutine here.
+    """
 
-    def __init__(self, limit: int, valve: _Valve) -> None:
+    __slots__ = ("end", "hub", "index", "limit", "queue", "waiter")
+
+    def __init__(self, limit: int, hub: _Hub) -> None:
         self.limit = limit
-        self.resume_at = limit // 4
-        self.valve = valve
+        self.hub = hub
+        self.index = -1
+        """Where it is in ``hub.subscribers``; -1 once it left."""
         self.queue: deque[_Item] = _NO_ITEMS
         """Made on the first event: an idle subscriber holds no deque block."""
         self.waiter: asyncio.Future[None] | None = None
@@ -255,20 +273,18 @@ class _Subscriber:
             self.end = end
         self._wake()
 
-    async def next(self) -> _Item | _End:
-        while True:
-            if self.queue:
-                item = self.queue.popleft()
-                if len(self.queue) <= self.resume_at and self.valve.waiter is not None:
-                    self.valve.open()
-                return item
-            if self.end is not None:
-                return self.end
-            self.waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self.waiter
-            finally:
-                self.waiter = None
+    def take(self) -> _Item | _End | None:
+        """The next item, how the stream ended, or None: wait for ``waiter``."""
+        if self.queue:
+            item = self.queue.popleft()
+            hub = self.hub
+            if hub.waiter is not None and len(self.queue) <= self.limit // 4:
+                hub.open_valve()
+            return item
+        if self.end is not None:
+            return self.end
+        self.waiter = asyncio.get_running_loop().create_future()
+        return None
 
 
 class _Hub:
@@ -281,7 +297,7 @@ class _Hub:
         "subscribers",
         "task",
         "transport",
-        "valve",
+        "waiter",
     )
 
     def __init__(
@@ -296,28 +312,46 @@ class _Hub:
         self.key = key
         """``None`` for a stream that is not shared (a resuming client's)."""
         self.hubs = hubs
-        self.subscribers: set[_Subscriber] = set()
+        self.subscribers: list[_Subscriber] = []
+        """In no particular order: a list (removal swaps in the last one) is a
+        quarter of a set's size, and most hubs have one subscriber."""
         self.task: asyncio.Task[None] | None = None
-        self.valve = _Valve()
+        self.waiter: asyncio.Future[None] | None = None
+        """Set while the upstream is held back (even the fastest subscriber is
+        behind): the source goes at the pace of the fastest subscriber, never of
+        the slowest."""
 
     @property
     def shared(self) -> bool:
         return self.key is not None
 
+    def open_valve(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _hold(self) -> None:
+        self.waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self.waiter
+        finally:
+            self.waiter = None
+
     def join(self, limit: int) -> _Subscriber:
-        subscriber = _Subscriber(limit, self.valve)
-        self.subscribers.add(subscriber)
-        self.valve.open()
+        subscriber = _Subscriber(limit, self)
+        subscriber.index = len(self.subscribers)
+        self.subscribers.append(subscriber)
+        self.open_valve()
         if self.task is None:
             self.task = asyncio.create_task(
-                self._pump(), name=f"subscription upstream {self.transport.name}"
+                self._pump(), name=_task_name(self.transport.name)
             )
         return subscriber
 
     async def leave(self, subscriber: _Subscriber) -> None:
-        self.subscribers.discard(subscriber)
+        self._remove(subscriber)
         if self.subscribers:
-            self.valve.open()  # it may have been the fastest
+            self.open_valve()  # it may have been the fastest
             return
         self._unregister()
         task = self.task
@@ -332,6 +366,27 @@ class _Hub:
                     self.transport.name,
                     CLOSE_TIMEOUT,
                 )
+
+    def abandon(self, subscriber: _Subscriber) -> None:
+        """``leave`` without waiting for the upstream to close (a finalizer's)."""
+        self._remove(subscriber)
+        if self.subscribers:
+            return
+        self._unregister()
+        task = self.task
+        if task is not None and not task.done():
+            with contextlib.suppress(RuntimeError):  # its loop is closed already
+                task.cancel()
+
+    def _remove(self, subscriber: _Subscriber) -> None:
+        index = subscriber.index
+        if index < 0:
+            return
+        subscriber.index = -1
+        last = self.subscribers.pop()
+        if last is not subscriber:
+            self.subscribers[index] = last
+            last.index = index
 
     def _unregister(self) -> None:
         if self.key is not None and self.hubs.get(self.key) is self:
@@ -357,7 +412,7 @@ class _Hub:
                 if fastest >= pause_at:
                     # Even the fastest subscriber is behind: wait for it (a source
                     # with events ready, an in-process burst, never suspends).
-                    await self.valve.wait()
+                    await self._hold()
         except SubgraphError as exc:
             logger.info("upstream subscription to %s failed: %s", exc.service, exc)
             end = _End(exc)
@@ -409,7 +464,9 @@ class Subscriptions:
         the upstream failed. ``plan`` may be a callable (planning errors then
         become the stream's one event). Closing the iterator leaves the upstream
         (closing it if this was its last subscriber)."""
-        return self._events(plan, variables, context or RequestContext(), last_event_id)
+        return _Events(
+            self, plan, variables, context or RequestContext(), last_event_id
+        )
 
     def _hub(
         self,
@@ -430,11 +487,7 @@ class Subscriptions:
             )
         request = SubgraphRequest(
             query=fetch.operation,
-            variables={
-                name: variables[name]
-                for name in fetch.variable_usages
-                if name in variables
-            },
+            variables=_used(variables, fetch.variable_usages),
             operation_name=fetch.operation_name,
             document=fetch.document,
             context=_with_last_event_id(context, last_event_id),
@@ -479,62 +532,162 @@ class Subscriptions:
         # Shielded: a subscriber that leaves must not cancel the others' payload.
         return await asyncio.shield(known)
 
-    async def _events(
+
+class _Events(AsyncGenerator[StreamEvent, None]):
+    """One client's events (``Subscriptions.subscribe``).
+
+    An async generator written as a class: a real one is registered with the event
+    loop (a weak reference in its set of live generators) and keeps a whole frame,
+    and thousands of idle streams each hold one. Behaves as the generator would:
+    an exception (a cancelled ``anext`` too) or the end leaves the hub before it
+    reaches the caller, and ``aclose()`` leaves it at any time.
+    """
+
+    __slots__ = (
+        "_context",
+        "_counter",
+        "_hub",
+        "_last_event_id",
+        "_plan",
+        "_plan_source",
+        "_seen",
+        "_share",
+        "_stage",
+        "_subscriber",
+        "_subscriptions",
+        "_variables",
+    )
+
+    _STARTING, _STREAMING, _ENDING, _CLOSED = range(4)
+
+    def __init__(
         self,
+        subscriptions: Subscriptions,
         plan_source: PlanSource,
         variables: Mapping[str, Any],
         context: RequestContext,
         last_event_id: str | None,
-    ) -> AsyncGenerator[StreamEvent, None]:
+    ) -> None:
+        self._subscriptions = subscriptions
+        self._plan_source: PlanSource | None = plan_source
+        self._variables = variables
+        self._context = context
+        self._last_event_id = last_event_id
+        self._plan: QueryPlan | None = None
+        self._hub: _Hub | None = None
+        self._subscriber: _Subscriber | None = None
+        self._share: Hashable | None = None
+        """Made on the first event (an idle subscriber holds none)."""
+        self._seen = last_event_id
+        """The id of the last event sent: resuming from it is right."""
+        self._counter = 0
+        self._stage = self._STARTING
+
+    def __aiter__(self) -> _Events:
+        return self
+
+    async def __anext__(self) -> StreamEvent:
+        # One coroutine, the whole step: its frame is what an idle client holds.
+        if self._stage >= self._ENDING:
+            await self.aclose()
+            raise StopAsyncIteration
         try:
-            plan = plan_source() if callable(plan_source) else plan_source
+            if self._stage == self._STARTING:
+                first = await self._start()
+                if first is not None:
+                    return first
+            subscriber, hub, plan = self._subscriber, self._hub, self._plan
+            assert subscriber is not None and hub is not None and plan is not None
+            item = subscriber.take()
+            while item is None:
+                try:
+                    await cast(asyncio.Future[None], subscriber.waiter)
+                finally:
+                    subscriber.waiter = None
+                item = subscriber.take()
+            if isinstance(item, _End):
+                self._stage = self._ENDING
+                if item.error is None:
+                    raise StopAsyncIteration
+                errors = (
+                    _errors_of(item.error)
+                    if isinstance(item.error, SubgraphError)
+                    else [item.error.to_graphql()]
+                )
+                return StreamEvent(self._seen, {"errors": errors})
+            if self._share is None and hub.shared:
+                self._share = _share_key(plan, self._variables, self._context)
+            payload = await self._subscriptions._payload(
+                plan, item, self._variables, self._context, self._share
+            )
+        except BaseException:
+            # As a generator's ``finally``: leave before the caller sees it.
+            await self.aclose()
+            raise
+        self._counter += 1
+        if item.id is None:
+            if self._counter == 1 and self._last_event_id is not None:
+                payload = _not_resumed(
+                    payload,
+                    "the source cannot replay its events; "
+                    "this stream started again from now",
+                )
+            event_id = str(self._counter)
+        else:
+            event_id = item.id
+        self._seen = event_id
+        return StreamEvent(event_id, payload)
+
+    async def _start(self) -> StreamEvent | None:
+        """Open (or join) the upstream; or the one event of a stream that has
+        nothing to stream from."""
+        subscriptions = self._subscriptions
+        source, self._plan_source = self._plan_source, None
+        assert source is not None
+        self._stage = self._ENDING
+        try:
+            plan = source() if callable(source) else source
             if not isinstance(plan.node, Subscription):
                 # Nothing to stream from (only the gateway's own fields).
-                yield StreamEvent(
-                    None, await self.executor.execute(plan, variables, context)
+                return StreamEvent(
+                    None,
+                    await subscriptions.executor.execute(
+                        plan, self._variables, self._context
+                    ),
                 )
-                return
-            hub = self._hub(plan, variables, context, last_event_id)
-        except GatewayError as exc:
-            yield StreamEvent(last_event_id, {"errors": [exc.to_graphql()]})
-            return
-        share: Hashable | None = None
-        if hub.shared:
-            fetches_more = cast(Subscription, plan.node).rest is not None
-            share = (
-                plan,
-                _canonical(dict(variables)),
-                _context_key(context) if fetches_more else (),
+            hub = subscriptions._hub(
+                plan, self._variables, self._context, self._last_event_id
             )
-        subscriber = hub.join(self.queue_size)
-        seen = last_event_id
-        counter = 0
-        try:
-            while True:
-                item = await subscriber.next()
-                if isinstance(item, _End):
-                    if item.error is not None:
-                        errors = (
-                            _errors_of(item.error)
-                            if isinstance(item.error, SubgraphError)
-                            else [item.error.to_graphql()]
-                        )
-                        # The id of the last event seen: resuming from it is right.
-                        yield StreamEvent(seen, {"errors": errors})
-                    return
-                payload = await self._payload(plan, item, variables, context, share)
-                counter += 1
-                if item.id is None:
-                    if counter == 1 and last_event_id is not None:
-                        payload = _not_resumed(
-                            payload,
-                            "the source cannot replay its events; "
-                            "this stream started again from now",
-                        )
-                    event_id = str(counter)
-                else:
-                    event_id = item.id
-                seen = event_id
-                yield StreamEvent(event_id, payload)
-        finally:
+        except GatewayError as exc:
+            return StreamEvent(self._last_event_id, {"errors": [exc.to_graphql()]})
+        self._plan, self._hub = plan, hub
+        self._subscriber = hub.join(subscriptions.queue_size)
+        self._stage = self._STREAMING
+        return None
+
+    async def asend(self, value: None) -> StreamEvent:
+        return await self.__anext__()
+
+    async def athrow(self, typ: Any, val: Any = None, tb: Any = None) -> StreamEvent:
+        await self.aclose()
+        if isinstance(typ, BaseException):
+            raise typ
+        raise typ if val is None else val
+
+    def __del__(self) -> None:
+        # Dropped without ``aclose()`` (as a generator's finalizer would): leave at
+        # once; an upstream left with no subscriber is cancelled, not awaited.
+        subscriber, hub = self._subscriber, self._hub
+        if subscriber is not None and hub is not None:
+            self._subscriber = self._hub = None
+            hub.abandon(subscriber)
+
+    async def aclose(self) -> None:
+        """Leave the hub (closing its upstream if this was its last subscriber)."""
+        if self._stage == self._CLOSED:
+            return
+        self._stage = self._CLOSED
+        subscriber, self._subscriber = self._subscriber, None
+        hub, self._hub = self._hub, None
+        if subscriber is not None and hub is not None:
             await hub.leave(subscriber)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -520,3 +521,63 @@ async def test_websocket_subscriptions_are_refused_at_start_up(tmp_path: Path) -
     assert "not supported yet" in str(caught.value)
     assert "'ticker'" in str(caught.value)
     assert "subscription.protocol" in str(caught.value)
+
+
+# -- what an idle subscription holds ---------------------------------------------------
+
+
+async def test_a_stream_dropped_without_aclose_still_leaves_its_upstream(
+    upstream: FakeUpstream, engine: Engine, subscriptions: Subscriptions
+) -> None:
+    stream = open_stream(subscriptions, engine)
+    first = await started(stream)
+    upstream.send(1)
+    assert (await first).id == "1"
+    assert subscriptions.upstreams == 1
+    del stream, first
+    gc.collect()
+    await settle()
+    assert subscriptions.upstreams == 0
+    assert upstream.open_streams == 0
+
+
+async def test_an_upstream_gets_the_clients_variables_without_a_copy_when_it_uses_all(
+    upstream: FakeUpstream, engine: Engine, subscriptions: Subscriptions
+) -> None:
+    prepared = engine.prepare(GraphQLRequest(MESSAGES, None, {"t": "a"}))
+    stream = subscriptions.subscribe(
+        lambda: engine.plan_for(prepared), prepared.variables
+    )
+    pending = await started(stream)
+    assert upstream.opened[0].variables is prepared.variables
+    await cancel(pending)
+    assert upstream.open_streams == 0
+
+
+@pytest.mark.parametrize("ending", ["aclose", "complete", "fail", "cancel"])
+async def test_an_in_process_source_is_closed_however_its_stream_ends(
+    ticker_engine: tuple[Engine, Ticker], ending: str
+) -> None:
+    engine, state = ticker_engine
+    subscriptions = Subscriptions(engine.executor)
+    stream = open_stream(subscriptions, engine)
+    pending = await started(stream)
+    assert len(state.topic("a").listeners) == 1
+    state.publish("a", "one")
+    assert (await pending).payload == {"data": {"messages": {"seq": 1, "text": "one"}}}
+    if ending == "aclose":
+        await stream.aclose()
+    elif ending == "cancel":
+        await cancel(await started(stream))
+    else:
+        state.end("a", "boom" if ending == "fail" else None)
+        events = [event async for event in stream]
+        if ending == "fail":
+            assert [e.payload["errors"] for e in events] == [
+                [{"message": "boom", "extensions": {"serviceName": "ticker"}}]
+            ]
+        else:
+            assert events == []
+    await settle()
+    assert state.topic("a").listeners == set()
+    assert subscriptions.upstreams == 0

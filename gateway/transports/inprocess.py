@@ -220,7 +220,7 @@ def _source_error(exc: Exception, service: str) -> SubgraphStreamError:
     )
 
 
-async def subscribe_local(
+def subscribe_local(
     local: LocalSubgraph,
     document: DocumentNode,
     *,
@@ -236,51 +236,103 @@ async def subscribe_local(
     can be unwrapped: ``execute`` gets its ``value``, the result gets its ``id`` as
     ``extensions.eventId``. A subscription that cannot start yields its errors as
     the one result. A source that raises ends the stream with a
-    ``SubgraphStreamError``. Closing the iterator closes the source.
+    ``SubgraphStreamError``. Closing the iterator (``aclose()``) closes the source,
+    and so does its end, whatever ended it.
     See https://spec.graphql.org/October2021/#sec-Subscription
     """
-    variable_values = dict(variables)
-    outcome = await create_source_event_stream(
-        local.schema,
-        document,
-        context_value=context,
-        variable_values=variable_values,
-        operation_name=operation_name,
+    # graphql-core only reads them: a dict is used as it is (no copy to hold for
+    # the life of the stream).
+    variable_values = variables if type(variables) is dict else dict(variables)
+    return _LocalSubscription(
+        local.schema, document, variable_values, operation_name, context, service
     )
-    if isinstance(outcome, ExecutionResult):
-        yield result_to_dict(outcome)
-        return
-    source = aiter(outcome)
-    try:
-        while True:
+
+
+class _LocalSubscription:
+    """``subscribe_local``'s iterator: an async generator written as a class (a
+    real one is registered with the event loop and keeps a frame; an idle gateway
+    holds thousands of these)."""
+
+    __slots__ = (
+        "_context",
+        "_document",
+        "_ended",
+        "_operation_name",
+        "_schema",
+        "_service",
+        "_source",
+        "_variables",
+    )
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        variables: dict[str, Any],
+        operation_name: str | None,
+        context: Any,
+        service: str,
+    ) -> None:
+        self._schema = schema
+        self._document = document
+        self._variables = variables
+        self._operation_name = operation_name
+        self._context = context
+        self._service = service
+        self._source: AsyncIterator[Any] | None = None
+        self._ended = False
+
+    def __aiter__(self) -> _LocalSubscription:
+        return self
+
+    async def __anext__(self) -> SubgraphResult:
+        if self._ended:
+            raise StopAsyncIteration
+        try:
+            source = self._source
+            if source is None:
+                outcome = await create_source_event_stream(
+                    self._schema,
+                    self._document,
+                    context_value=self._context,
+                    variable_values=self._variables,
+                    operation_name=self._operation_name,
+                )
+                if isinstance(outcome, ExecutionResult):
+                    self._ended = True  # its errors are the one result
+                    return result_to_dict(outcome)
+                source = self._source = aiter(outcome)
             try:
                 event = await anext(source)
-            except StopAsyncIteration:
-                return
-            except SubgraphError:
+            except (StopAsyncIteration, SubgraphError):
                 raise
             except Exception as exc:
-                raise _source_error(exc, service) from exc
+                raise _source_error(exc, self._service) from exc
             event_id: str | None = None
             if isinstance(event, SourceEvent):
                 event_id, event = event.id, event.value
             result = result_to_dict(
                 await _execute_event(
-                    local.schema,
-                    document,
+                    self._schema,
+                    self._document,
                     event,
-                    context,
-                    variable_values,
-                    operation_name,
+                    self._context,
+                    self._variables,
+                    self._operation_name,
                 )
             )
-            if event_id is not None:
-                result["extensions"] = {
-                    **result.get("extensions", {}),
-                    EVENT_ID: event_id,
-                }
-            yield result
-    finally:
+        except BaseException:
+            # As a generator's ``finally``: the source is closed before the caller
+            # sees the end or the error.
+            await self.aclose()
+            raise
+        if event_id is not None:
+            result["extensions"] = {**result.get("extensions", {}), EVENT_ID: event_id}
+        return result
+
+    async def aclose(self) -> None:
+        self._ended = True
+        source, self._source = self._source, None
         aclose = getattr(source, "aclose", None)
         if aclose is not None:
             await aclose()
