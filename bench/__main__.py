@@ -110,9 +110,10 @@ def peak_rss_kib(pid: int) -> int:
     return 0
 
 
-def wrk(
+def wrk_argv(
     url: str, query: str, *, seconds: float, connections: int, workdir: Path
-) -> Sample:
+) -> list[str]:
+    """The wrk command (pinned to core 1) that POSTs ``query`` to ``url``."""
     script = workdir / "post.lua"
     body = json.dumps({"query": query})
     script.write_text(
@@ -120,7 +121,7 @@ def wrk(
         f"wrk.body = {json.dumps(body)}\n"
         'wrk.headers["Content-Type"] = "application/json"\n'
     )
-    argv = pinned(
+    return pinned(
         "1",
         [
             "wrk",
@@ -132,6 +133,14 @@ def wrk(
             str(script),
             url,
         ],
+    )
+
+
+def wrk(
+    url: str, query: str, *, seconds: float, connections: int, workdir: Path
+) -> Sample:
+    argv = wrk_argv(
+        url, query, seconds=seconds, connections=connections, workdir=workdir
     )
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     return parse_wrk(out)

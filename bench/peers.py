@@ -48,6 +48,7 @@ from bench.__main__ import (
     pinned,
     start,
     wait_until_up,
+    wrk_argv,
 )
 from bench.subgraphs import PRODUCTS_SDL, REVIEWS_SDL
 
@@ -281,24 +282,8 @@ def run_wrk(
     subgraph_ports: dict[str, int],
     pid: int,
 ) -> Measurement:
-    script = workdir / "post.lua"
-    script.write_text(
-        'wrk.method = "POST"\n'
-        f"wrk.body = {json.dumps(json.dumps({'query': query}))}\n"
-        'wrk.headers["Content-Type"] = "application/json"\n'
-    )
-    argv = pinned(
-        "1",
-        [
-            "wrk",
-            "-t1",
-            f"-c{connections}",
-            f"-d{seconds}s",
-            "--latency",
-            "-s",
-            str(script),
-            url,
-        ],
+    argv = wrk_argv(
+        url, query, seconds=seconds, connections=connections, workdir=workdir
     )
     background = wait_for_quiet()
     counts = {name: subgraph_count(port) for name, port in subgraph_ports.items()}

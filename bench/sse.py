@@ -34,7 +34,6 @@ import contextlib
 import json
 import os
 import resource
-import shutil
 import socket
 import statistics
 import subprocess
@@ -50,6 +49,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from bench.__main__ import free_port, pinned
 from bench.peers import (
     NODE_DIR,
     busy_share,
@@ -74,18 +74,6 @@ def raise_nofile() -> None:
     wanted = hard if hard != resource.RLIM_INFINITY else 1 << 20
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def pinned(core: str, argv: list[str]) -> list[str]:
-    if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
-        return ["taskset", "-c", core, *argv]
-    return argv
 
 
 def rss_kib(pid: int) -> int:
