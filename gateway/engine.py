@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.errors import PlanningError
+from gateway.events import StreamEvent
 from gateway.executor import Executor
 from gateway.operation import (
     GraphQLRequest,
@@ -21,7 +22,6 @@ from gateway.operation import (
 )
 from gateway.plan import QueryPlan
 from gateway.planner import CachingQueryPlanner
-from gateway.streaming import StreamEvent
 from gateway.subscriptions import Subscriptions
 from gateway.supergraph import Supergraph
 from gateway.transports.base import RequestContext, Transport

@@ -23,14 +23,11 @@ from gateway.composition import compose
 from gateway.config import Config, SubgraphConfig
 from gateway.errors import ConfigError, GatewayError, SubgraphError
 from gateway.headers import HeaderPropagator
+from gateway.local import LocalSubgraph, load_local_subgraph
 from gateway.supergraph import Supergraph
 from gateway.transports.base import RequestContext, Transport
 from gateway.transports.http import HTTPTransport, decode_graphql_response
-from gateway.transports.inprocess import (
-    InProcessTransport,
-    LocalSubgraph,
-    load_local_subgraph,
-)
+from gateway.transports.inprocess import InProcessTransport
 
 __all__ = [
     "build_transports",

@@ -42,16 +42,15 @@ import orjson
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from gateway.errors import GatewayError, SubgraphError, SubgraphStreamError
+from gateway.events import EVENT_ID, StreamEvent
 from gateway.headers import HOP_BY_HOP
 from gateway.plan import QueryPlan, Subscription
-from gateway.streaming import StreamEvent
 from gateway.transports.base import (
     RequestContext,
     SubgraphRequest,
     SubgraphResult,
     Transport,
 )
-from gateway.transports.inprocess import EVENT_ID
 
 if TYPE_CHECKING:
     from gateway.executor import Executor

@@ -16,9 +16,9 @@ from gateway.composition import compose
 from gateway.config import Config, load_config
 from gateway.engine import Engine
 from gateway.errors import ConfigError, SubgraphHTTPError, SubgraphStreamError
+from gateway.events import StreamEvent
 from gateway.operation import GraphQLRequest
 from gateway.startup import build_transports
-from gateway.streaming import StreamEvent
 from gateway.subscriptions import Subscriptions
 from gateway.transports.base import RequestContext, SubgraphRequest, SubgraphResult
 from gateway.transports.inprocess import InProcessTransport

@@ -36,6 +36,7 @@ from gateway.errors import (
     SubgraphStreamError,
     SubgraphTimeoutError,
 )
+from gateway.events import EVENT_ID
 from gateway.sse import Comment, SSEDecoder, SSEProtocolError
 from gateway.transports.base import RequestContext, SubgraphRequest, SubgraphResult
 from gateway.transports.http import (
@@ -43,7 +44,6 @@ from gateway.transports.http import (
     decode_graphql_response,
     map_client_errors,
 )
-from gateway.transports.inprocess import EVENT_ID
 
 __all__ = ["RemoteTransport", "SSEMethod", "SSETransport"]
 

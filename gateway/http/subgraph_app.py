@@ -1,10 +1,11 @@
 """A ``LocalSubgraph`` served as its own HTTP server: GraphQL over HTTP and over SSE.
 
-``python -m subgraphs.claude --port 4001`` calls ``main()`` here; the gateway then
-reaches the subgraph with ``routing_url: http://localhost:4001/graphql`` and streams
-its subscriptions from ``/graphql/stream`` (the seed's path) or from ``/graphql`` with
-``Accept: text/event-stream``. Streams are written by ``gateway.streaming``, the same
-code (and the same ``gateway.sse`` encoder) as the gateway's own client streams.
+``python -m subgraphs.claude --port 4001`` calls ``gateway.local.standalone.main()``,
+which runs this application; the gateway then reaches the subgraph with
+``routing_url: http://localhost:4001/graphql`` and streams its subscriptions from
+``/graphql/stream`` (the seed's path) or from ``/graphql`` with
+``Accept: text/event-stream``. Streams are written by ``gateway.http.streaming``, the
+same code (and the same ``gateway.sse`` encoder) as the gateway's own client streams.
 
 See https://graphql.github.io/graphql-over-http/draft/ and
 https://github.com/enisdenjo/graphql-sse/blob/master/PROTOCOL.md#distinct-connections-mode
@@ -12,10 +13,9 @@ https://github.com/enisdenjo/graphql-sse/blob/master/PROTOCOL.md#distinct-connec
 
 from __future__ import annotations
 
-import argparse
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -34,14 +34,14 @@ from graphql.execution.values import get_variable_values
 
 from gateway.errors import (
     BadRequestError,
-    GatewayError,
     MethodNotAllowedError,
     NotAcceptableError,
     OperationError,
     RequestError,
     SubgraphStreamError,
 )
-from gateway.graphql_http import (
+from gateway.events import EVENT_ID, StreamEvent
+from gateway.http.graphql import (
     APPLICATION_JSON,
     EVENT_STREAM,
     error_response,
@@ -49,25 +49,20 @@ from gateway.graphql_http import (
     negotiate,
     read_graphql_request,
 )
+from gateway.http.streaming import StreamLimits, StreamRegistry, stream_events
+from gateway.local.subgraph import LocalSubgraph
 from gateway.operation import GraphQLRequest
-from gateway.streaming import StreamEvent, StreamLimits, StreamRegistry, stream_events
 from gateway.transports.base import RequestContext
-from gateway.transports.inprocess import (
-    EVENT_ID,
-    LocalSubgraph,
-    result_to_dict,
-    subscribe_local,
-)
+from gateway.transports.inprocess import result_to_dict, subscribe_local
 
 __all__ = [
     "SUBGRAPH",
     "SubgraphServerState",
     "create_subgraph_app",
-    "main",
     "run_subgraph",
 ]
 
-logger = logging.getLogger("gateway.subgraph_server")
+logger = logging.getLogger("gateway.http.subgraph_app")
 
 
 _DOCUMENT_CACHE_SIZE = 512
@@ -393,56 +388,3 @@ def run_subgraph(
         handler_cancellation=True,
         print=lambda message: logger.info("%s", str(message).strip()),
     )
-
-
-def main(
-    factory: Callable[[Mapping[str, Any]], LocalSubgraph],
-    *,
-    default_port: int,
-    argv: Sequence[str] | None = None,
-    prog: str | None = None,
-    options: Mapping[str, Any] | None = None,
-) -> int:
-    """The command line of a standalone subgraph (``python -m subgraphs.<name>``).
-
-    ``factory(options)`` builds the subgraph, as the gateway does for in-process
-    ones.
-    """
-    parser = argparse.ArgumentParser(prog=prog, description="Serve a GraphQL subgraph.")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument(
-        "--port", type=int, default=default_port, help=f"default {default_port}"
-    )
-    parser.add_argument(
-        "--log-level",
-        default="info",
-        choices=["debug", "info", "warning", "error"],
-        help="default info",
-    )
-    parser.add_argument(
-        "--heartbeat-interval",
-        type=float,
-        default=30.0,
-        help="seconds of silence before an SSE heartbeat comment (default 30)",
-    )
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        local = factory(dict(options or {}))
-    except GatewayError as exc:
-        logger.error("cannot start the subgraph: %s", exc)
-        return 2
-    try:
-        run_subgraph(
-            local,
-            host=args.host,
-            port=args.port,
-            heartbeat_interval=args.heartbeat_interval,
-        )
-    except OSError as exc:
-        logger.error("cannot listen on %s:%s: %s", args.host, args.port, exc)
-        return 1
-    return 0

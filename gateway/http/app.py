@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -25,7 +26,8 @@ from gateway.errors import (
     OperationError,
     RequestError,
 )
-from gateway.graphql_http import (
+from gateway.events import StreamEvent
+from gateway.http.graphql import (
     APPLICATION_JSON,
     EVENT_STREAM,
     error_response,
@@ -33,21 +35,20 @@ from gateway.graphql_http import (
     negotiate,
     read_graphql_request,
 )
-from gateway.playground import playground_html
-from gateway.startup import build_transports, compose_config, load_local_subgraphs
-from gateway.streaming import (
-    StreamEvent,
+from gateway.http.playground import playground_html
+from gateway.http.streaming import (
     StreamLimits,
     StreamRegistry,
     last_event_id,
     stream_events,
 )
+from gateway.startup import build_transports, compose_config, load_local_subgraphs
 from gateway.supergraph import Supergraph
 from gateway.transports.base import RequestContext
 
-__all__ = ["STATE", "GatewayState", "create_app"]
+__all__ = ["STATE", "GatewayState", "create_app", "run_app"]
 
-logger = logging.getLogger("gateway.server")
+logger = logging.getLogger("gateway.http.app")
 
 
 @dataclass(slots=True)
@@ -262,3 +263,29 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(_subgraphs_and_engine)
     app.on_shutdown.append(_on_shutdown)
     return app
+
+
+def run_app(config: Config, loop: asyncio.AbstractEventLoop) -> None:
+    """Serve the gateway on ``loop`` until SIGINT/SIGTERM."""
+    host, port = config.gateway.host, config.gateway.port
+
+    def announce(message: object) -> None:
+        del message
+        logger.info(
+            "gateway listening on http://%s:%d%s",
+            host,
+            port,
+            config.gateway.graphql_path,
+        )
+
+    web.run_app(
+        create_app(config),
+        host=host,
+        port=port,
+        loop=loop,
+        access_log=None,
+        shutdown_timeout=4.0,
+        # A client that goes away cancels its handler: streams close their upstream.
+        handler_cancellation=True,
+        print=announce,
+    )
