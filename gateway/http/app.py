@@ -18,7 +18,7 @@ import orjson
 from aiohttp import web
 
 from gateway.config import Config
-from gateway.engine import Engine, Prepared
+from gateway.engine import Engine
 from gateway.errors import (
     GatewayError,
     MethodNotAllowedError,
@@ -42,6 +42,7 @@ from gateway.http.streaming import (
     last_event_id,
     stream_events,
 )
+from gateway.operation import Prepared
 from gateway.startup import build_transports, compose_config, load_local_subgraphs
 from gateway.supergraph import Supergraph
 from gateway.transports.base import RequestContext

@@ -16,24 +16,16 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 from aiohttp import web
 from graphql import (
-    DocumentNode,
     ExecutionResult,
-    GraphQLError,
-    OperationDefinitionNode,
     execute,
-    get_operation_ast,
-    parse,
-    validate,
 )
-from graphql.execution.values import get_variable_values
 
 from gateway.errors import (
-    BadRequestError,
     MethodNotAllowedError,
     NotAcceptableError,
     OperationError,
@@ -51,7 +43,7 @@ from gateway.http.graphql import (
 )
 from gateway.http.streaming import StreamLimits, StreamRegistry, stream_events
 from gateway.local.subgraph import LocalSubgraph
-from gateway.operation import GraphQLRequest
+from gateway.operation import GraphQLRequest, OperationCache, Prepared, prepare
 from gateway.transports.base import RequestContext
 from gateway.transports.inprocess import result_to_dict, subscribe_local
 
@@ -68,17 +60,6 @@ logger = logging.getLogger("gateway.http.subgraph_app")
 _DOCUMENT_CACHE_SIZE = 512
 
 
-@dataclass(frozen=True, slots=True)
-class _Prepared:
-    document: DocumentNode
-    operation: OperationDefinitionNode
-    variables: dict[str, Any]
-
-    @property
-    def kind(self) -> str:
-        return self.operation.operation.value
-
-
 @dataclass(slots=True)
 class SubgraphServerState:
     """What one subgraph server holds, under the ``SUBGRAPH`` app key."""
@@ -87,77 +68,32 @@ class SubgraphServerState:
     heartbeat_interval: float
     max_request_bytes: int
     streams: StreamRegistry
-    documents: dict[str, tuple[DocumentNode, list[GraphQLError]]] = field(
-        default_factory=dict
-    )
-    """Parsed and validated documents by query text: a repeated query is not parsed
-    or validated again."""
-
-    def document(self, query: str) -> tuple[DocumentNode, list[GraphQLError]]:
-        cached = self.documents.get(query)
-        if cached is not None:
-            return cached
-        try:
-            document = parse(query)
-        except GraphQLError as exc:
-            raise OperationError(
-                exc.message,
-                code="GRAPHQL_PARSE_FAILED",
-                errors=[_error(exc, "GRAPHQL_PARSE_FAILED")],
-            ) from None
-        errors = validate(self.local.schema, document)
-        if len(self.documents) >= _DOCUMENT_CACHE_SIZE:
-            self.documents.pop(next(iter(self.documents)))
-        self.documents[query] = (document, errors)
-        return document, errors
+    operations: OperationCache
+    """Parsed and validated documents by query text and operation name: a repeated
+    query is not parsed or validated again."""
 
 
 SUBGRAPH = web.AppKey("subgraph", SubgraphServerState)
 
 
-def _error(error: GraphQLError, code: str) -> dict[str, Any]:
-    formatted: dict[str, Any] = dict(error.formatted)
-    extensions: dict[str, Any] = dict(formatted.get("extensions") or {})
-    formatted["extensions"] = {**extensions, "code": code}
-    return formatted
-
-
 def _prepare(
     state: SubgraphServerState, request: web.Request, gql: GraphQLRequest
-) -> _Prepared:
-    """Parse (cached), validate (cached), pick the operation, coerce variables."""
-    if gql.query is None:  # read_graphql_request refuses these; kept for the types
-        raise BadRequestError("the request has no 'query'")
-    document, errors = state.document(gql.query)
-    if errors:
-        raise OperationError(
-            errors[0].message,
-            errors=[_error(error, "GRAPHQL_VALIDATION_FAILED") for error in errors],
-        )
-    operation = get_operation_ast(document, gql.operation_name)
-    if operation is None:
-        wanted = f"named {gql.operation_name!r}" if gql.operation_name else "to run"
-        raise OperationError(
-            f"the document has no single operation {wanted}; send 'operationName'",
-            code="OPERATION_NOT_FOUND",
-        )
-    kind = operation.operation.value
-    if request.method == "GET" and kind == "mutation":
+) -> Prepared:
+    """The gateway's prepare path against the subgraph's schema, then the HTTP rule
+    (no mutation over GET)."""
+    prepared = prepare(state.operations, gql)
+    if request.method == "GET" and prepared.operation.kind == "mutation":
         raise MethodNotAllowedError(
             "mutations are not allowed over GET; use POST", headers={"Allow": "POST"}
         )
-    coerced = get_variable_values(
-        state.local.schema,
-        operation.variable_definitions or (),
-        dict(gql.variables or {}),
-    )
-    if isinstance(coerced, list):
-        raise OperationError(
-            coerced[0].message,
-            code="BAD_USER_INPUT",
-            errors=[_error(error, "BAD_USER_INPUT") for error in coerced],
-        )
-    return _Prepared(document, operation, dict(gql.variables or {}))
+    return prepared
+
+
+def _raw_variables(prepared: Prepared) -> dict[str, Any]:
+    """The variables as the client sent them: graphql-core's ``execute`` and
+    ``subscribe`` coerce what they run themselves (coerced values cannot be fed
+    back), so ``prepare`` coerces to answer ``BAD_USER_INPUT`` before anything runs."""
+    return dict(prepared.request.variables or {})
 
 
 def _context(local: LocalSubgraph, request: web.Request) -> Any:
@@ -168,15 +104,13 @@ def _context(local: LocalSubgraph, request: web.Request) -> Any:
 
 
 async def _execute(
-    state: SubgraphServerState, prepared: _Prepared, request: web.Request
+    state: SubgraphServerState, prepared: Prepared, request: web.Request
 ) -> dict[str, Any]:
     result = execute(
         state.local.schema,
-        prepared.document,
-        variable_values=prepared.variables,
-        operation_name=prepared.operation.name.value
-        if prepared.operation.name
-        else None,
+        prepared.operation.document,
+        variable_values=_raw_variables(prepared),
+        operation_name=prepared.operation.name,
         context_value=_context(state.local, request),
     )
     if inspect.isawaitable(result):
@@ -195,7 +129,7 @@ class _Subscription:
     __slots__ = ("_closed", "_iterator", "_prepared", "_request", "_state")
 
     def __init__(
-        self, state: SubgraphServerState, prepared: _Prepared, request: web.Request
+        self, state: SubgraphServerState, prepared: Prepared, request: web.Request
     ) -> None:
         self._state = state
         self._prepared = prepared
@@ -210,9 +144,9 @@ class _Subscription:
         operation = self._prepared.operation
         results = subscribe_local(
             self._state.local,
-            self._prepared.document,
-            variables=self._prepared.variables,
-            operation_name=operation.name.value if operation.name else None,
+            operation.document,
+            variables=_raw_variables(self._prepared),
+            operation_name=operation.name,
             context=_context(self._state.local, self._request),
             service="subgraph",
         )
@@ -293,7 +227,7 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
                 )
             raise
         if media == EVENT_STREAM:
-            if prepared.kind == "subscription":
+            if prepared.operation.kind == "subscription":
                 subscription = _Subscription(state, prepared, request)
                 try:
                     return await _stream(state, request, subscription.events)
@@ -304,7 +238,7 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
                 yield StreamEvent(None, await _execute(state, prepared, request))
 
             return await _stream(state, request, single)
-        if prepared.kind == "subscription":
+        if prepared.operation.kind == "subscription":
             raise OperationError(
                 "subscriptions need an event stream: send 'Accept: text/event-stream'"
                 " or use /graphql/stream",
@@ -359,6 +293,7 @@ def create_subgraph_app(
         streams=StreamRegistry(
             StreamLimits(max_streams=max_streams, max_streams_per_client=max_streams)
         ),
+        operations=OperationCache(local.schema, _DOCUMENT_CACHE_SIZE),
     )
     app.cleanup_ctx.append(_lifespan)
     app.on_shutdown.append(_on_shutdown)
