@@ -67,7 +67,7 @@ def _handle(
 
 @pytest.mark.parametrize(
     "query",
-    ["{ hello(name: ) }", "{ goodbye }", "query A { hello(name: \"x\") }"],
+    ["{ hello(name: ) }", "{ goodbye }", 'query A { hello(name: "x") }'],
     ids=["parse error", "validation error", "unknown operation name"],
 )
 def test_a_cached_bad_document_keeps_no_request_alive(query: str) -> None:

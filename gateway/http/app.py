@@ -27,6 +27,7 @@ from gateway.errors import (
     RequestError,
 )
 from gateway.events import StreamEvent
+from gateway.headers import HeaderPolicy
 from gateway.http.graphql import (
     APPLICATION_JSON,
     EVENT_STREAM,
@@ -43,7 +44,12 @@ from gateway.http.streaming import (
     stream_events,
 )
 from gateway.operation import Prepared
-from gateway.startup import build_transports, compose_config, load_local_subgraphs
+from gateway.startup import (
+    build_transports,
+    compose_config,
+    header_policy,
+    load_local_subgraphs,
+)
 from gateway.supergraph import Supergraph
 from gateway.transports.base import RequestContext
 
@@ -62,6 +68,8 @@ class GatewayState:
     session: aiohttp.ClientSession | None = None
     shutting_down: bool = False
     streams: StreamRegistry = field(default_factory=StreamRegistry)
+    headers: HeaderPolicy = field(default_factory=HeaderPolicy)
+    """Which client headers each subgraph is sent (decided here, at the edge)."""
 
 
 STATE = web.AppKey("state", GatewayState)
@@ -119,7 +127,11 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
                 "mutations are not allowed over GET; use POST",
                 headers={"Allow": "POST"},
             )
-        context = RequestContext(headers=request.headers, remote=request.remote)
+        context = RequestContext(
+            headers=request.headers,
+            remote=request.remote,
+            forward=state.headers.for_request(request.headers),
+        )
         if media == EVENT_STREAM:
             return await _stream(request, state, engine, prepared, context)
         if kind == "subscription":
@@ -254,7 +266,11 @@ def create_app(config: Config) -> web.Application:
         max_streams=config.gateway.max_streams,
         max_streams_per_client=config.gateway.max_streams_per_client,
     )
-    app[STATE] = GatewayState(config=config, streams=StreamRegistry(limits))
+    app[STATE] = GatewayState(
+        config=config,
+        streams=StreamRegistry(limits),
+        headers=header_policy(config),
+    )
     path = config.gateway.graphql_path
     app.router.add_route("*", path, graphql_handler)
     app.router.add_get("/health", health_handler)

@@ -56,6 +56,8 @@ def result_to_dict(result: ExecutionResult) -> SubgraphResult:
 class InProcessTransport:
     """Runs fetches on a ``LocalSubgraph`` in this process."""
 
+    sees_client_headers = True  # its resolvers get the whole RequestContext
+
     def __init__(self, name: str, local: LocalSubgraph) -> None:
         self.name = name
         self.local = local
