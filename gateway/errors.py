@@ -9,7 +9,10 @@
     │   ├── MethodNotAllowedError a mutation over GET, an unknown method               405
     │   ├── NotAcceptableError    an Accept header the gateway cannot answer           406
     │   ├── OperationError        parse/validation/variable errors of the operation    400
-    │   └── TooManyStreamsError   stream limits reached                                429
+    │   ├── TooManyStreamsError   stream limits reached                                429
+    │   ├── HostNotAllowedError   Host is not a local name or gateway.allowed_hosts    421
+    │   ├── OriginNotAllowedError Origin is not the gateway's nor in gateway.cors      403
+    │   └── PreflightRequiredError a GET/simple POST without a preflighted header (CSRF) 400
     ├── PlanningError         an operation the planner cannot route (a gateway bug or an
     │                         unsatisfiable composition); answered as INTERNAL_SERVER_ERROR
     └── SubgraphError         a subgraph could not be reached or answered badly; becomes a
@@ -21,7 +24,9 @@
         └── SubgraphStreamError       a stream ended in upstream errors SUBGRAPH_STREAM_ERROR
 
 Every error has ``code`` (the ``extensions.code`` clients see) and ``message``.
-``to_graphql()`` renders one as a GraphQL error object.
+``to_graphql()`` renders one as a GraphQL error object. Anything else that goes
+wrong is a bug: it is logged with a request id and reaches the client as
+``INTERNAL_SERVER_ERROR`` with that id (``gateway.masking``), never its text.
 """
 
 from __future__ import annotations
@@ -36,11 +41,14 @@ __all__ = [
     "CompositionIssue",
     "ConfigError",
     "GatewayError",
+    "HostNotAllowedError",
     "MethodNotAllowedError",
     "NotAcceptableError",
     "OperationError",
+    "OriginNotAllowedError",
     "PayloadTooLargeError",
     "PlanningError",
+    "PreflightRequiredError",
     "RequestError",
     "SubgraphBadResponseError",
     "SubgraphError",
@@ -193,6 +201,27 @@ class OperationError(RequestError):
 class TooManyStreamsError(RequestError):
     code = "TOO_MANY_STREAMS"
     status = 429
+
+
+class HostNotAllowedError(RequestError):
+    """DNS rebinding protection: the request names a host this server is not."""
+
+    code = "HOST_NOT_ALLOWED"
+    status = 421
+
+
+class OriginNotAllowedError(RequestError):
+    """A browser page of an origin outside ``gateway.cors.allow_origins``."""
+
+    code = "ORIGIN_NOT_ALLOWED"
+    status = 403
+
+
+class PreflightRequiredError(RequestError):
+    """CSRF prevention: a request a browser sends cross-site without asking."""
+
+    code = "PREFLIGHT_REQUIRED"
+    status = 400
 
 
 class PlanningError(GatewayError):

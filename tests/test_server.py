@@ -78,7 +78,8 @@ async def test_get_runs_a_query_with_variables(client: Any) -> None:
             "query": "query P($upc: String!) { product(upc: $upc) { name } }",
             "variables": '{"upc": "p3"}',
         },
-        headers={"Accept": GRAPHQL_RESPONSE},
+        # A GET must show it was not sent by a foreign page (CSRF prevention).
+        headers={"Accept": GRAPHQL_RESPONSE, "Apollo-Require-Preflight": "true"},
     )
     assert response.status == 200
     assert response.content_type == GRAPHQL_RESPONSE
@@ -89,6 +90,7 @@ async def test_mutation_over_get_is_405_with_allow_post(client: Any) -> None:
     response = await client.get(
         "/graphql",
         params={"query": 'mutation { setPrice(upc: "p1", price: 1) { price } }'},
+        headers={"Apollo-Require-Preflight": "true"},
     )
     assert response.status == 405
     assert response.headers["Allow"] == "POST"
@@ -130,7 +132,9 @@ async def test_malformed_requests_are_400_with_a_code(
 
 async def test_wrong_content_type_is_415(client: Any) -> None:
     response = await client.post(
-        "/graphql", data="{ __typename }", headers={"Content-Type": "text/plain"}
+        "/graphql",
+        data="{ __typename }",
+        headers={"Content-Type": "application/xml"},
     )
     assert response.status == 415
     body = await response.json()

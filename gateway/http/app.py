@@ -37,6 +37,7 @@ from gateway.http.graphql import (
     read_graphql_request,
 )
 from gateway.http.playground import playground_html
+from gateway.http.security import SecurityPolicy, install_security
 from gateway.http.streaming import (
     StreamLimits,
     StreamRegistry,
@@ -271,6 +272,7 @@ def create_app(config: Config) -> web.Application:
         streams=StreamRegistry(limits),
         headers=header_policy(config),
     )
+    install_security(app, SecurityPolicy.from_config(config))
     path = config.gateway.graphql_path
     app.router.add_route("*", path, graphql_handler)
     app.router.add_get("/health", health_handler)
