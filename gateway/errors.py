@@ -64,6 +64,8 @@ class GatewayError(Exception):
     """Base of every error the gateway raises on purpose."""
 
     code: str = "INTERNAL_SERVER_ERROR"
+    request_id: str | None = None
+    """Set on an internal error: where to find it in the gateway's log."""
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
@@ -72,6 +74,8 @@ class GatewayError(Exception):
             self.code = code
 
     def extensions(self) -> dict[str, Any]:
+        if self.request_id is not None:
+            return {"code": self.code, "requestId": self.request_id}
         return {"code": self.code}
 
     def to_graphql(self, path: Sequence[str | int] | None = None) -> dict[str, Any]:
@@ -246,7 +250,7 @@ class SubgraphError(GatewayError):
         self.status = status
 
     def extensions(self) -> dict[str, Any]:
-        ext: dict[str, Any] = {"code": self.code, "serviceName": self.service}
+        ext: dict[str, Any] = {**super().extensions(), "serviceName": self.service}
         if self.status is not None:
             ext["http"] = {"status": self.status}
         return ext

@@ -24,6 +24,7 @@ from gateway.config import Config, SubgraphConfig
 from gateway.errors import ConfigError, GatewayError, SubgraphError
 from gateway.headers import HeaderPolicy
 from gateway.local import LocalSubgraph, load_local_subgraph
+from gateway.masking import ErrorPolicy
 from gateway.supergraph import Supergraph
 from gateway.transports.base import Transport
 from gateway.transports.boundary import decode_graphql_response, mapped_errors
@@ -33,6 +34,7 @@ from gateway.transports.inprocess import InProcessTransport
 __all__ = [
     "build_transports",
     "compose_config",
+    "error_policy",
     "header_policy",
     "introspect_sdl",
     "load_local_subgraphs",
@@ -177,6 +179,15 @@ def header_policy(config: Config) -> HeaderPolicy:
     )
 
 
+def error_policy(config: Config) -> ErrorPolicy:
+    """What of an error clients see (``gateway.dev_mode``,
+    ``gateway.subgraph_error_propagation``)."""
+    return ErrorPolicy(
+        dev_mode=config.gateway.dev_mode,
+        propagation=config.gateway.subgraph_error_propagation,
+    )
+
+
 def build_transports(
     config: Config,
     locals_: Mapping[str, LocalSubgraph],
@@ -197,7 +208,9 @@ def build_transports(
     for subgraph in config.subgraphs:
         local = locals_.get(subgraph.name)
         if local is not None:
-            transports[subgraph.name] = InProcessTransport(subgraph.name, local)
+            transports[subgraph.name] = InProcessTransport(
+                subgraph.name, local, error_policy(config)
+            )
             continue
         assert subgraph.routing_url is not None
         protocol = subgraph.subscription.protocol if subgraph.subscription else "sse"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -252,7 +253,7 @@ async def test_introspection_is_answered_from_the_client_schema(client: Any) -> 
 
 
 async def test_an_internal_failure_is_a_graphql_error_without_a_traceback(
-    client: Any, monkeypatch: pytest.MonkeyPatch
+    client: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     from gateway.http.app import STATE
 
@@ -262,14 +263,22 @@ async def test_an_internal_failure_is_a_graphql_error_without_a_traceback(
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(engine, "execute", broken)
-    response = await _post(client, {"query": "{ topProducts { name } }"})
+    with caplog.at_level(logging.ERROR, logger="gateway.masking"):
+        response = await _post(client, {"query": "{ topProducts { name } }"})
     assert response.status == 500
     body = await response.json()
+    request_id = body["errors"][0]["extensions"]["requestId"]
     assert body == {
         "errors": [
             {
-                "message": "the gateway failed to execute the operation",
-                "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+                "message": "internal server error",
+                "extensions": {
+                    "code": "INTERNAL_SERVER_ERROR",
+                    "requestId": request_id,
+                },
             }
         ]
     }
+    # The text stays in the log, under the id the client was given.
+    logged = [r for r in caplog.records if request_id in r.getMessage()]
+    assert len(logged) == 1 and "a bug" in str(logged[0].exc_info[1])

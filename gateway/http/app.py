@@ -44,10 +44,12 @@ from gateway.http.streaming import (
     last_event_id,
     stream_events,
 )
+from gateway.masking import new_request_id
 from gateway.operation import Prepared
 from gateway.startup import (
     build_transports,
     compose_config,
+    error_policy,
     header_policy,
     load_local_subgraphs,
 )
@@ -132,6 +134,7 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
             headers=request.headers,
             remote=request.remote,
             forward=state.headers.for_request(request.headers),
+            request_id=new_request_id(),
         )
         if media == EVENT_STREAM:
             return await _stream(request, state, engine, prepared, context)
@@ -145,12 +148,15 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
         return error_response(exc, json_media, keep_status=media == EVENT_STREAM)
     try:
         result = await engine.execute(prepared, context)
-    except Exception:
-        # A gateway bug, not the client's fault: logged with its traceback, answered
-        # as a GraphQL error without one.
-        logger.exception("executing %r failed", prepared.operation.name)
-        error = GatewayError("the gateway failed to execute the operation")
-        return json_response({"errors": [error.to_graphql()]}, media, status=500)
+    except Exception as exc:
+        # A gateway bug, not the client's fault: logged with its traceback and the
+        # request id, answered with the id and without the exception's text.
+        error = engine.errors.unexpected(
+            exc,
+            request_id=context.request_id,
+            what=f"executing {prepared.operation.name or 'the operation'}",
+        )
+        return json_response({"errors": [error]}, media, status=500)
     return json_response(result, media)
 
 
@@ -241,6 +247,7 @@ async def _subgraphs_and_engine(app: web.Application) -> AsyncIterator[None]:
             transports,
             document_cache_size=config.gateway.document_cache_size,
             plan_cache_size=config.gateway.plan_cache_size,
+            errors=error_policy(config),
         )
         logger.info(
             "gateway ready: %d subgraph(s): %s",

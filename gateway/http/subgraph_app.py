@@ -44,6 +44,7 @@ from gateway.http.graphql import (
 from gateway.http.security import SecurityPolicy, install_security
 from gateway.http.streaming import StreamLimits, StreamRegistry, stream_events
 from gateway.local.subgraph import LocalSubgraph
+from gateway.masking import new_request_id
 from gateway.operation import GraphQLRequest, OperationCache, Prepared, prepare
 from gateway.transports.base import RequestContext
 from gateway.transports.inprocess import result_to_dict, subscribe_local
@@ -116,7 +117,10 @@ async def _execute(
     )
     if inspect.isawaitable(result):
         result = await cast(Awaitable[ExecutionResult], result)
-    return dict(result_to_dict(cast(ExecutionResult, result)))
+    # Resolver bugs are logged with a request id and masked (gateway.masking).
+    return dict(
+        result_to_dict(cast(ExecutionResult, result), request_id=new_request_id())
+    )
 
 
 class _Subscription:
