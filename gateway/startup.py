@@ -36,6 +36,7 @@ __all__ = [
     "compose_config",
     "error_policy",
     "header_policy",
+    "inherited_settings",
     "introspect_sdl",
     "load_local_subgraphs",
     "read_subgraph_sdl",
@@ -54,15 +55,24 @@ def _where(config: Config, subgraph: SubgraphConfig) -> dict[str, Any]:
     }
 
 
+def inherited_settings(config: Config) -> dict[str, Any]:
+    """The gateway settings in-process subgraphs may inherit
+    (``gateway.local.settings``): ``roots`` when ``gateway.roots`` is set."""
+    if not config.gateway.roots:
+        return {}
+    return {"roots": [str(root) for root in config.gateway.roots]}
+
+
 def load_local_subgraphs(config: Config) -> dict[str, LocalSubgraph]:
     """Import and build every in-process subgraph (no I/O happens until lifespan)."""
     locals_: dict[str, LocalSubgraph] = {}
+    inherited = inherited_settings(config)
     for subgraph in config.subgraphs:
         if subgraph.module is None:
             continue
         try:
             locals_[subgraph.name] = load_local_subgraph(
-                subgraph.module, subgraph.options
+                subgraph.module, subgraph.options, inherited=inherited
             )
         except ConfigError as exc:
             raise ConfigError(

@@ -182,7 +182,7 @@ class GatewayConfig:
     )
     roots: tuple[Path, ...] = ()
     """Directories the file-system subgraphs (git, claude) may use, given to every
-    in-process subgraph that declares it takes them (``gateway.local.takes``),
+    in-process subgraph that declares it takes them (``gateway.local.settings``),
     unless its own ``options.roots`` says otherwise. Empty: each subgraph's default,
     the current directory."""
 
