@@ -82,9 +82,7 @@ def test_without_gateway_roots_nothing_is_added() -> None:
     assert SEEN == [{}]
 
 
-def test_the_bundled_file_system_subgraphs_declare_roots() -> None:
-    import subgraphs.claude
+def test_the_git_subgraph_declares_roots() -> None:
     import subgraphs.git
 
     assert inherited_names(subgraphs.git.create_subgraph) == {"roots"}
-    assert inherited_names(subgraphs.claude.create_subgraph) == {"roots"}

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gateway.errors import ConfigError
-from gateway.local import LocalSubgraph, inherits
+from gateway.local import LocalSubgraph
 from gateway.transports.base import RequestContext
 from subgraphs.claude.config import ClaudeConfig
 from subgraphs.claude.schema import SDL, make_schema
@@ -15,7 +15,6 @@ from subgraphs.claude.service import ClaudeService
 __all__ = ["SDL", "ClaudeConfig", "ClaudeService", "create_subgraph"]
 
 
-@inherits("roots")  # gateway.roots, unless options.roots
 def create_subgraph(
     options: Mapping[str, Any], environ: Mapping[str, str] | None = None
 ) -> LocalSubgraph:
