@@ -32,7 +32,12 @@ def test_the_defaults_are_local_only() -> None:
     assert gateway.cors.allow_origins == DEFAULT_CORS_ORIGINS
     assert gateway.csrf_prevention is True
     assert gateway.dev_mode is False
-    assert gateway.subgraph_error_propagation.allowed_extension_fields == ("code",)
+    assert gateway.subgraph_error_propagation.allowed_extension_fields == (
+        "code",
+        "http",
+        "path",
+        "resetAt",
+    )
     assert gateway.roots == ()
 
 

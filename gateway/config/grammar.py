@@ -37,6 +37,16 @@ Our additions:
   ``{op: propagate, named: X-Id | matching: <regex>, rename?, default?}`` or
   ``{op: set, name: X-Gateway, value: ...}``.
   See https://cosmo-docs.wundergraph.com/router/proxy-capabilities
+* Security settings under ``gateway:`` (docs/security.md): ``roots`` (directories, or
+  one; relative to the YAML file; ``~`` expanded; each must exist), ``allowed_hosts``
+  (host names, ``*.suffix`` or ``"*"``), ``cors`` with Cosmo's keys ``enabled``,
+  ``allow_origins`` (``*`` wildcards: ``http://localhost:*``), ``allow_methods``,
+  ``allow_headers``, ``allow_credentials``, ``max_age`` (a duration),
+  ``csrf_prevention`` (true), ``dev_mode`` (false) and ``subgraph_error_propagation``
+  (Cosmo's name) with ``allowed_extension_fields`` (``code`` is always added;
+  ``stacktrace``/``exception`` are refused: use ``dev_mode``),
+  ``default_extension_code`` (DOWNSTREAM_SERVICE_ERROR), ``attach_service_name``.
+  See https://cosmo-docs.wundergraph.com/router/configuration
 * ``${VAR}`` and ``${VAR:-default}`` are expanded in every string value (never in
   keys) from the environment; the default applies when VAR is unset or empty, an unset
   ``${VAR}`` without default is an error, and ``$${VAR}`` is a literal ``${VAR}``.

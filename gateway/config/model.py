@@ -144,7 +144,9 @@ class SubgraphErrorPropagation:
     ``extensions`` only ``allowed_extension_fields``; an error without a code gets
     ``default_extension_code``. ``gateway.dev_mode`` passes everything."""
 
-    allowed_extension_fields: tuple[str, ...] = ("code",)
+    allowed_extension_fields: tuple[str, ...] = ("code", "http", "path", "resetAt")
+    """The default: ``code`` and what the bundled subgraphs document (github's
+    ``http.status`` and ``resetAt``, git's ``path`` as the client sent it)."""
     default_extension_code: str = "DOWNSTREAM_SERVICE_ERROR"
     attach_service_name: bool = True
     """Add ``extensions.serviceName`` (the subgraph's name from supergraph.yaml)."""
