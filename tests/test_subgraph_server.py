@@ -524,3 +524,31 @@ def test_main_reports_a_port_in_use(
         )
     assert code == 1
     assert "cannot listen" in caplog.text
+
+
+async def test_a_standalone_subgraph_refuses_rebound_hosts_and_foreign_pages(
+    aiohttp_client: ClientFactory, probe: Probe
+) -> None:
+    app = create_subgraph_app(build_subgraph(probe), allowed_hosts=("claude",))
+    client = await aiohttp_client(app)
+    mutation = {"query": "mutation { bump }"}
+    rebound = await client.post(
+        "/graphql", json=mutation, headers={"Host": "rebind.evil.example"}
+    )
+    assert rebound.status == 421
+    foreign = await client.post(
+        "/graphql", json=mutation, headers={"Origin": "https://evil.example"}
+    )
+    assert foreign.status == 403
+    simple = await client.post(
+        "/graphql/stream",
+        data=b'{"query": "mutation { bump }"}',
+        headers={"Content-Type": "text/plain"},
+    )
+    assert simple.status == 400
+    assert probe.bumps == 0
+    # The gateway reaching it by the name in its routing_url is served.
+    named = await client.post(
+        "/graphql", json=mutation, headers={"Host": "claude:4001"}
+    )
+    assert await named.json() == {"data": {"bump": 1}}

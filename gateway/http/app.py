@@ -297,6 +297,12 @@ def run_app(config: Config, loop: asyncio.AbstractEventLoop) -> None:
 
     def announce(message: object) -> None:
         del message
+        if host in ("0.0.0.0", "::", "") and not config.gateway.allowed_hosts:
+            logger.warning(
+                "listening on every interface, but only requests for localhost, "
+                "127.0.0.1 and [::1] are served: name this machine's other names "
+                "in gateway.allowed_hosts"
+            )
         logger.info(
             "gateway listening on http://%s:%d%s",
             host,
