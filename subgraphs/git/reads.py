@@ -30,6 +30,7 @@ from subgraphs.git.models import (
     Signature,
     Status,
 )
+from subgraphs.git.remote_url import without_credentials
 
 __all__ = [
     "BINARY_SNIFF",
@@ -160,7 +161,8 @@ def read_branches(repo: pygit2.Repository) -> list[Branch]:
 
 
 def read_remotes(repo: pygit2.Repository) -> list[Remote]:
-    """Remotes in configuration order, the first URL of each."""
+    """Remotes in configuration order, the first URL of each (never its password
+    or token)."""
     remotes: dict[str, Remote] = {}
     for entry in repo.config:
         match = _REMOTE_URL.match(entry.name)
@@ -168,7 +170,7 @@ def read_remotes(repo: pygit2.Repository) -> list[Remote]:
             continue
         name = match["name"]
         if name not in remotes:
-            remotes[name] = Remote(name=name, url=entry.value)
+            remotes[name] = Remote(name=name, url=without_credentials(entry.value))
     return list(remotes.values())
 
 

@@ -11,6 +11,7 @@ import pytest
 from gateway.errors import ConfigError
 from gateway.transports.inprocess import LocalSubgraph
 from subgraphs.git import create_subgraph
+from subgraphs.git.remote_url import without_credentials
 from tests.subgraphs.git.conftest import commit_file, git, run
 
 
@@ -149,3 +150,18 @@ def test_bad_options_are_config_errors(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         create_subgraph(options)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://user:token@github.com/o/n.git", "https://github.com/o/n.git"),
+        ("https://ghp_token@github.com/o/n.git", "https://github.com/o/n.git"),
+        ("ssh://git:pw@host:22/o/n.git", "ssh://git@host:22/o/n.git"),
+        ("ssh://git@host/o/n.git", "ssh://git@host/o/n.git"),
+        ("git@github.com:o/n.git", "git@github.com:o/n.git"),
+        ("/srv/mirror.git", "/srv/mirror.git"),
+    ],
+)
+def test_remote_urls_lose_their_credentials(url: str, shown: str) -> None:
+    assert without_credentials(url) == shown
