@@ -19,3 +19,7 @@ def lab(tmp_path: Path) -> Lab:
 @pytest.fixture
 def git_subgraph(lab: Lab) -> LocalSubgraph:
     return create_subgraph({"roots": [str(lab.root)]})
+
+
+# ``gateway serve`` as the e2e tests start it.
+from tests.e2e.conftest import start_gateway  # noqa: E402, F401

@@ -180,7 +180,7 @@ def make_lab(tmp_path: Path) -> Lab:
         markers=base / "markers",
     )
     for directory in (lab.root, lab.outside, lab.bin, lab.markers):
-        directory.mkdir()
+        directory.mkdir(parents=True)
     return lab
 
 
