@@ -1,6 +1,6 @@
 """Errors of the git subgraph, each a GraphQL error with its ``extensions.code``.
 
-    GraphQLError (graphql-core)
+    SubgraphError (subgraphs.errors, a GraphQLError)
     └── GitSubgraphError            base of this subgraph's errors         GIT_ERROR
         ├── ForbiddenPathError      outside every configured root, or
         │                           inside a ``.git`` directory            FORBIDDEN_PATH
@@ -16,9 +16,7 @@ absolute server paths; details of unexpected failures go to the server log.
 
 from __future__ import annotations
 
-from typing import Any
-
-from graphql import GraphQLError
+from subgraphs.errors import SubgraphError
 
 __all__ = [
     "BadUserInputError",
@@ -30,13 +28,10 @@ __all__ = [
 ]
 
 
-class GitSubgraphError(GraphQLError):
+class GitSubgraphError(SubgraphError):
     """Base of the git subgraph's errors."""
 
     code = "GIT_ERROR"
-
-    def __init__(self, message: str, **extensions: Any) -> None:
-        super().__init__(message, extensions={"code": self.code, **extensions})
 
 
 class ForbiddenPathError(GitSubgraphError):
