@@ -33,12 +33,12 @@ from subgraphs.github.errors import (
     UpstreamUnavailableError,
 )
 from subgraphs.github.pagination import (
-    MAX_PAGE_SIZE,
     Position,
     decode_cursor,
     encode_cursor,
     next_link,
     page_number,
+    page_size,
 )
 
 __all__ = [
@@ -207,8 +207,7 @@ class GitHubClient:
     ) -> list[tuple[Any, str]]:
         """Up to ``first`` items after the cursor ``after``, each with its own
         cursor, following ``rel="next"`` links from page to page."""
-        if not 0 <= first <= MAX_PAGE_SIZE:
-            raise BadUserInputError(f"'first' must be between 0 and {MAX_PAGE_SIZE}")
+        first = page_size(first)
         if first == 0:
             return []
         if after is None:

@@ -165,3 +165,23 @@ def test_bad_options_are_config_errors(
 )
 def test_remote_urls_lose_their_credentials(url: str, shown: str) -> None:
     assert without_credentials(url) == shown
+
+
+async def test_page_sizes_are_checked_at_the_schema_edge(
+    subgraph: LocalSubgraph, repo: Path
+) -> None:
+    for first in ("null", "-1", "101", "2147483647"):
+        result = await run(
+            subgraph,
+            f'{{ repository(path: "repo") {{ log(first: {first}) {{ hash }} }} }}',
+        )
+        assert result.errors is not None, first
+        [error] = result.errors
+        assert error.extensions["code"] == "BAD_USER_INPUT", first
+        assert error.path == ["repository", "log"]
+        assert "NoneType" not in error.message and "<=" not in error.message
+    staged_null = await run(
+        subgraph,
+        '{ repository(path: "repo") { diff(staged: null) { files { path } } } }',
+    )
+    assert staged_null.errors is None
