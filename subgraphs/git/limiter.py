@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -53,9 +54,13 @@ class GitLimiter:
             self._slots = asyncio.Semaphore(self.max_concurrency)
             self._loop = loop
         if self._executor is None:
-            self._executor = ThreadPoolExecutor(
+            executor = ThreadPoolExecutor(
                 max_workers=self.max_concurrency, thread_name_prefix="git"
             )
+            # A subgraph dropped without its lifespan (tests, tools) still lets
+            # its idle threads go.
+            weakref.finalize(self, executor.shutdown, wait=False)
+            self._executor = executor
         return self._executor, self._slots
 
     async def run(self, what: str, function: Callable[[], T]) -> T:

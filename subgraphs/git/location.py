@@ -19,13 +19,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pygit2
-from pygit2.enums import RepositoryOpenFlag
+from pygit2.enums import FileMode, RepositoryOpenFlag
 
 from subgraphs.git.errors import ForbiddenPathError, NotARepositoryError
 from subgraphs.git.isolation import isolate_libgit2
 from subgraphs.git.paths import PathGuard, real_path, shown
 
-__all__ = ["Location", "find_top", "locate", "open_repository"]
+__all__ = [
+    "Location",
+    "check_submodules",
+    "find_top",
+    "locate",
+    "open_repository",
+]
 
 _MAX_POINTER_BYTES = 4096
 _MAX_ALTERNATES_DEPTH = 5
@@ -122,6 +128,12 @@ def open_repository(
     try:
         repository = pygit2.Repository(str(location.top), RepositoryOpenFlag.NO_SEARCH)
     except (pygit2.GitError, KeyError, ValueError, OSError) as exc:
+        if "not owned by current user" in str(exc):
+            raise NotARepositoryError(
+                f"{shown(asked)} belongs to another user: it is not opened "
+                "(git's safe.directory check; the global config is never read)",
+                path=asked or "",
+            ) from exc
         raise NotARepositoryError(
             f"{shown(asked)} is not a git repository libgit2 can open", path=asked or ""
         ) from exc
@@ -146,3 +158,22 @@ def open_repository(
         repository.free()
         raise
     return repository
+
+
+def check_submodules(
+    repo: pygit2.Repository, location: Location, guard: PathGuard, asked: str | None
+) -> None:
+    """libgit2 opens each checked-out submodule to tell whether it changed (status,
+    diff): their git files must lie inside the roots too. One level deep, as the
+    status of a submodule is read."""
+    for entry in repo.index:
+        if entry.mode != FileMode.COMMIT:
+            continue
+        directory = location.top / entry.path
+        if not os.path.lexists(directory / ".git"):
+            continue
+        real = _inside(guard, real_path(directory), "submodule", asked)
+        try:
+            locate(real, guard, asked)
+        except NotARepositoryError:
+            continue  # not a repository: libgit2 has nothing to open there

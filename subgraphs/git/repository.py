@@ -26,7 +26,13 @@ from subgraphs.git.errors import (
     NotARepositoryError,
 )
 from subgraphs.git.limiter import GitLimiter
-from subgraphs.git.location import Location, find_top, locate, open_repository
+from subgraphs.git.location import (
+    Location,
+    check_submodules,
+    find_top,
+    locate,
+    open_repository,
+)
 from subgraphs.git.models import (
     Branch,
     Commit,
@@ -156,10 +162,22 @@ class Repository:
                 f"{shown(self.asked)} can no longer be opened"
             ) from None
 
-    async def _read(self, what: str, read: Callable[[pygit2.Repository], T]) -> T:
+    async def _read(
+        self,
+        what: str,
+        read: Callable[[pygit2.Repository], T],
+        *,
+        submodules: bool = False,
+    ) -> T:
+        """``read`` in the limiter; ``submodules``: the read opens submodules."""
+
         def work() -> T:
             repo = self._reopen()
             try:
+                if submodules:
+                    check_submodules(
+                        repo, self.location, self._service.guard, self.asked
+                    )
                 return read(repo)
             finally:
                 repo.free()
@@ -188,7 +206,9 @@ class Repository:
 
     async def status(self) -> Status:
         limit = self._service.max_output_bytes
-        return await self._read("status", lambda repo: read_status(repo, limit))
+        return await self._read(
+            "status", lambda repo: read_status(repo, limit), submodules=True
+        )
 
     async def log(self, first: object = 20, after: str | None = None) -> list[Commit]:
         """Commits reachable from HEAD, newest first: ``first`` after ``after``."""
@@ -206,7 +226,9 @@ class Repository:
         prefix = None if path is None else repository_relative(path)
         limit = self._service.max_output_bytes
         return await self._read(
-            "diff", lambda repo: read_diff(repo, staged, prefix, limit)
+            "diff",
+            lambda repo: read_diff(repo, staged, prefix, limit),
+            submodules=not staged,
         )
 
     async def file(self, path: str, rev: str | None = None) -> FileContent | None:

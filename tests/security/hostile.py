@@ -35,6 +35,7 @@ __all__ = [
     "build_pager",
     "build_partial_clone",
     "build_ssh_command",
+    "build_submodule_outside",
     "build_textconv",
     "build_worktree_of_outside_repository",
     "make_lab",
@@ -372,4 +373,22 @@ def build_core_worktree_outside(lab: Lab) -> Path:
     secret.mkdir()
     (secret / "a.txt").write_text(f"{SECRET}\n")
     _config(lab, repo, {"core.worktree": str(secret)})
+    return repo
+
+
+def build_submodule_outside(lab: Lab) -> Path:
+    """A submodule whose ``.git`` file points at a repository outside the roots
+    (libgit2 opens a submodule's repository to tell whether it changed)."""
+    secret = lab.repository("sub-secret", parent=lab.outside)
+    lab.git(secret, "commit", "-q", "-am", f"commit {SECRET}")
+    head = lab.git(secret, "rev-parse", "HEAD").strip()
+    repo = lab.repository("super")
+    (repo / ".gitmodules").write_text(
+        '[submodule "vendor"]\n\tpath = vendor\n\turl = https://example.invalid/v.git\n'
+    )
+    lab.git(repo, "update-index", "--add", "--cacheinfo", f"160000,{head},vendor")
+    lab.git(repo, "add", ".gitmodules")
+    lab.git(repo, "commit", "-q", "-m", "vendor")
+    (repo / "vendor").mkdir()
+    (repo / "vendor" / ".git").write_text(f"gitdir: {secret / '.git'}\n")
     return repo

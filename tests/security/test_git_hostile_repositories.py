@@ -8,6 +8,7 @@ field of the repository and asserts the safe answer and that no marker exists.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -278,6 +279,78 @@ async def test_core_worktree_outside_the_roots_is_forbidden(
 ) -> None:
     hostile.build_core_worktree_outside(lab)
     await _forbidden(git_subgraph, "relocated")
+
+
+async def test_a_submodule_whose_repository_is_outside_the_roots_is_forbidden(
+    lab: Lab, git_subgraph: LocalSubgraph
+) -> None:
+    hostile.build_submodule_outside(lab)
+    # What does not open the submodule still answers ...
+    fine = await ask(
+        git_subgraph,
+        '{ repository(path: "super") { currentBranch log(first: 1) { subject } } }',
+    )
+    assert fine.errors is None
+    assert fine.data == {
+        "repository": {"currentBranch": "main", "log": [{"subject": "vendor"}]}
+    }
+    # ... status and diff, which would open it, do not.
+    for field in ("status { clean }", "diff { patch }"):
+        result = await ask(
+            git_subgraph, f'{{ repository(path: "super") {{ {field} }} }}'
+        )
+        assert result.data == {"repository": None}
+        assert _codes(result) == {"FORBIDDEN_PATH"}, field
+        assert SECRET not in str(result)
+
+
+async def test_a_submodule_inside_the_roots_is_read(
+    lab: Lab, git_subgraph: LocalSubgraph
+) -> None:
+    library = lab.repository("library")
+    lab.git(library, "commit", "-q", "-am", "library")
+    repo = lab.repository("app")
+    lab.git(
+        repo,
+        "-c",
+        "protocol.file.allow=always",
+        "submodule",
+        "add",
+        "-q",
+        str(library),
+        "lib",
+    )
+    (repo / "lib" / "a.txt").write_text("edited in the submodule\n")
+    data = await everything(git_subgraph, "app")
+    assert {"path": "lib"} in data["status"]["unstaged"]
+
+
+async def test_a_watched_repository_whose_git_file_is_swapped_ends_forbidden(
+    lab: Lab,
+) -> None:
+    from graphql import parse, subscribe
+
+    from subgraphs.git import create_subgraph
+
+    local = create_subgraph({"roots": [str(lab.root)], "poll_interval": 0.05})
+    secret = lab.repository("watch-secret", parent=lab.outside)
+    lab.git(secret, "commit", "-q", "-am", f"commit {SECRET}")
+    repo = lab.repository("watched")
+    assert local.context is not None
+    stream: Any = await subscribe(
+        local.schema,
+        parse('subscription { repositoryChanged(path: "watched") { head } }'),
+        context_value=local.context(RequestContext()),
+    )
+    try:
+        (repo / ".git").rename(lab.outside / "watched-git")
+        (repo / ".git").write_text(f"gitdir: {secret / '.git'}\n")
+        result = await asyncio.wait_for(anext(stream), 20)
+        assert result.data is None
+        assert _codes(result) == {"FORBIDDEN_PATH"}
+        assert SECRET not in str(result)
+    finally:
+        await stream.aclose()
 
 
 async def test_a_git_file_swapped_after_opening_is_refused_at_the_next_read(
