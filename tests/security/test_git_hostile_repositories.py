@@ -224,6 +224,10 @@ async def test_the_users_global_and_system_config_is_never_read(
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
     monkeypatch.setenv("GIT_CONFIG_SYSTEM", str(home / ".gitconfig"))
+    # Empty search paths must not mean "the current directory" either.
+    (home / "gitconfig").write_text(hostile_config)
+    (home / "git").symlink_to(home / ".config" / "git")
+    monkeypatch.chdir(home)
     lab.repository("plain")
     data = await everything(git_subgraph, "plain")
     assert data["remotes"] == []  # the global [remote "origin"] was not read
