@@ -209,24 +209,30 @@ def read_log(
     return [_commit(commit, cursor(offset + i)) for i, commit in enumerate(page)]
 
 
+_CONFLICT_CODES = {
+    (True, True, True): "UU",
+    (False, True, True): "AA",
+    (True, False, False): "DD",
+    (False, True, False): "AU",
+    (False, False, True): "UA",
+    (True, False, True): "DU",
+    (True, True, False): "UD",
+}
+"""(ancestor, ours, theirs present) -> the porcelain v2 code of an unmerged path."""
+
+
 def _conflict_code(repo: pygit2.Repository, path: str) -> str:
     """``UU``, ``AA``, ``DD``, ``AU``, ``UA``, ``DU`` or ``UD`` from the index's
     three stages of ``path``."""
     conflicts = repo.index.conflicts
+    if conflicts is None:
+        return "UU"
     try:
-        ancestor, ours, theirs = conflicts[path] if conflicts is not None else (1, 1, 1)
+        ancestor, ours, theirs = conflicts[path]
     except KeyError:
         return "UU"
-    codes = {
-        (True, True, True): "UU",
-        (False, True, True): "AA",
-        (True, False, False): "DD",
-        (False, True, False): "AU",
-        (False, False, True): "UA",
-        (True, False, True): "DU",
-        (True, True, False): "UD",
-    }
-    return codes.get((ancestor is not None, ours is not None, theirs is not None), "UU")
+    stages = (ancestor is not None, ours is not None, theirs is not None)
+    return _CONFLICT_CODES.get(stages, "UU")
 
 
 def _staged_renames(repo: pygit2.Repository) -> dict[str, str]:

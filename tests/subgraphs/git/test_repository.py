@@ -276,3 +276,53 @@ async def test_default_path_is_the_first_root(root: Path) -> None:
     local = create_subgraph({"roots": [str(root)]})
     result = await run(local, "{ repository { path currentBranch } }")
     assert result.data == {"repository": {"path": str(root), "currentBranch": "trunk"}}
+
+
+async def test_status_and_branches_report_the_upstream_and_ahead_behind(
+    subgraph: LocalSubgraph, repo: Path, root: Path
+) -> None:
+    git(root, "clone", "-q", str(repo), "clone")
+    clone = root / "clone"
+    commit_file(clone, "local.txt", "x\n", "local work")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "upstream work")
+    git(clone, "fetch", "-q", "origin")
+    result = await run(
+        subgraph,
+        """{ repository(path: "clone") {
+            status { branch upstream ahead behind }
+            branches { name upstream current } } }""",
+    )
+    assert result.errors is None
+    assert result.data["repository"] == {
+        "status": {
+            "branch": "main",
+            "upstream": "origin/main",
+            "ahead": 1,
+            "behind": 1,
+        },
+        "branches": [{"name": "main", "upstream": "origin/main", "current": True}],
+    }
+
+
+async def test_conflict_codes_follow_the_index_stages(
+    subgraph: LocalSubgraph, repo: Path
+) -> None:
+    git(repo, "checkout", "-q", "-b", "left")
+    commit_file(repo, "both.txt", "left\n", "left adds")
+    git(repo, "rm", "-q", "src/app.py")
+    git(repo, "commit", "-q", "-m", "left deletes app")
+    git(repo, "checkout", "-q", "main")
+    commit_file(repo, "both.txt", "main\n", "main adds")
+    commit_file(repo, "src/app.py", "print('main')\n", "main edits app")
+    git(repo, "merge", "left", check=False)
+    result = await run(
+        subgraph,
+        '{ repository(path: "repo") { status { conflicted { path code kind } } } }',
+    )
+    assert result.errors is None
+    assert result.data["repository"]["status"]["conflicted"] == [
+        {"path": "both.txt", "code": "AA", "kind": "CONFLICTED"},
+        {"path": "src/app.py", "code": "UD", "kind": "CONFLICTED"},
+    ]
+    porcelain = git(repo, "status", "--porcelain=v2")
+    assert "u AA" in porcelain and "u UD" in porcelain
