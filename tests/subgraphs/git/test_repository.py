@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -326,3 +327,44 @@ async def test_conflict_codes_follow_the_index_stages(
     ]
     porcelain = git(repo, "status", "--porcelain=v2")
     assert "u AA" in porcelain and "u UD" in porcelain
+
+
+async def test_staged_diff_before_the_first_commit_shows_every_staged_file(
+    subgraph: LocalSubgraph, make_repo: Callable[[str], Path]
+) -> None:
+    repo = make_repo("fresh")
+    (repo / "new.txt").write_text("one\ntwo\n")
+    git(repo, "add", "new.txt")
+    objects_before = sorted(p.name for p in (repo / ".git" / "objects").iterdir())
+    result = await run(
+        subgraph,
+        """{ repository(path: "fresh") { diff(staged: true) {
+            patch files { path additions deletions } } } }""",
+    )
+    assert result.errors is None
+    diff = result.data["repository"]["diff"]
+    assert diff["files"] == [{"path": "new.txt", "additions": 2, "deletions": 0}]
+    assert "+one\n+two\n" in diff["patch"]
+    # Reading wrote nothing (no empty tree object) to the repository.
+    assert sorted(p.name for p in (repo / ".git" / "objects").iterdir()) == (
+        objects_before
+    )
+
+
+async def test_reads_never_rewrite_the_index(
+    subgraph: LocalSubgraph, repo: Path
+) -> None:
+    index = repo / ".git" / "index"
+    before = index.read_bytes()
+    readme = repo / "README.md"
+    stat = readme.stat()
+    os.utime(readme, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
+    result = await run(
+        subgraph,
+        '{ repository(path: "repo") { status { clean } diff { patch } } }',
+    )
+    assert result.data == {
+        "repository": {"status": {"clean": True}, "diff": {"patch": ""}}
+    }
+    assert index.read_bytes() == before
+    assert not (repo / ".git" / "index.lock").exists()
