@@ -143,3 +143,46 @@ async def test_repositories_outside_the_roots_and_dot_git_stay_unread_through_a_
     assert [e["extensions"]["code"] for e in config["errors"]] == ["FORBIDDEN_PATH"]
     assert SECRET not in str(config)
     assert lab.ran() == []
+
+
+async def test_bad_arguments_and_paths_answer_codes_without_server_details(
+    start_gateway: StartGateway, tmp_path: Path
+) -> None:
+    lab = hostile.make_lab(tmp_path / "lab")
+    lab.repository("plain")
+    (lab.root / "not-a-repo").mkdir()
+    gateway = await start_gateway(CONFIG, env=_hostile_environment(lab, tmp_path))
+    cases = [
+        (
+            "query($path: String) { repository(path: $path) { log(first: null) { hash } } }",
+            "plain",
+            "BAD_USER_INPUT",
+        ),
+        (
+            "query($path: String) { repository(path: $path) { log(first: -1) { hash } } }",
+            "plain",
+            "BAD_USER_INPUT",
+        ),
+        (
+            "query($path: String) { repository(path: $path) { path } }",
+            "x" * 5000,
+            "BAD_USER_INPUT",
+        ),
+        (
+            "query($path: String) { repository(path: $path) { path } }",
+            "not-a-repo",
+            "NOT_A_REPOSITORY",
+        ),
+        (
+            "query($path: String) { repository(path: $path) { path } }",
+            "/etc",
+            "FORBIDDEN_PATH",
+        ),
+    ]
+    for query, path, code in cases:
+        body = await _post(gateway, query, path)
+        [error] = body["errors"]
+        assert error["extensions"]["code"] == code, (path[:20], body)
+        for leak in (str(lab.root), "Errno", "NoneType", "Traceback", "<="):
+            assert leak not in error["message"], (leak, error["message"])
+    assert "Traceback" not in gateway.output()
