@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gateway.errors import ConfigError
-from gateway.transports.inprocess import LocalSubgraph
+from gateway.local import LocalSubgraph
 from subgraphs.git import create_subgraph
 from subgraphs.git.remote_url import without_credentials
 from tests.subgraphs.git.conftest import commit_file, git, run
