@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.transports.inprocess import LocalSubgraph
+from gateway.local import LocalSubgraph
 from subgraphs.git import create_subgraph
 from tests.security.hostile import Lab, make_lab
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from graphql import ExecutionResult, graphql
 
+from gateway.local import LocalSubgraph
 from gateway.transports.base import RequestContext
-from gateway.transports.inprocess import LocalSubgraph
 from tests.security import hostile
 from tests.security.hostile import EVERYTHING, SECRET, Lab
 
