@@ -21,9 +21,7 @@ import aiohttp
 import orjson
 from graphql import OperationDefinitionNode, OperationType
 
-from gateway.errors import (
-    SubgraphError,
-)
+from gateway.errors import SubgraphError
 from gateway.transports.base import SubgraphRequest, SubgraphResult
 from gateway.transports.boundary import decode_graphql_response, mapped_errors
 
