@@ -27,7 +27,6 @@ from bench.common import (
     peak_rss_kib,
     pinned,
     post,
-    require_clean,
     start,
     wait_until_up,
     wrk,
@@ -157,14 +156,14 @@ def main(argv: list[str] | None = None) -> int:
         ]
         results = {(t, s): Result(t, s) for t, s, _ in plan}
         for target, scenario, query in plan:
-            sample = wrk(
+            wrk(
                 urls[target],
                 query,
                 seconds=args.warmup,
                 connections=args.connections,
                 workdir=workdir,
+                what=f"warm-up of {target} {scenario}",
             )
-            require_clean(sample, f"warm-up of {target} {scenario}")
         for round_no in range(args.rounds):
             order = plan if round_no % 2 == 0 else list(reversed(plan))
             for target, scenario, query in order:
@@ -174,8 +173,8 @@ def main(argv: list[str] | None = None) -> int:
                     seconds=args.seconds,
                     connections=args.connections,
                     workdir=workdir,
+                    what=f"round {round_no + 1}: {target} {scenario}",
                 )
-                require_clean(sample, f"round {round_no + 1}: {target} {scenario}")
                 results[(target, scenario)].samples.append(sample)
                 print(
                     f"round {round_no + 1}: {target:10} {scenario:7} "

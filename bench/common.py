@@ -89,14 +89,16 @@ def start(
     )
 
 
-def post(url: str, query: str) -> dict[str, Any]:
+def post(url: str, query: str, timeout: float = 10.0) -> dict[str, Any]:
+    """POST ``query`` to a GraphQL endpoint; the decoded answer."""
     request = urllib.request.Request(
         url,
         data=json.dumps({"query": query}).encode(),
         headers={"Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        body: dict[str, Any] = json.loads(response.read())
+    return body
 
 
 def wait_until_up(url: str, timeout: float = 60.0) -> None:
@@ -184,13 +186,20 @@ def wrk_argv(
 
 
 def wrk(
-    url: str, query: str, *, seconds: float, connections: int, workdir: Path
+    url: str,
+    query: str,
+    *,
+    seconds: float,
+    connections: int,
+    workdir: Path,
+    what: str,
 ) -> Sample:
+    """One checked wrk run; ``RunFailed`` (naming ``what``) when any answer was bad."""
     argv = wrk_argv(
         url, query, seconds=seconds, connections=connections, workdir=workdir
     )
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-    return parse_wrk(out)
+    return require_clean(parse_wrk(out), what)
 
 
 def _ms(text: str) -> float:

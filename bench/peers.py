@@ -116,7 +116,7 @@ def subgraph_main(argv: Sequence[str] | None = None) -> None:
     """
     from aiohttp import web
 
-    from bench.loop import new_loop
+    from bench.loop import serve
     from bench.subgraphs import create_app, schema_for
 
     parser = argparse.ArgumentParser(prog="python -m bench.peers subgraph")
@@ -131,13 +131,13 @@ def subgraph_main(argv: Sequence[str] | None = None) -> None:
             handler = route.handler
     if handler is None:
         raise SystemExit("bench.subgraphs.create_app has no POST route")
-    serve = handler
+    answer = handler
     count = 0
 
     async def graphql(request: web.Request) -> web.StreamResponse:
         nonlocal count
         count += 1
-        return await serve(request)
+        return await answer(request)
 
     async def requests(_: web.Request) -> web.Response:
         return web.json_response({"requests": count})
@@ -145,14 +145,7 @@ def subgraph_main(argv: Sequence[str] | None = None) -> None:
     app = web.Application()
     app.router.add_post("/graphql", graphql)
     app.router.add_get("/count", requests)
-    web.run_app(
-        app,
-        host="127.0.0.1",
-        port=args.port,
-        access_log=None,
-        print=None,
-        loop=new_loop(),
-    )
+    serve(app, args.port)
 
 
 def subgraph_count(port: int) -> int:

@@ -58,6 +58,7 @@ from bench.common import (
     free_port,
     others_on_core,
     pinned,
+    post,
     proc_stat,
     process_cpu_seconds,
     process_seconds_on,
@@ -219,14 +220,7 @@ async def _open_many(
 
 
 def _post(url: str, query: str) -> dict[str, Any]:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps({"query": query}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        body: dict[str, Any] = json.loads(response.read())
-    return body
+    return post(url, query, timeout=60)
 
 
 async def _publish(target: str, port: int, events: int) -> None:
