@@ -11,7 +11,6 @@ import argparse
 import importlib
 import json
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from bench.common import (
     pinned,
     post,
     start,
+    stop,
     wait_until_up,
     wrk,
 )
@@ -155,26 +155,24 @@ def main(argv: list[str] | None = None) -> int:
             ("gw-nodedup", "join", JOIN),
         ]
         results = {(t, s): Result(t, s) for t, s, _ in plan}
-        for target, scenario, query in plan:
-            wrk(
+
+        def run(target: str, query: str, seconds: float, what: str) -> Sample:
+            return wrk(
                 urls[target],
                 query,
-                seconds=args.warmup,
+                seconds=seconds,
                 connections=args.connections,
                 workdir=workdir,
-                what=f"warm-up of {target} {scenario}",
+                what=what,
             )
+
+        for target, scenario, query in plan:
+            run(target, query, args.warmup, f"warm-up of {target} {scenario}")
         for round_no in range(args.rounds):
             order = plan if round_no % 2 == 0 else list(reversed(plan))
             for target, scenario, query in order:
-                sample = wrk(
-                    urls[target],
-                    query,
-                    seconds=args.seconds,
-                    connections=args.connections,
-                    workdir=workdir,
-                    what=f"round {round_no + 1}: {target} {scenario}",
-                )
+                what = f"round {round_no + 1}: {target} {scenario}"
+                sample = run(target, query, args.seconds, what)
                 results[(target, scenario)].samples.append(sample)
                 print(
                     f"round {round_no + 1}: {target:10} {scenario:7} "
@@ -232,13 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {args.out}")
         return 0
     finally:
-        for proc in procs.values():
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs.values():
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(procs.values())
 
 
 if __name__ == "__main__":

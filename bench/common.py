@@ -8,12 +8,14 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
@@ -358,3 +360,17 @@ def others_on_core(
     """Process time spent on ``core`` between two ``process_seconds_on`` readings
     that the measured server did not spend."""
     return round(max(after - before - server_cpu_s, 0.0), 3)
+
+
+def stop(procs: Iterable[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM every process still running, then wait; kill what outlives 10 s."""
+    procs = list(procs)
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -26,7 +26,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -57,6 +56,7 @@ from bench.common import (
     process_seconds_on,
     require_clean,
     start,
+    stop,
     total_requests,
     wait_for_quiet,
     wait_until_up,
@@ -679,15 +679,7 @@ def processes() -> Iterator[dict[str, subprocess.Popen[bytes]]]:
     try:
         yield procs
     finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in procs.values():
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(procs.values())
 
 
 def _parser() -> argparse.ArgumentParser:
