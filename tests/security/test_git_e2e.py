@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.e2e.conftest import ROOT, GatewayProcess, StartGateway
+from tests.helpers.processes import ROOT, GatewayProcess, StartGateway
 from tests.security import hostile
 from tests.security.hostile import EVERYTHING, SECRET, Lab
 
