@@ -20,14 +20,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from tests.e2e.conftest import (  # noqa: F401 - start_gateway is a fixture
-    ROOT,
-    GatewayProcess,
-    StartGateway,
-    free_port,
-    start_gateway,
-)
-from tests.e2e.test_claude_e2e import fake_claude
+from tests.helpers.claude import fake_claude
+from tests.helpers.processes import ROOT, GatewayProcess, StartGateway, free_port
 
 CONFIG = Path(__file__).resolve().parent / "configs" / "http.yaml"
 CREATE = (
@@ -48,7 +42,7 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 @pytest.fixture
-async def bundled(start_gateway: StartGateway, tmp_path: Path) -> GatewayProcess:  # noqa: F811
+async def bundled(start_gateway: StartGateway, tmp_path: Path) -> GatewayProcess:
     claude = fake_claude(tmp_path)
     root = tmp_path / "projects"
     (root / "work").mkdir(parents=True)
@@ -364,7 +358,7 @@ async def _remote_with_internals(aiohttp_server: AiohttpServer) -> TestServer:
 
 @pytest.fixture
 async def leaky(
-    start_gateway: StartGateway,  # noqa: F811
+    start_gateway: StartGateway,
     aiohttp_server: AiohttpServer,
     tmp_path: Path,
 ) -> Callable[..., Awaitable[tuple[GatewayProcess, int]]]:
