@@ -209,7 +209,8 @@ async def test_second_command_while_one_runs_is_busy_and_interrupt_stops_it(
     assert not pid_exists(pid)
     tail = await collect(stream, "COMMAND_FINISHED")
     await stream.aclose()
-    assert [e["kind"] for e in tail] == ["ERROR", "COMMAND_FINISHED"]
+    # The interrupt request ends the CLI's turn: its RESULT, then our end.
+    assert [e["kind"] for e in tail] == ["RESULT", "ERROR", "COMMAND_FINISHED"]
     assert tail[-1]["text"] == "INTERRUPTED"
 
     # The session takes commands again, resuming the same conversation.
@@ -274,6 +275,7 @@ async def test_a_slow_subscriber_catches_up_from_sqlite(
             "db_path": str(tmp_path / "slow.sqlite3"),
             "cli_path": str(FAKE_CLAUDE),
             "subscriber_queue_size": 2,
+            "roots": [str(tmp_path)],
         },
         environ={},
     )
