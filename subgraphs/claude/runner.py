@@ -593,6 +593,9 @@ class CliProcess:
                             self._partial = {}
                     if isinstance(message, ResultMessage):
                         result = message
+                        # Text streamed but never written whole (an interrupt
+                        # ended the turn mid-message) is kept before the result.
+                        await self._flush_partial(emit)
                     for item in _items(message):
                         await emit(item)
             finally:

@@ -650,7 +650,7 @@ class SubscriptionRoot(SubscriptionType):
         sessionId: str,
         afterSeq: int | None = None,
         deltas: bool | None = False,
-    ) -> AsyncIterator[SourceEvent | OutputEvent]:
+    ) -> AsyncIterator[SourceEvent]:
         service = _service(info)
         await service.require_session(sessionId)
         after = max(afterSeq or 0, _last_event_id(info) or 0)
@@ -685,15 +685,13 @@ def _last_event_id(info: GraphQLResolveInfo) -> int | None:
         ) from None
 
 
-async def _stream(
-    events: AsyncIterator[OutputEvent],
-) -> AsyncIterator[SourceEvent | OutputEvent]:
-    """``events`` as resumable source events (a stored event's seq is its event
-    id); deltas go without an id (a client resumes after the stored event before
-    them, and gets the whole text as a TEXT event)."""
+async def _stream(events: AsyncIterator[OutputEvent]) -> AsyncIterator[SourceEvent]:
+    """``events`` as resumable source events: the event id is the seq. A delta
+    has the seq (and so the id) of the stored event before it: a client that
+    reconnects after it resumes there and gets the whole text as a TEXT event."""
     try:
         async for event in events:
-            yield SourceEvent(str(event.seq), event) if event.stored else event
+            yield SourceEvent(str(event.seq), event)
     finally:
         aclose = getattr(events, "aclose", None)
         if aclose is not None:
