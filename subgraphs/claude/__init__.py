@@ -20,10 +20,12 @@ def create_subgraph(
 ) -> LocalSubgraph:
     """The in-process subgraph for supergraph.yaml's ``module: subgraphs.claude``.
 
-    ``options`` (db_path, cli_path, command_timeout, dangerous_mode, model, env,
-    kill_grace, subscriber_queue_size) win over the environment (CLAUDE_DB_PATH /
-    GATEWAY_STATE_DIR, CLAUDE_CLI_PATH, CLAUDE_COMMAND_TIMEOUT, CLAUDE_DANGEROUS_MODE,
-    CLAUDE_MODEL). Nothing is opened here: ``lifespan()`` opens the database.
+    ``options`` (roots, db_path, cli_path, command_timeout, dangerous_mode, model,
+    env, permission_timeout, interrupt_grace, kill_grace, subscriber_queue_size)
+    win over the environment (CLAUDE_ROOTS, CLAUDE_DB_PATH / GATEWAY_STATE_DIR,
+    CLAUDE_CLI_PATH, CLAUDE_COMMAND_TIMEOUT, CLAUDE_DANGEROUS_MODE, CLAUDE_MODEL,
+    CLAUDE_ENV_ALLOW); see docs/claude.md. Nothing is opened here: ``lifespan()``
+    locks the state directory and opens the database.
     """
     try:
         config = ClaudeConfig.from_options(options, environ)

@@ -473,7 +473,11 @@ class CliProcess:
         return ClaudeAgentOptions(
             cwd=request.cwd,
             model=request.model or self.config.model,
-            permission_mode=session.permission_mode,  # type: ignore[arg-type]
+            # "default" is the CLI's own default: no flag (its --help lists the
+            # other modes only).
+            permission_mode=None  # type: ignore[arg-type]
+            if session.permission_mode == "default"
+            else session.permission_mode,
             allowed_tools=list(session.allowed_tools),
             disallowed_tools=list(session.disallowed_tools),
             system_prompt=_system_prompt(session),
