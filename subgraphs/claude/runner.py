@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import signal
+import warnings
 from collections import deque
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
@@ -39,6 +40,7 @@ from typing import Any, Literal
 import anyio
 from claude_agent_sdk import (
     AssistantMessage,
+    CanUseToolShadowedWarning,
     ClaudeAgentOptions,
     ClaudeSDKClient,
     ClaudeSDKError,
@@ -94,6 +96,10 @@ __all__ = [
 ]
 
 logger = logging.getLogger("gateway.claude.runner")
+
+# Rules that allow a whole tool, and bypassPermissions, decide before the
+# permission callback by design: the session chose them.
+warnings.filterwarnings("ignore", category=CanUseToolShadowedWarning)
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
 """The executable the SDK spawns as the CLI; it execs the real one."""

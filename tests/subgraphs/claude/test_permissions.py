@@ -18,6 +18,7 @@ from subgraphs.claude.errors import (
 )
 from subgraphs.claude.service import ClaudeService
 from subgraphs.claude.store import OutputEvent
+from tests.subgraphs.claude.conftest import FAKE_CLAUDE
 
 
 async def next_of(
@@ -246,3 +247,74 @@ async def test_a_restart_closes_requests_left_open(
         assert request is not None and request.status == "INTERRUPTED"
         [command] = await service.commands(session.id)
         assert command.status == "INTERRUPTED"
+
+
+async def test_session_options_reach_the_cli_on_every_command(
+    config: ClaudeConfig, workdir: Path, tmp_path: Path
+) -> None:
+    """The first command and the resumed one get the same flags."""
+    log = tmp_path / "argv.log"
+    cli = tmp_path / "claude-argv"
+    fake = FAKE_CLAUDE
+    cli.write_text(
+        f'#!/bin/sh\nprintf "%s\\n" "$@" >> {log}\necho --- >> {log}\n'
+        f'exec {fake} "$@"\n'
+    )
+    cli.chmod(0o755)
+    config = dataclasses.replace(config, cli_path=str(cli))
+    async with ClaudeService(config).lifespan() as service:
+        session = await service.create_session(
+            str(workdir),
+            model="opus",
+            options={
+                "permission_mode": "acceptEdits",
+                "allowed_tools": ["Read", "Bash(npm test)"],
+                "disallowed_tools": ["WebFetch"],
+                "system_prompt": "Answer in French.",
+                "max_turns": 7,
+                "max_budget_usd": 0.25,
+            },
+        )
+        await service.execute_command(session.id, "What is 1+1?")
+        await service.execute_command(session.id, "What is 2+2?")
+    runs = [run.strip().split("\n") for run in log.read_text().split("---")[:-1]]
+    assert len(runs) == 2
+    for argv in runs:
+
+        def value(flag: str, argv: list[str] = argv) -> str:
+            return argv[argv.index(flag) + 1]
+
+        assert value("--permission-mode") == "acceptEdits"
+        assert value("--allowedTools") == "Read,Bash(npm test)"
+        assert value("--disallowedTools") == "WebFetch"
+        assert value("--append-system-prompt") == "Answer in French."
+        assert "--system-prompt" not in argv
+        assert value("--max-turns") == "7"
+        assert value("--max-budget-usd") == "0.25"
+        assert value("--model") == "opus"
+        assert value("--permission-prompt-tool") == "stdio"
+        assert "--include-partial-messages" in argv
+    assert f"--session-id={session.claude_session_id}" in runs[0]
+    assert f"--resume={session.claude_session_id}" in runs[1]
+
+
+async def test_replace_mode_replaces_the_system_prompt(
+    service: ClaudeService, workdir: Path
+) -> None:
+    from subgraphs.claude.runner import CliProcess, RunRequest
+
+    session = await service.create_session(
+        str(workdir),
+        options={"system_prompt": "You are terse.", "system_prompt_mode": "REPLACE"},
+    )
+    options = CliProcess(
+        service.config,
+        RunRequest(
+            "hi",
+            str(workdir),
+            session.claude_session_id,
+            False,
+            options=session.options,
+        ),
+    ).options()
+    assert options.system_prompt == "You are terse."
