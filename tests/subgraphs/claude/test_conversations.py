@@ -243,3 +243,27 @@ async def test_usage_per_command_and_per_session(
     total = await service.session_usage(session.id)
     assert (total.input_tokens, total.output_tokens, total.num_turns) == (20, 10, 2)
     assert total.cost_usd == pytest.approx(first.cost_usd + second.cost_usd)
+
+
+async def test_thinking_streams_as_thinking_deltas_then_a_whole_thinking_event(
+    service: ClaudeService, workdir: Path
+) -> None:
+    session = await service.create_session(str(workdir))
+    live = service.output(session.id, deltas=True)
+    seen: list[OutputEvent] = []
+    await service.start_command(session.id, "Think: what is 2+5?")
+    await until(live, "COMMAND_FINISHED", seen)
+    thinking = [e for e in seen if e.kind == "THINKING_DELTA"]
+    text = [e for e in seen if e.kind == "TEXT_DELTA"]
+    [whole_thought] = [e for e in seen if e.kind == "THINKING"]
+    [whole_text] = [e for e in seen if e.kind == "TEXT"]
+    assert "".join(e.text or "" for e in thinking) == whole_thought.text
+    assert "".join(e.text or "" for e in text) == whole_text.text == "7"
+    assert {e.data["index"] for e in thinking} == {0}
+    assert {e.data["index"] for e in text} == {1}
+    kinds = [e.kind for e in seen]
+    assert kinds.index("THINKING_DELTA") < kinds.index("TEXT_DELTA")
+    assert max(i for i, k in enumerate(kinds) if k.endswith("_DELTA")) < kinds.index(
+        "THINKING"
+    )
+    await live.aclose()
