@@ -619,7 +619,7 @@ class ClaudeService:
         is closed (SESSION_CLOSED is the last event). With ``deltas``, live
         TEXT_DELTA / THINKING_DELTA events too (never replayed: the stored TEXT
         holds the whole text)."""
-        subscription = self.fanout.subscribe(session_id)
+        subscription = self.fanout.subscribe(session_id, deltas)
         try:
             session = await self.require_session(session_id)
             last = max(after_seq or 0, 0)

@@ -267,3 +267,20 @@ async def test_thinking_streams_as_thinking_deltas_then_a_whole_thinking_event(
         "THINKING"
     )
     await live.aclose()
+
+
+async def test_deltas_only_reach_subscribers_that_asked_for_them() -> None:
+    from subgraphs.claude.fanout import EventFanout
+
+    fanout = EventFanout(maxsize=2)
+    plain = fanout.subscribe("s")
+    live = fanout.subscribe("s", deltas=True)
+
+    def event(seq: int, kind: str) -> OutputEvent:
+        return OutputEvent("s", seq, None, kind, "x", None, "t")
+
+    for _ in range(5):  # more deltas than a buffer holds
+        fanout.publish(event(1, "TEXT_DELTA"))
+    fanout.publish(event(2, "TEXT"))
+    assert not plain.lagged and live.lagged
+    assert [e.kind for e in await plain.wait()] == ["TEXT"]
