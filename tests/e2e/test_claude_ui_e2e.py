@@ -505,3 +505,36 @@ async def test_a_restart_with_a_pending_request_ends_that_command_interrupted(
     finally:
         await stream.close()
     assert_no_traceback(restarted)
+
+
+async def test_a_clean_shutdown_with_a_pending_request_closes_it_and_the_command(
+    start_gateway: StartGateway, tmp_path: Path
+) -> None:
+    claude = fake_claude(tmp_path)
+    env = inprocess_env(claude, git_root=tmp_path)
+    gateway = await start_gateway(INPROCESS, env=env)
+    session = await create_session(gateway, tmp_path)
+    stream = await OutputStream.open(gateway, session["id"])
+    try:
+        asked = await ask_for_bash(gateway, session["id"], stream)
+    finally:
+        await stream.close()
+    assert await gateway.stop() == 0, gateway.output()
+    assert_no_traceback(gateway)
+
+    restarted = await start_gateway(INPROCESS, env=env)
+    state = (await gql(restarted, SESSION, id=session["id"]))["session"]
+    assert state["pendingPermissions"] == []
+    assert [c["status"] for c in state["commands"]] == ["INTERRUPTED"]
+    replay = OutputStream(
+        await start_curl(curl_sse(restarted.url, OUTPUT, {"id": session["id"]}))
+    )
+    try:
+        await replay.until("COMMAND_FINISHED")
+    finally:
+        await replay.close()
+    resolved = [o for o in replay.outputs if o["kind"] == "PERMISSION_RESOLVED"]
+    assert [(r["text"], r["data"]["requestId"]) for r in resolved] == [
+        ("INTERRUPTED", asked["data"]["requestId"])
+    ]
+    assert_no_traceback(restarted)
