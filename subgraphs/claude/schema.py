@@ -240,7 +240,7 @@ class ClaudeCodeSessionType(ObjectType):
       createdAt: String
       gitBranch: String
       workingDirectory: String
-      "Our session, if it was imported already."
+      "Our session for it, if there is one (imported, or started through us)."
       importedAs: ID
     }
     '''
