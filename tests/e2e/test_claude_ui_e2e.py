@@ -538,3 +538,44 @@ async def test_a_clean_shutdown_with_a_pending_request_closes_it_and_the_command
         ("INTERRUPTED", asked["data"]["requestId"])
     ]
     assert_no_traceback(restarted)
+
+
+async def test_reconnecting_mid_message_resumes_after_the_stored_event_and_gets_the_text(
+    start_gateway: StartGateway, tmp_path: Path
+) -> None:
+    claude = fake_claude(tmp_path)
+    env = inprocess_env(claude, git_root=tmp_path, extra={"FAKE_CLAUDE_DELAY": "0.05"})
+    gateway = await start_gateway(INPROCESS, env=env)
+    session = await create_session(gateway, tmp_path)
+    first = await OutputStream.open(gateway, session["id"], deltas=True)
+    try:
+        await gql(gateway, START, id=session["id"], c="Please tell a story")
+        for _ in range(3):
+            await first.until("TEXT_DELTA")
+    finally:
+        await first.close()  # the connection drops mid-message
+    last_id = first.frames[-1]["id"]
+    seen_text = "".join(o["text"] for o in first.outputs if o["kind"] == "TEXT_DELTA")
+    second = OutputStream(
+        await start_curl(
+            curl_sse(
+                gateway.url,
+                OUTPUT,
+                {"id": session["id"], "deltas": True},
+                headers={"Last-Event-ID": last_id},
+            )
+        )
+    )
+    try:
+        await second.until("COMMAND_FINISHED")
+    finally:
+        await second.close()
+    # Nothing before the resume point again; the message comes whole.
+    assert all(o["seq"] >= int(last_id) for o in second.outputs)
+    stored = [o for o in second.outputs if o["kind"] != "TEXT_DELTA"]
+    assert [o["seq"] for o in stored] == list(
+        range(int(last_id) + 1, int(last_id) + 1 + len(stored))
+    )
+    [text] = [o for o in second.outputs if o["kind"] == "TEXT"]
+    assert text["text"].startswith(seen_text) and len(text["text"]) > len(seen_text)
+    assert_no_traceback(gateway)
