@@ -14,7 +14,9 @@ gateway puts what to run in ``GATEWAY_CLAUDE_LAUNCH`` (JSON: ``cli``, ``env``,
 3. replaces itself with the CLI, with exactly the environment the gateway chose
    (``env``) plus the variables the SDK sets for the CLI (``CLAUDE_*``).
 
-Standard library only: it runs under whichever ``python3`` is first on PATH.
+Standard library only. The gateway runs it with its own interpreter through a
+two-line shell script it writes next to its database (``write_launcher_script``),
+so neither ``python3`` on PATH nor this file's executable bit is needed.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import shlex
 import signal
 import sys
+from pathlib import Path
 
-__all__ = ["LAUNCH_VARIABLE", "main"]
+__all__ = ["LAUNCH_VARIABLE", "main", "write_launcher_script"]
 
 LAUNCH_VARIABLE = "GATEWAY_CLAUDE_LAUNCH"
 _PR_SET_PDEATHSIG = 1
@@ -38,6 +42,20 @@ def _die_with_parent() -> None:
     if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
         errno = ctypes.get_errno()
         raise OSError(errno, f"prctl(PR_SET_PDEATHSIG): {os.strerror(errno)}")
+
+
+def write_launcher_script(directory: Path) -> Path:
+    """``directory/claude-launcher``: ``exec <this python> <this file> "$@"``
+    (rewritten at each start, owner-only)."""
+    script = directory / "claude-launcher"
+    text = (
+        f'#!/bin/sh\nexec {shlex.quote(sys.executable)} {shlex.quote(__file__)} "$@"\n'
+    )
+    temporary = script.with_name(f".claude-launcher.{os.getpid()}")
+    temporary.write_text(text)
+    temporary.chmod(0o700)
+    temporary.replace(script)
+    return script
 
 
 def main(argv: list[str]) -> int:

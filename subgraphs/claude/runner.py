@@ -209,7 +209,7 @@ class _Transport(SubprocessCLITransport):
             "env": cli_environment(os.environ, config.env_allow, config.env),
             "parent": os.getpid(),
         }
-        self._cli_path = str(LAUNCHER)
+        self._cli_path = str(self._owner.launcher)
         self._options = dataclasses.replace(
             self._options,
             env={**self._options.env, LAUNCH_VARIABLE: json.dumps(launch)},
@@ -357,9 +357,13 @@ class CliProcess:
         *,
         on_spawn: SpawnHook | None = None,
         ask_permission: AskPermission | None = None,
+        launcher: Path = LAUNCHER,
     ) -> None:
         self.config = config
         self.request = request
+        self.launcher = launcher
+        """What the SDK spawns as the CLI: ``launcher.py``, or the script that
+        runs it with the gateway's interpreter."""
         self.pid: int | None = None
         self._on_spawn = on_spawn
         self._ask_permission = ask_permission

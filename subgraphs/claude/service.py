@@ -37,11 +37,13 @@ from subgraphs.claude.errors import (
     SessionNotFoundError,
 )
 from subgraphs.claude.fanout import EventFanout, LiveSubscription
+from subgraphs.claude.launcher import write_launcher_script
 from subgraphs.claude.options import SessionOptions
 from subgraphs.claude.paths import working_directory
 from subgraphs.claude.permissions import PermissionBroker
 from subgraphs.claude.processes import reap_process_group
 from subgraphs.claude.runner import (
+    LAUNCHER,
     CliProcess,
     OutputItem,
     RunRequest,
@@ -90,6 +92,7 @@ class ClaudeService:
         self.fanout = EventFanout(config.subscriber_queue_size)
         self.permissions = PermissionBroker(self)
         self._lock = StateLock(Path(f"{config.db_path}.lock"))
+        self._launcher = LAUNCHER
         self._store: SessionStore | None = None
         self._running: dict[str, _Running] = {}
         self._seqs: dict[str, int] = {}
@@ -123,6 +126,8 @@ class ClaudeService:
         if not in_memory:
             self._lock.acquire()
         try:
+            if not in_memory:
+                self._launcher = write_launcher_script(self.config.db_path.parent)
             self._store = await SessionStore.open(self.config.db_path)
             await self._recover()
         except BaseException:
@@ -476,6 +481,7 @@ class ClaudeService:
                 request,
                 on_spawn=on_spawn,
                 ask_permission=self.permissions.asker(session_id, command.id),
+                launcher=self._launcher,
             )
             running.task = asyncio.create_task(
                 self._run(session, command, running.process),

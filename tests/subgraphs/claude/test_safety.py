@@ -337,3 +337,17 @@ async def test_start_up_reaps_a_cli_left_by_a_previous_run_then_marks_it_interru
         if left.returncode is None:
             left.kill()
             await left.wait()
+
+
+async def test_the_launcher_runs_with_the_gateways_own_interpreter(
+    config: ClaudeConfig, workdir: Path
+) -> None:
+    async with ClaudeService(config).lifespan() as service:
+        script = config.db_path.parent / "claude-launcher"
+        text = script.read_text()
+        assert text.startswith("#!/bin/sh\nexec ")
+        assert sys.executable in text and "launcher.py" in text
+        assert script.stat().st_mode & 0o777 == 0o700
+        session = await service.create_session(str(workdir))
+        done = await service.execute_command(session.id, "What is 5+5?")
+        assert done.result == "10"
