@@ -52,7 +52,7 @@ async def bundled(start_gateway: StartGateway, tmp_path: Path) -> GatewayProcess
             "SECURITY_CLAUDE_CLI": str(claude.cli),
             "SECURITY_CLAUDE_DB": str(tmp_path / "claude.sqlite3"),
             "SECURITY_ROOT": str(root),
-            "FAKE_CLAUDE_STATE_DIR": str(claude.state_dir),
+            "CLAUDE_CONFIG_DIR": str(claude.state_dir),
             "FAKE_CLAUDE_DELAY": "0",
         },
     )
