@@ -103,6 +103,25 @@ class Client:
         )
 
 
+CREATE = """
+mutation ($dir: String!) {
+  createSession(input: {workingDirectory: $dir}) { id claudeSessionId status }
+}
+"""
+EXECUTE = """
+mutation ($id: ID!, $cmd: String!) {
+  executeCommand(sessionId: $id, command: $cmd) {
+    id status result error errorCode costUsd durationMs startedAt finishedAt
+  }
+}
+"""
+
+
+async def create(client: Client, workdir: Path) -> dict[str, Any]:
+    data = await client.data(CREATE, {"dir": str(workdir)})
+    return data["createSession"]
+
+
 @pytest.fixture
 async def local(tmp_path: Path) -> AsyncIterator[LocalSubgraph]:
     subgraph = create_subgraph(

@@ -14,20 +14,14 @@ from graphql import build_ast_schema, parse
 from gateway.local import LocalSubgraph
 from gateway.transports.base import SubgraphRequest
 from gateway.transports.inprocess import InProcessTransport
-from tests.subgraphs.claude.conftest import Client, pid_exists
+from tests.subgraphs.claude.conftest import (
+    CREATE,
+    EXECUTE,
+    Client,
+    create,
+    pid_exists,
+)
 
-CREATE = """
-mutation ($dir: String!) {
-  createSession(input: {workingDirectory: $dir}) { id claudeSessionId status }
-}
-"""
-EXECUTE = """
-mutation ($id: ID!, $cmd: String!) {
-  executeCommand(sessionId: $id, command: $cmd) {
-    id status result error errorCode costUsd durationMs startedAt finishedAt
-  }
-}
-"""
 START = """
 mutation ($id: ID!, $cmd: String!) {
   startCommand(sessionId: $id, command: $cmd) { id status }
@@ -40,11 +34,6 @@ subscription ($id: ID!, $after: Int) {
   }
 }
 """
-
-
-async def create(client: Client, workdir: Path) -> dict[str, Any]:
-    data = await client.data(CREATE, {"dir": str(workdir)})
-    return data["createSession"]
 
 
 async def collect(stream: Any, until: str, limit: int = 1000) -> list[dict[str, Any]]:
