@@ -281,6 +281,26 @@ async def test_gateway_roots_confine_git_without_options_of_its_own(
     assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN_PATH"]
 
 
+async def test_gateway_roots_confine_claude_without_options_of_its_own(
+    bundled: GatewayProcess, http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    """The gateway runs in the repository, outside ``tmp_path``: a session in
+    ``projects/work`` is allowed only because ``gateway.roots`` names it."""
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    query = (
+        "mutation($d: String!) { createSession(input: {workingDirectory: $d}) "
+        "{ id workingDirectory } }"
+    )
+    inside = tmp_path / "projects" / "work"
+    status, body, _ = await post(http, bundled, query, {"d": str(inside)})
+    assert status == 200 and "errors" not in body, body
+    assert body["data"]["createSession"]["workingDirectory"] == str(inside.resolve())
+    status, body, _ = await post(http, bundled, query, {"d": str(outside)})
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN_PATH"]
+    assert str(tmp_path) not in json.dumps(body).replace(str(outside), "")
+
+
 async def test_the_git_answers_of_the_issue_leak_nothing(
     bundled: GatewayProcess, http: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
