@@ -2,9 +2,11 @@
 from every place a query can lead.
 
 The check walks the graph the planner will walk: a state is an object type in one
-subgraph (with what a ``@provides`` above it adds). From the root fields, every state
-a query can reach is visited once; in each, every accessible field of the type must
-be resolvable there, directly (the subgraph resolves it, its ``@requires`` can be
+subgraph (with what a ``@provides`` above it adds); a query at some place can be at
+any of a set of such states (a ``@shareable`` field leads to each subgraph that
+resolves it), as in Apollo's simultaneous paths. From the root fields, every set a
+query can reach is visited once; in each, every accessible field of the type must be
+resolvable from at least one of its states, directly (the subgraph resolves it, its ``@requires`` can be
 met) or after entity jumps through resolvable ``@key``s whose fields the subgraph
 being left can supply itself or through other subgraphs, never through the one
 being entered (Apollo's rule: ``complex_key`` is refused, ``requires`` accepted).
@@ -29,12 +31,13 @@ from graphql import (
     GraphQLUnionType,
     InlineFragmentNode,
     SelectionSetNode,
+    TypeNode,
 )
 
 from gateway.composition.context import CompositionContext
 from gateway.composition.merged import MergedType
 from gateway.composition.spec import ROOT_OPERATIONS
-from gateway.composition.syntax import print_field_set
+from gateway.composition.syntax import named_type_node, print_field_set
 from gateway.supergraph import FieldSource, Key, TypeKind
 
 __all__ = ["satisfiability_error"]
@@ -49,6 +52,9 @@ class _State:
     subgraph: str
     provided: SelectionSetNode | None
     """The ``@provides`` selection that applies to this object, if any."""
+    entered: bool = False
+    """Reached through an entity jump: the key's fields came in the
+    representation."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +74,9 @@ class _Walk:
         self.context = context
         self.merged = context.merged
         self.schemas = {s.name: s.schema for s in context.subgraphs}
-        self.seen: set[_State] = set()
+        self.seen: set[frozenset[_State]] = set()
         self.reported: set[str] = set()
-        self.queue: list[tuple[_State, tuple[_Step, ...], str]] = []
+        self.queue: list[tuple[frozenset[_State], tuple[_Step, ...], str]] = []
 
     # --- the walk ---------------------------------------------------------------
 
@@ -82,38 +88,41 @@ class _Walk:
             for field in root_type.fields.values():
                 if field.inaccessible:
                     continue
-                for source in field.sources:
-                    self._enter(
-                        source.subgraph,
-                        source,
-                        (_Step(field=field.name),),
-                        operation,
-                        source.provides,
-                    )
+                ways = [(s.subgraph, s, s.provides) for s in field.sources]
+                self._enter(ways, (_Step(field=field.name),), operation)
         while self.queue and len(self.seen) < _MAX_STATES:
-            state, path, operation = self.queue.pop(0)
-            self._check(state, path, operation)
+            alternatives, path, operation = self.queue.pop(0)
+            self._check(alternatives, path, operation)
 
     def _enter(
         self,
-        subgraph: str,
-        source: FieldSource,
+        ways: list[tuple[str, FieldSource, SelectionSetNode | None]],
         path: tuple[_Step, ...],
         operation: str,
-        provided: SelectionSetNode | None,
     ) -> None:
-        """Queue the states a field's value leads to in ``subgraph``."""
-        if not source.type:
-            return
-        type_name = _named(source.type)
-        for object_name, condition, narrowed in self._objects(
-            type_name, subgraph, provided
-        ):
+        """Queue what a field's value leads to: per object type it can be, the set
+        of (subgraph, provided) alternatives a query can continue from."""
+        by_object: dict[str, set[_State]] = {}
+        conditions: dict[str, _Step | None] = {}
+        for subgraph, source, provided in ways:
+            if not source.type:
+                continue
+            type_name = _named(source.type)
+            for object_name, condition, narrowed in self._objects(
+                type_name, subgraph, provided
+            ):
+                by_object.setdefault(object_name, set()).add(
+                    _State(object_name, subgraph, narrowed)
+                )
+                conditions.setdefault(object_name, condition)
+        for object_name, states in by_object.items():
+            alternatives = frozenset(states)
+            if alternatives in self.seen:
+                continue
+            self.seen.add(alternatives)
+            condition = conditions[object_name]
             step_path = path if condition is None else (*path, condition)
-            state = _State(object_name, subgraph, narrowed)
-            if state not in self.seen:
-                self.seen.add(state)
-                self.queue.append((state, step_path, operation))
+            self.queue.append((alternatives, step_path, operation))
 
     def _objects(
         self, type_name: str, subgraph: str, provided: SelectionSetNode | None
@@ -144,29 +153,48 @@ class _Walk:
                 _narrow(provided, member.name),
             )
 
-    def _check(self, state: _State, path: tuple[_Step, ...], operation: str) -> None:
-        merged_type = self.merged[state.type_name]
+    def _check(
+        self,
+        alternatives: frozenset[_State],
+        path: tuple[_Step, ...],
+        operation: str,
+    ) -> None:
+        """Every accessible field of the type must be resolvable from at least one
+        of the alternatives a query can be at."""
+        ordered = sorted(alternatives, key=lambda s: s.subgraph)
+        type_name = ordered[0].type_name
+        merged_type = self.merged[type_name]
         for field in merged_type.fields.values():
             if field.inaccessible or field.type is None:
                 continue
-            coordinate = f"{state.type_name}.{field.name}"
-            ways, reasons = self._resolve(merged_type, field.name, state)
+            coordinate = f"{type_name}.{field.name}"
             field_path = (*path, _Step(field=field.name))
+            ways: list[tuple[str, FieldSource, SelectionSetNode | None]] = []
+            failures: list[tuple[str, list[str]]] = []
+            for state in ordered:
+                found, reasons = self._resolve(merged_type, field.name, state)
+                ways += found
+                if not found:
+                    failures.append((state.subgraph, reasons))
             if not ways:
                 if coordinate not in self.reported:
                     self.reported.add(coordinate)
-                    self._report(operation, field_path, state.subgraph, reasons)
+                    self._report(
+                        operation,
+                        field_path,
+                        failures,
+                        composite_leaf=not _is_leaf(self.merged, field.type),
+                    )
                 continue
-            for subgraph, source, provided in ways:
-                self._enter(subgraph, source, field_path, operation, provided)
+            self._enter(ways, field_path, operation)
 
     # --- resolving one field from one state -------------------------------------
 
     def _resolve(
         self, merged_type: MergedType, field_name: str, state: _State
     ) -> tuple[list[tuple[str, FieldSource, SelectionSetNode | None]], list[str]]:
-        """The subgraphs that can resolve the field from ``state`` (with the
-        ``@provides`` applying below it), or the reasons none can."""
+        """Every way the field can be resolved from ``state`` (directly, through
+        the ``@provides`` above it, or after entity jumps), or the reasons none can."""
         ways: list[tuple[str, FieldSource, SelectionSetNode | None]] = []
         reasons: list[str] = []
         field = merged_type.fields[field_name]
@@ -180,12 +208,15 @@ class _Walk:
                     provided.selection_set,
                 )
             )
-            return ways, reasons
         direct = field.source(state.subgraph)
         if direct is not None and self._requires_met(direct, state):
             ways.append((state.subgraph, direct, direct.provides))
-            return ways, reasons
-        if direct is None:
+        elif direct is None and state.subgraph in field.external_in:
+            reasons.append(
+                f'field "{state.type_name}.{field_name}" is not resolvable because '
+                "marked @external."
+            )
+        elif direct is None:
             reasons.append(f'cannot find field "{state.type_name}.{field_name}".')
         else:
             reasons.append(
@@ -214,7 +245,7 @@ class _Walk:
                         )
                     continue
                 reached.add(target)
-                entered = _State(state.type_name, target, None)
+                entered = _State(state.type_name, target, None, entered=True)
                 source = field.source(target)
                 if source is not None and self._requires_met(source, entered):
                     ways.append((target, source, source.provides))
@@ -316,8 +347,12 @@ class _Walk:
         field = merged_type.fields.get(node.name.value)
         if field is None:
             return False
-        if node.selection_set is None and field.name in self._key_field_names(state):
-            return True  # a leaf of a key there: entered with it, or resolvable
+        if (
+            state.entered
+            and node.selection_set is None
+            and field.name in self._key_field_names(state)
+        ):
+            return True  # a leaf of the key the subgraph was entered with
         candidates: list[tuple[_State, FieldSource, SelectionSetNode | None]] = []
         provided = _provided_field(state.provided, field.name)
         if provided is not None and state.subgraph in field.external_in:
@@ -338,7 +373,11 @@ class _Walk:
                 continue
             if self._can_resolve(key.selection, state, visited | {target}, depth + 1):
                 candidates.append(
-                    (_State(state.type_name, target, None), source, source.provides)
+                    (
+                        _State(state.type_name, target, None, entered=True),
+                        source,
+                        source.provides,
+                    )
                 )
         for at, source, below in candidates:
             if source.requires is not None and not self._can_resolve(
@@ -371,28 +410,37 @@ class _Walk:
         self,
         operation: str,
         path: tuple[_Step, ...],
-        subgraph: str,
-        reasons: list[str],
+        failures: list[tuple[str, list[str]]],
+        *,
+        composite_leaf: bool,
     ) -> None:
-        query = _print_path(operation, path)
-        if len(reasons) == 1:
-            why = f'- from subgraph "{subgraph}": {reasons[0]}'
-        else:
-            why = f'- from subgraph "{subgraph}":\n' + "\n".join(
-                f"  - {reason}" for reason in reasons
-            )
-        involved = sorted({subgraph} | _subgraphs_named(reasons))
+        query = _print_path(operation, path, composite_leaf=composite_leaf)
+        lines: list[str] = []
+        involved: set[str] = set()
+        for subgraph, reasons in failures:
+            involved |= {subgraph} | _subgraphs_named(reasons)
+            if len(reasons) == 1:
+                lines.append(f'- from subgraph "{subgraph}": {reasons[0]}')
+            else:
+                lines.append(f'- from subgraph "{subgraph}":')
+                lines += [f"  - {reason}" for reason in reasons]
+        why = "\n".join(lines)
         self.context.issues.error(
             "SATISFIABILITY_ERROR",
             f"The following supergraph API query:\n{query}\ncannot be satisfied by "
             f"the subgraphs because:\n{why}",
-            *involved,
+            *sorted(involved),
         )
 
 
 def _named(printed: str) -> str:
     """``[Book!]!`` -> ``Book``."""
     return printed.replace("[", "").replace("]", "").replace("!", "")
+
+
+def _is_leaf(merged: dict[str, MergedType], type_node: TypeNode) -> bool:
+    named = merged.get(named_type_node(type_node).name.value)
+    return named is None or named.kind in (TypeKind.SCALAR, TypeKind.ENUM)
 
 
 def _provided_field(
@@ -433,13 +481,16 @@ def _subgraphs_named(reasons: list[str]) -> set[str]:
     return found
 
 
-def _print_path(operation: str, path: tuple[_Step, ...]) -> str:
-    """The query a path stands for, printed as Apollo prints it."""
+def _print_path(
+    operation: str, path: tuple[_Step, ...], *, composite_leaf: bool
+) -> str:
+    """The query a path stands for, printed as Apollo prints it (``...`` under a
+    last field that needs a selection)."""
     lines = ["{" if operation == "query" else f"{operation} {{"]
     depth = 1
     for index, step in enumerate(path):
         indent = "  " * depth
-        if step.field is not None and index == len(path) - 1:
+        if step.field is not None and index == len(path) - 1 and not composite_leaf:
             lines.append(f"{indent}{step.field}")
         elif step.field is not None:
             lines.append(f"{indent}{step.field} {{")
@@ -447,6 +498,8 @@ def _print_path(operation: str, path: tuple[_Step, ...]) -> str:
         else:
             lines.append(f"{indent}... on {step.type_condition} {{")
             depth += 1
+    if composite_leaf:
+        lines.append("  " * depth + "...")
     for level in range(depth - 1, 0, -1):
         lines.append("  " * level + "}")
     lines.append("}")
