@@ -942,7 +942,7 @@ def test_fields_of_a_value_type_outside_any_key_still_need_shareable() -> None:
     assert codes(("a", a), ("b", b)) == ["INVALID_FIELD_SHARING"]
 
 
-def test_only_the_leaves_of_a_nested_requires_need_external_in_fed2() -> None:
+def test_only_top_level_leaves_of_a_requires_need_external_in_fed2() -> None:
     posts = fed2("""
         type Query { posts: [Post] }
         type Post @key(fields: "id") { id: ID! author: Author @shareable }
@@ -958,11 +958,13 @@ def test_only_the_leaves_of_a_nested_requires_need_external_in_fed2() -> None:
         type Author @key(fields: "id") { id: ID! years: Int @external }
     """)
     compose([("posts", posts), ("authors", authors), ("ranking", ranking)])
-    internal_leaf = ranking.replace("years: Int @external", "years: Int @shareable")
-    authors_shared = authors.replace("years: Int", "years: Int @shareable")
-    assert "REQUIRES_FIELDS_MISSING_EXTERNAL" in codes(
-        ("posts", posts), ("authors", authors_shared), ("ranking", internal_leaf)
+    internal_leaf = ranking.replace(
+        'rank: Int @requires(fields: "author { years }")',
+        'rank: Int @requires(fields: "id")',
     )
+    assert codes(
+        ("posts", posts), ("authors", authors), ("ranking", internal_leaf)
+    ) == ["REQUIRES_FIELDS_MISSING_EXTERNAL"]
 
 
 def test_an_unreachable_field_is_a_satisfiability_error_naming_the_query() -> None:
