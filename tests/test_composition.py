@@ -885,7 +885,7 @@ def test_provides_on_a_union_field_selects_through_inline_fragments() -> None:
         type Book @key(fields: "id") { id: ID! title: String @external }
         type Song @key(fields: "id") { id: ID! }
     """)
-    b = fed2('type Book @key(fields: "id") { id: ID! title: String }')
+    b = fed2('type Book @key(fields: "id") { id: ID! title: String @shareable }')
     supergraph = compose([("a", a), ("b", b)])
     items = supergraph.field("Query", "items")
     assert items is not None
@@ -992,3 +992,16 @@ def test_a_shareable_field_may_continue_in_the_subgraph_that_has_the_rest() -> N
     """)
     supergraph = compose([("staff", staff), ("family", family)])
     assert sources(supergraph, "Profile", "hasChildren") == ["family"]
+
+
+def test_a_provided_external_field_must_be_shareable_where_it_is_resolved() -> None:
+    a = fed2("""
+        type Query { items: [Item] @provides(fields: "... on Book { title }") }
+        union Item = Book | Song
+        type Book @key(fields: "id") { id: ID! title: String @external }
+        type Song @key(fields: "id") { id: ID! }
+    """)
+    b = fed2('type Book @key(fields: "id") { id: ID! title: String }')
+    issues = issues_of(("a", a), ("b", b))
+    assert [i.code for i in issues] == ["INVALID_FIELD_SHARING"]
+    assert "not @shareable in 'b'" in issues[0].message
