@@ -9,7 +9,9 @@ The reference check composes every case here and every scenario under
 tests/scenarios/ with the npm package ``@theguild/federation-composition`` (pinned
 in tests/node/package.json; installed by ./scripts/test) and requires our
 composition to agree on success or failure and, when both succeed, on the printed
-sorted client schema.
+sorted client schema. The supergraph SDL it writes is then read back
+(``load_supergraph``): it must give the same client schema and the same ownership
+model as composing the subgraphs' own SDL.
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from graphql import lexicographic_sort_schema, print_schema
+from graphql import lexicographic_sort_schema, print_ast, print_schema
 
 from gateway.composition import compose
+from gateway.composition.supergraph_sdl import load_supergraph
 from gateway.config import load_config
 from gateway.errors import CompositionError
+from gateway.supergraph import Supergraph
 
 TESTS = Path(__file__).parent
 CASES_DIR = TESTS / "composition"
@@ -37,6 +41,7 @@ CASES = sorted(p for p in CASES_DIR.iterdir() if (p / "supergraph.yaml").is_file
 REFERENCE_CASES = CASES + sorted(
     p for p in SCENARIOS_DIR.iterdir() if (p / "supergraph.yaml").is_file()
 )
+COMPOSING_CASES = [f for f in REFERENCE_CASES if not (f / "errors.json").is_file()]
 
 
 def subgraphs_of(folder: Path) -> list[tuple[str, str]]:
@@ -127,3 +132,57 @@ def test_composition_agrees_with_the_reference_composer(folder: Path) -> None:
         )
     if ours is not None:
         assert ours == reference["clientSchema"]
+
+
+def ownership(supergraph: Supergraph) -> dict[str, Any]:
+    """What the planner reads, in a comparable form: kinds, keys, possible types,
+    and per field its type and every source with its own type, requires and
+    provides. (``external_in`` is left out: an ``@external`` field that no directive
+    uses is dropped from a supergraph SDL, and carries no information.)"""
+
+    def selection(node: Any) -> str | None:
+        return None if node is None else " ".join(print_ast(node).split())
+
+    return {
+        name: (
+            typedef.kind,
+            sorted(typedef.subgraphs),
+            sorted(
+                (k.subgraph, " ".join(print_ast(k.selection).split()), k.resolvable)
+                for k in typedef.keys
+            ),
+            sorted(typedef.interface_object_in),
+            sorted(typedef.possible_types),
+            typedef.inaccessible,
+            {
+                f.name: (
+                    f.type,
+                    f.inaccessible,
+                    sorted(
+                        (
+                            s.subgraph,
+                            s.type,
+                            selection(s.requires) or "",
+                            selection(s.provides) or "",
+                        )
+                        for s in f.sources
+                    ),
+                )
+                for f in typedef.fields.values()
+            },
+        )
+        for name, typedef in supergraph.types.items()
+    }
+
+
+@pytest.mark.parametrize("folder", COMPOSING_CASES, ids=case_id)
+def test_a_supergraph_sdl_reads_back_into_the_same_supergraph(folder: Path) -> None:
+    reference = reference_results()[case_id(folder)]
+    assert reference["ok"], reference["errors"]
+    from_supergraph = load_supergraph(reference["supergraphSdl"])
+    from_subgraphs = compose(subgraphs_of(folder))
+    assert print_schema(lexicographic_sort_schema(from_supergraph.schema)) == (
+        print_schema(lexicographic_sort_schema(from_subgraphs.schema))
+    )
+    assert ownership(from_supergraph) == ownership(from_subgraphs)
+    assert set(from_supergraph.subgraphs) == set(from_subgraphs.subgraphs)
