@@ -117,7 +117,7 @@ def test_subgraphs_come_back_with_their_names_urls_and_join_facts() -> None:
     assert "secret: String @shareable @inaccessible" in catalog
     assert "HIDDEN @inaccessible" in catalog
     prices = extracted["prices"].sdl
-    assert 'type Item @interfaceObject @key(fields: "id")' in prices
+    assert 'type Item @key(fields: "id") @interfaceObject' in prices
     assert "price" not in catalog.split("type Book", 1)[1].split("}", 1)[0]
 
 
