@@ -19,8 +19,8 @@ from gateway.operation import (
     OperationCache,
     coerce_variables,
 )
-from gateway.plan import QueryPlan
 from gateway.planner import CachingQueryPlanner
+from gateway.planner.nodes import QueryPlan
 from gateway.streaming import StreamEvent
 from gateway.subscriptions import Subscriptions
 from gateway.supergraph import Supergraph

@@ -43,7 +43,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from gateway.errors import GatewayError, SubgraphError, SubgraphStreamError
 from gateway.headers import HOP_BY_HOP
-from gateway.plan import QueryPlan, Subscription
+from gateway.planner.nodes import QueryPlan, Subscription
 from gateway.streaming import StreamEvent
 from gateway.transports.base import (
     RequestContext,

@@ -28,7 +28,7 @@ from gateway.config import load_config
 from gateway.engine import Engine
 from gateway.errors import RequestError, SubgraphUnreachableError
 from gateway.operation import GraphQLRequest
-from gateway.plan import print_plan
+from gateway.planner.nodes import print_plan
 from gateway.subgraph_server import create_subgraph_app
 from gateway.supergraph import Supergraph
 from gateway.transports.base import SubgraphRequest, SubgraphResult, Transport
