@@ -98,9 +98,7 @@ def _load(args: argparse.Namespace) -> Config:
 
 
 def _serve(config: Config) -> int:
-    from aiohttp import web
-
-    from gateway.server import create_app
+    from gateway.http.app import run_app
 
     loop: asyncio.AbstractEventLoop
     try:
@@ -110,28 +108,7 @@ def _serve(config: Config) -> int:
     except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
         loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    host, port = config.gateway.host, config.gateway.port
-
-    def announce(message: object) -> None:
-        del message
-        logger.info(
-            "gateway listening on http://%s:%d%s",
-            host,
-            port,
-            config.gateway.graphql_path,
-        )
-
-    web.run_app(
-        create_app(config),
-        host=host,
-        port=port,
-        loop=loop,
-        access_log=None,
-        shutdown_timeout=4.0,
-        # A client that goes away cancels its handler: streams close their upstream.
-        handler_cancellation=True,
-        print=announce,
-    )
+    run_app(config, loop)
     return 0
 
 

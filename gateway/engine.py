@@ -8,20 +8,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from gateway.errors import PlanningError
+from gateway.events import StreamEvent
 from gateway.executor import Executor
 from gateway.operation import (
     GraphQLRequest,
-    Operation,
     OperationCache,
-    coerce_variables,
+    Prepared,
+    prepare,
 )
 from gateway.planner import CachingQueryPlanner
 from gateway.planner.nodes import QueryPlan
-from gateway.streaming import StreamEvent
 from gateway.subscriptions import Subscriptions
 from gateway.supergraph import Supergraph
 from gateway.transports.base import RequestContext, Transport
@@ -29,15 +28,6 @@ from gateway.transports.base import RequestContext, Transport
 __all__ = ["Engine", "Prepared"]
 
 logger = logging.getLogger("gateway.engine")
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class Prepared:
-    """A request ready to run: its operation and its coerced variables."""
-
-    request: GraphQLRequest
-    operation: Operation
-    variables: Mapping[str, Any]
 
 
 class Engine:
@@ -59,11 +49,7 @@ class Engine:
 
     def prepare(self, request: GraphQLRequest) -> Prepared:
         """Parse, validate and coerce. Raises ``OperationError`` / ``BadRequestError``."""
-        operation = self.operations.get(request.query, request.operation_name)
-        variables = coerce_variables(
-            self.supergraph.schema, operation, request.variables
-        )
-        return Prepared(request, operation, variables)
+        return prepare(self.operations, request)
 
     def plan_for(self, prepared: Prepared) -> QueryPlan:
         """The (cached) plan of a prepared request. Raises ``PlanningError``."""

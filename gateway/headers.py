@@ -8,13 +8,13 @@ See https://cosmo-docs.wundergraph.com/router/proxy-capabilities#forward-http-he
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from gateway.config import HeaderRule
 
-__all__ = ["HOP_BY_HOP", "HeaderPropagator"]
+__all__ = ["HOP_BY_HOP", "HeaderPolicy", "HeaderPropagator"]
 
 HOP_BY_HOP = frozenset(
     {
@@ -77,3 +77,68 @@ class HeaderPropagator:
                         continue
                     out[rule.rename or name] = value
         return out
+
+
+class HeaderPolicy:
+    """The propagation rules of every subgraph: the edge asks once per client
+    request which headers each subgraph is sent (``for_request``)."""
+
+    __slots__ = ("_propagators",)
+
+    def __init__(self, propagators: Mapping[str, HeaderPropagator] | None = None):
+        self._propagators = {
+            name: propagator
+            for name, propagator in (propagators or {}).items()
+            if propagator
+        }
+
+    @classmethod
+    def from_rules(
+        cls,
+        common: Sequence[HeaderRule],
+        per_subgraph: Mapping[str, Sequence[HeaderRule]],
+    ) -> HeaderPolicy:
+        """``common`` rules apply to every subgraph, then its own."""
+        return cls(
+            {
+                name: HeaderPropagator((*common, *rules))
+                for name, rules in per_subgraph.items()
+            }
+        )
+
+    def for_request(
+        self, incoming: Mapping[str, str]
+    ) -> Mapping[str, Mapping[str, str]]:
+        """Subgraph name -> headers to send it, for one client request (each
+        subgraph's headers are computed the first time a fetch asks for them)."""
+        if not self._propagators:
+            return _NOTHING
+        return _Forwarded(self._propagators, incoming)
+
+
+_NOTHING: Mapping[str, Mapping[str, str]] = {}
+
+
+class _Forwarded(Mapping[str, Mapping[str, str]]):
+    """One client request's headers per subgraph, computed on first use."""
+
+    __slots__ = ("_done", "_incoming", "_propagators")
+
+    def __init__(
+        self, propagators: Mapping[str, HeaderPropagator], incoming: Mapping[str, str]
+    ) -> None:
+        self._propagators = propagators
+        self._incoming = incoming
+        self._done: dict[str, Mapping[str, str]] = {}
+
+    def __getitem__(self, name: str) -> Mapping[str, str]:
+        headers = self._done.get(name)
+        if headers is None:
+            headers = self._done[name] = self._propagators[name](self._incoming)
+        return headers
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._propagators)
+
+    def __len__(self) -> int:
+        return len(self._propagators)

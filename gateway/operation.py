@@ -6,8 +6,6 @@ https://spec.graphql.org/October2021/#sec-Coercing-Variable-Values
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -27,6 +25,7 @@ from graphql import (
 from graphql.execution.values import get_variable_values
 from graphql.language import Visitor, visit
 
+from gateway.caching import LRU
 from gateway.errors import BadRequestError, OperationError
 
 __all__ = [
@@ -34,7 +33,9 @@ __all__ = [
     "Operation",
     "OperationCache",
     "OperationKind",
+    "Prepared",
     "coerce_variables",
+    "prepare",
 ]
 
 OperationKind = Literal["query", "mutation", "subscription"]
@@ -171,68 +172,96 @@ def coerce_variables(
     return coerced
 
 
-class OperationCache:
-    """Parses and validates documents against the client schema, once per
-    (schema, text, operationName); least recently used entries are dropped.
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    """A document that cannot run, as the payload of the error to raise afresh."""
 
-    Failures are cached too: a repeated bad document is not parsed again.
+    message: str
+    code: str
+    errors: tuple[dict[str, Any], ...]
+
+    def error(self) -> OperationError:
+        return OperationError(
+            self.message, code=self.code, errors=[dict(e) for e in self.errors]
+        )
+
+
+class OperationCache:
+    """Parses and validates documents against one schema, once per
+    (text, operationName); least recently used entries are dropped.
+
+    Failures are cached too, as payloads: a repeated bad document is not parsed
+    again, and each request gets its own fresh ``OperationError``.
     """
 
     def __init__(self, schema: GraphQLSchema, maxsize: int = 1024) -> None:
         self.schema = schema
-        self.maxsize = max(0, maxsize)
-        self._entries: OrderedDict[
-            tuple[int, str, str | None], Operation | OperationError
-        ] = OrderedDict()
-        self._lock = threading.Lock()
+        self._entries: LRU[tuple[str, str | None], Operation | _Failure] = LRU(maxsize)
         self.parse_count = 0
         """Documents parsed and validated so far (cache misses)."""
+
+    @property
+    def maxsize(self) -> int:
+        return self._entries.maxsize
 
     def get(self, query: str | None, operation_name: str | None = None) -> Operation:
         if query is None:
             raise BadRequestError("the request has no 'query'")
         if not isinstance(query, str):
             raise BadRequestError("'query' must be a string")
-        key = (id(self.schema), query, operation_name)
+        key = (query, operation_name)
         entry = self._entries.get(key)
         if entry is None:
-            with self._lock:
-                entry = self._entries.get(key)
-                if entry is None:
-                    entry = self._build(query, operation_name)
-                    if self.maxsize:
-                        self._entries[key] = entry
-                        if len(self._entries) > self.maxsize:
-                            self._entries.popitem(last=False)
-        else:
-            try:
-                self._entries.move_to_end(key)
-            except KeyError:  # evicted meanwhile
-                pass
-        if isinstance(entry, OperationError):
-            raise entry
+            entry = self._build(query, operation_name)
+            self._entries.put(key, entry)
+        if isinstance(entry, _Failure):
+            raise entry.error()
         return entry
 
-    def _build(
-        self, query: str, operation_name: str | None
-    ) -> Operation | OperationError:
+    def _build(self, query: str, operation_name: str | None) -> Operation | _Failure:
         self.parse_count += 1
         try:
             document = parse(query)
         except GraphQLError as exc:
-            return OperationError(
+            return _Failure(
                 exc.message,
-                code="GRAPHQL_PARSE_FAILED",
-                errors=_error_dicts([exc], "GRAPHQL_PARSE_FAILED"),
+                "GRAPHQL_PARSE_FAILED",
+                tuple(_error_dicts([exc], "GRAPHQL_PARSE_FAILED")),
             )
         errors = validate(self.schema, document)
         if errors:
-            return OperationError(
+            return _Failure(
                 errors[0].message,
-                code="GRAPHQL_VALIDATION_FAILED",
-                errors=_error_dicts(errors, "GRAPHQL_VALIDATION_FAILED"),
+                "GRAPHQL_VALIDATION_FAILED",
+                tuple(_error_dicts(errors, "GRAPHQL_VALIDATION_FAILED")),
             )
         try:
             return _select_operation(document, operation_name, query)
         except OperationError as exc:
-            return exc
+            return _Failure(exc.message, exc.code, tuple(exc.graphql_errors()))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Prepared:
+    """A request ready to run: its operation and its coerced variables.
+
+    ``request.variables`` keeps the values as the client sent them (what a subgraph
+    receives on the wire); ``variables`` are the same values coerced against the
+    schema (what the planner evaluates ``@skip``/``@include`` with).
+    """
+
+    request: GraphQLRequest
+    operation: Operation
+    variables: Mapping[str, Any]
+
+
+def prepare(operations: OperationCache, request: GraphQLRequest) -> Prepared:
+    """The one prepare path: parse and validate (cached), select the operation,
+    coerce the variables. Raises ``OperationError`` / ``BadRequestError``.
+
+    The gateway prepares against its client schema, a standalone subgraph server
+    against the subgraph's schema.
+    """
+    operation = operations.get(request.query, request.operation_name)
+    variables = coerce_variables(operations.schema, operation, request.variables)
+    return Prepared(request, operation, variables)

@@ -22,19 +22,18 @@ import orjson
 from gateway.composition import compose
 from gateway.config import Config, SubgraphConfig
 from gateway.errors import ConfigError, GatewayError, SubgraphError
-from gateway.headers import HeaderPropagator
+from gateway.headers import HeaderPolicy
+from gateway.local import LocalSubgraph, load_local_subgraph
 from gateway.supergraph import Supergraph
-from gateway.transports.base import RequestContext, Transport
-from gateway.transports.http import HTTPTransport, decode_graphql_response
-from gateway.transports.inprocess import (
-    InProcessTransport,
-    LocalSubgraph,
-    load_local_subgraph,
-)
+from gateway.transports.base import Transport
+from gateway.transports.boundary import decode_graphql_response, mapped_errors
+from gateway.transports.http import HTTPTransport
+from gateway.transports.inprocess import InProcessTransport
 
 __all__ = [
     "build_transports",
     "compose_config",
+    "header_policy",
     "introspect_sdl",
     "load_local_subgraphs",
     "read_subgraph_sdl",
@@ -84,28 +83,25 @@ async def introspect_sdl(
 ) -> str:
     """Ask a running subgraph for its SDL (``{ _service { sdl } }``)."""
     try:
-        async with session.post(
-            url,
-            data=orjson.dumps({"query": SERVICE_SDL_QUERY}),
-            headers={
-                "Content-Type": "application/json",
-                "Accept": "application/json",
-                **(headers or {}),
-            },
-            timeout=aiohttp.ClientTimeout(total=timeout),
-        ) as response:
-            body = await response.read()
-            result = decode_graphql_response(
-                body,
-                service=name,
-                status=response.status,
-                content_type=response.content_type,
+        with mapped_errors(name, url, "introspection"):
+            response = await session.post(
+                url,
+                data=orjson.dumps({"query": SERVICE_SDL_QUERY}),
+                headers={
+                    "Content-Type": "application/json",
+                    "Accept": "application/json",
+                    **(headers or {}),
+                },
+                timeout=aiohttp.ClientTimeout(total=timeout),
             )
-    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-        raise GatewayError(
-            f"cannot introspect subgraph {name!r} at {url}: {exc or type(exc).__name__}",
-            code="INTROSPECTION_FAILED",
-        ) from exc
+            async with response:
+                body = await response.read()
+        result = decode_graphql_response(
+            body,
+            service=name,
+            status=response.status,
+            content_type=response.content_type,
+        )
     except SubgraphError as exc:
         raise GatewayError(
             f"cannot introspect subgraph {name!r} at {url}: {exc.message}",
@@ -173,8 +169,12 @@ async def compose_config(
     )
 
 
-def _headers_for(config: Config, subgraph: SubgraphConfig) -> HeaderPropagator:
-    return HeaderPropagator((*config.gateway.headers, *subgraph.headers))
+def header_policy(config: Config) -> HeaderPolicy:
+    """The propagation rules of every subgraph (``gateway.headers`` in
+    supergraph.yaml): the edge applies them once per client request."""
+    return HeaderPolicy.from_rules(
+        config.gateway.headers, {s.name: s.headers for s in config.subgraphs}
+    )
 
 
 def build_transports(
@@ -187,7 +187,7 @@ def build_transports(
     A remote subgraph gets HTTP for queries and mutations and SSE for subscriptions
     (``subscription.protocol``: ``sse`` is GET, ``sse_post`` is POST; to
     ``subscription.url``, default ``routing_url``), with the same header
-    propagation. ``ws`` is refused: the gateway does not speak it yet.
+    propagation (``header_policy``, applied at the edge). ``ws`` is refused: the gateway does not speak it yet.
     The SSE side has its own connection pool without a per-host limit (every
     subscription holds a connection), opened while subscriptions are open.
     """
@@ -210,20 +210,12 @@ def build_transports(
                     "key_path": f"subgraphs.{subgraph.name}.subscription.protocol",
                 },
             )
-        propagate = _headers_for(config, subgraph)
-
-        def headers_for(
-            context: RequestContext, propagate: HeaderPropagator = propagate
-        ) -> Mapping[str, str]:
-            return propagate(context.headers) if propagate else {}
-
         timeout = subgraph.timeout or config.gateway.subgraph_timeout
         http = HTTPTransport(
             subgraph.name,
             subgraph.routing_url,
             session,
             timeout=timeout,
-            headers_for=headers_for,
             dedup=config.gateway.dedup_queries,
         )
         sse = SSETransport(
@@ -231,7 +223,6 @@ def build_transports(
             subgraph.subscription_url or subgraph.routing_url,
             method="POST" if protocol == "sse_post" else "GET",
             timeout=timeout,
-            headers_for=headers_for,
         )
         transports[subgraph.name] = RemoteTransport(http, sse)
     return transports

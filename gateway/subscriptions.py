@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections import deque
 from collections.abc import (
@@ -42,16 +43,15 @@ import orjson
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from gateway.errors import GatewayError, SubgraphError, SubgraphStreamError
+from gateway.events import EVENT_ID, StreamEvent
 from gateway.headers import HOP_BY_HOP
 from gateway.planner.nodes import QueryPlan, Subscription
-from gateway.streaming import StreamEvent
 from gateway.transports.base import (
     RequestContext,
     SubgraphRequest,
     SubgraphResult,
     Transport,
 )
-from gateway.transports.inprocess import EVENT_ID
 
 if TYPE_CHECKING:
     from gateway.executor import Executor
@@ -106,16 +106,13 @@ def _context_key(context: RequestContext) -> tuple[tuple[str, str], ...]:
 
 
 def _upstream_key(transport: Transport, request: SubgraphRequest) -> Hashable:
-    """Identical upstream subscriptions have equal keys. A transport that says
-    which headers it forwards (``propagated_headers``) is keyed on those; an
-    in-process one (its resolvers see every header) on all that can matter."""
-    propagated: Callable[[RequestContext], Mapping[str, str]] | None = getattr(
-        transport, "propagated_headers", None
-    )
+    """Identical upstream subscriptions have equal keys: keyed on the headers a
+    remote subgraph is sent, or, for an in-process one (its resolvers see every
+    header), on all the client headers that can matter."""
     headers = (
-        _headers_key(propagated(request.context))
-        if propagated is not None
-        else _context_key(request.context)
+        _context_key(request.context)
+        if transport.sees_client_headers
+        else _headers_key(request.context.headers_to(transport.name))
     )
     return (
         transport.name,
@@ -170,7 +167,7 @@ def _with_last_event_id(
     headers.popall(LAST_EVENT_ID, None)
     if last_event_id is not None:
         headers[LAST_EVENT_ID] = last_event_id
-    return RequestContext(headers=CIMultiDictProxy(headers), remote=context.remote)
+    return dataclasses.replace(context, headers=CIMultiDictProxy(headers))
 
 
 def _errors_of(exc: SubgraphError) -> list[dict[str, Any]]:

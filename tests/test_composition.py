@@ -817,3 +817,176 @@ def test_hash_is_sha256_over_the_name_and_sdl_pairs() -> None:
     assert supergraph.hash == expected == supergraph_hash(pairs)
     assert supergraph_hash([("a", "type Query { a: Int }")]) != supergraph.hash
     assert supergraph_hash(list(reversed(pairs))) != supergraph.hash
+
+
+# --- Issue 9: what composition must accept, and what it must refuse -------------------
+
+
+def test_object_and_union_field_types_compose_to_the_union_with_each_own_type() -> None:
+    a = fed2("""
+        type Query { featured: Book @shareable }
+        type Book @key(fields: "id") { id: ID! title: String }
+    """)
+    b = fed2("""
+        type Query { featured: Media @shareable }
+        union Media = Book | Film
+        type Book @key(fields: "id") { id: ID! }
+        type Film @key(fields: "id") { id: ID! }
+    """)
+    supergraph = compose([("a", a), ("b", b)])
+    featured = supergraph.field("Query", "featured")
+    assert featured is not None and featured.type == "Media"
+    assert {s.subgraph: s.type for s in featured.sources} == {"a": "Book", "b": "Media"}
+
+
+def test_object_and_unrelated_object_field_types_are_a_type_mismatch() -> None:
+    a = fed2("type Query { x: A @shareable } type A { id: ID }")
+    b = fed2("type Query { x: B @shareable } type B { id: ID }")
+    assert codes(("a", a), ("b", b)) == ["FIELD_TYPE_MISMATCH"]
+
+
+def test_requires_may_select_fields_with_arguments() -> None:
+    a = fed2("""
+        type Query { products: [Product] }
+        type Product @key(fields: "id") { id: ID! price(currency: String!): Float }
+    """)
+    b = fed2("""
+        type Product @key(fields: "id") {
+          id: ID!
+          price(currency: String!): Float @external
+          tax: Float @requires(fields: "price(currency: \\"USD\\")")
+        }
+    """)
+    supergraph = compose([("a", a), ("b", b)])
+    tax = supergraph.field("Product", "tax")
+    assert tax is not None
+    assert selection(tax.sources[0].requires) == '{ price(currency: "USD") }'
+
+
+def test_requires_naming_an_argument_the_field_lacks_is_an_error() -> None:
+    a = fed2("""
+        type Query { products: [Product] }
+        type Product @key(fields: "id") { id: ID! price: Float }
+    """)
+    b = fed2("""
+        type Product @key(fields: "id") {
+          id: ID!
+          price: Float @external
+          tax: Float @requires(fields: "price(currency: \\"USD\\")")
+        }
+    """)
+    assert codes(("a", a), ("b", b)) == ["REQUIRES_INVALID_FIELDS"]
+
+
+def test_provides_on_a_union_field_selects_through_inline_fragments() -> None:
+    a = fed2("""
+        type Query { items: [Item] @provides(fields: "... on Book { title }") }
+        union Item = Book | Song
+        type Book @key(fields: "id") { id: ID! title: String @external }
+        type Song @key(fields: "id") { id: ID! }
+    """)
+    b = fed2('type Book @key(fields: "id") { id: ID! title: String }')
+    supergraph = compose([("a", a), ("b", b)])
+    items = supergraph.field("Query", "items")
+    assert items is not None
+    assert selection(items.sources[0].provides) == "{ ... on Book { title } }"
+
+
+def test_fed2_external_key_field_is_not_a_source_and_needs_no_shareable() -> None:
+    a = fed2("""
+        type Query { me: User }
+        type User @key(fields: "id") { id: ID! name: String }
+    """)
+    b = fed2("""
+        type Query { count: Int }
+        type User @key(fields: "id") { id: ID! @external reviews: Int }
+    """)
+    supergraph = compose([("a", a), ("b", b)])
+    user_id = supergraph.field("User", "id")
+    assert user_id is not None
+    assert sources(supergraph, "User", "id") == ["a"]
+    assert user_id.external_in == {"b"}
+
+
+def test_fed1_external_key_field_of_an_extension_stays_a_source() -> None:
+    a = 'type Query { me: User } type User @key(fields: "id") { id: ID! }'
+    b = 'extend type User @key(fields: "id") { id: ID! @external reviews: Int }'
+    supergraph = compose([("a", a), ("b", b)])
+    assert sources(supergraph, "User", "id") == ["a", "b"]
+
+
+def test_fields_nested_in_a_composite_key_are_shareable() -> None:
+    a = fed2("""
+        type Query { items: [Item] }
+        type Item @key(fields: "id { one two }") { id: ItemId! stock: Int }
+        type ItemId { one: String! two: String! }
+    """)
+    b = fed2("""
+        type Item @key(fields: "id { one two }") { id: ItemId! price: Float }
+        type ItemId { one: String! two: String! }
+    """)
+    supergraph = compose([("a", a), ("b", b)])
+    assert sources(supergraph, "ItemId", "one") == ["a", "b"]
+
+
+def test_fields_of_a_value_type_outside_any_key_still_need_shareable() -> None:
+    a = fed2("""
+        type Query { items: [Item] }
+        type Item @key(fields: "id") { id: ID! tag: Tag @shareable }
+        type Tag { label: String }
+    """)
+    b = fed2("""
+        type Item @key(fields: "id") { id: ID! tag: Tag @shareable }
+        type Tag { label: String }
+    """)
+    assert codes(("a", a), ("b", b)) == ["INVALID_FIELD_SHARING"]
+
+
+def test_only_the_leaves_of_a_nested_requires_need_external_in_fed2() -> None:
+    posts = fed2("""
+        type Query { posts: [Post] }
+        type Post @key(fields: "id") { id: ID! author: Author @shareable }
+        type Author @key(fields: "id") { id: ID! }
+    """)
+    authors = fed2('type Author @key(fields: "id") { id: ID! years: Int }')
+    ranking = fed2("""
+        type Post @key(fields: "id") {
+          id: ID!
+          author: Author @shareable
+          rank: Int @requires(fields: "author { years }")
+        }
+        type Author @key(fields: "id") { id: ID! years: Int @external }
+    """)
+    compose([("posts", posts), ("authors", authors), ("ranking", ranking)])
+    internal_leaf = ranking.replace("years: Int @external", "years: Int @shareable")
+    authors_shared = authors.replace("years: Int", "years: Int @shareable")
+    assert "REQUIRES_FIELDS_MISSING_EXTERNAL" in codes(
+        ("posts", posts), ("authors", authors_shared), ("ranking", internal_leaf)
+    )
+
+
+def test_an_unreachable_field_is_a_satisfiability_error_naming_the_query() -> None:
+    a = fed2("type Query { things: [Thing] } type Thing @shareable { a: String }")
+    b = fed2(
+        "type Query { more: [Thing] } type Thing @shareable { a: String b: String }"
+    )
+    issues = issues_of(("a", a), ("b", b))
+    assert [i.code for i in issues] == ["SATISFIABILITY_ERROR"]
+    assert "{\n  things {\n    b\n  }\n}" in issues[0].message
+    assert 'from subgraph "a": cannot find field "Thing.b".' in issues[0].message
+
+
+def test_a_shareable_field_may_continue_in_the_subgraph_that_has_the_rest() -> None:
+    # Cosmo's demo shape: { employees { details { hasChildren } } } is reached by
+    # taking `details` from the family subgraph after an entity jump.
+    staff = fed2("""
+        type Query { members: [Member] }
+        type Member @key(fields: "id") { id: Int! profile: Profile! @shareable }
+        type Profile { name: String! @shareable }
+    """)
+    family = fed2("""
+        type Member @key(fields: "id") { id: Int! profile: Profile @shareable }
+        type Profile { name: String! @shareable hasChildren: Boolean! }
+    """)
+    supergraph = compose([("staff", staff), ("family", family)])
+    assert sources(supergraph, "Profile", "hasChildren") == ["family"]

@@ -27,13 +27,14 @@ from ariadne.contrib.federation import make_federated_schema
 from gateway.config import load_config
 from gateway.engine import Engine
 from gateway.errors import RequestError, SubgraphUnreachableError
+from gateway.http.subgraph_app import create_subgraph_app
+from gateway.local import LocalSubgraph
 from gateway.operation import GraphQLRequest
 from gateway.planner.nodes import print_plan
-from gateway.subgraph_server import create_subgraph_app
 from gateway.supergraph import Supergraph
 from gateway.transports.base import SubgraphRequest, SubgraphResult, Transport
 from gateway.transports.http import HTTPTransport
-from gateway.transports.inprocess import InProcessTransport, LocalSubgraph
+from gateway.transports.inprocess import InProcessTransport
 
 SCENARIOS_DIR = Path(__file__).parent / "scenarios"
 SCENARIOS = sorted(

@@ -10,8 +10,8 @@ import pytest
 
 from gateway.config import load_config
 from gateway.errors import NotAcceptableError
-from gateway.graphql_http import negotiate
-from gateway.server import create_app
+from gateway.http.app import create_app
+from gateway.http.graphql import negotiate
 
 SHOP = Path(__file__).parent / "fixtures" / "shop.yaml"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -250,7 +250,7 @@ async def test_introspection_is_answered_from_the_client_schema(client: Any) -> 
 async def test_an_internal_failure_is_a_graphql_error_without_a_traceback(
     client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from gateway.server import STATE
+    from gateway.http.app import STATE
 
     engine = client.server.app[STATE].engine
 

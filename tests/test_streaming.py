@@ -1,5 +1,5 @@
 """Client event streams: one task per stream, shared heartbeats, shutdown
-(gateway.streaming)."""
+(gateway.http.streaming)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ import orjson
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-import gateway.streaming
+import gateway.http.streaming
+from gateway.events import StreamEvent
+from gateway.http.streaming import StreamRegistry, stream_events
 from gateway.sse import COMPLETE, HEARTBEAT, Event, SSEDecoder, encode_next
-from gateway.streaming import StreamEvent, StreamRegistry, stream_events
 
 ClientFactory = Callable[..., Awaitable[TestClient[web.Request, web.Application]]]
 REGISTRY = web.AppKey("registry", StreamRegistry)
@@ -71,10 +72,10 @@ async def read_until(response: aiohttp.ClientResponse, marker: bytes) -> bytes:
 
 
 def runs_streaming_code(task: asyncio.Task[Any]) -> bool:
-    """Whether a frame of gateway.streaming is in the task's chain of awaits."""
+    """Whether a frame of gateway.http.streaming is in the task's chain of awaits."""
     awaited: Any = task.get_coro()
     while isinstance(awaited, CoroutineType):
-        if awaited.cr_code.co_filename == gateway.streaming.__file__:
+        if awaited.cr_code.co_filename == gateway.http.streaming.__file__:
             return True
         awaited = awaited.cr_await
     return False

@@ -1,4 +1,4 @@
-"""A LocalSubgraph served over HTTP and SSE by gateway.subgraph_server."""
+"""A LocalSubgraph served over HTTP and SSE by gateway.http.subgraph_app."""
 
 from __future__ import annotations
 
@@ -17,10 +17,11 @@ from ariadne import MutationType, QueryType, SubscriptionType
 from ariadne.contrib.federation import make_federated_schema
 
 from gateway.errors import ConfigError
+from gateway.http.subgraph_app import SUBGRAPH, create_subgraph_app
+from gateway.local import LocalSubgraph
+from gateway.local.standalone import main
 from gateway.sse import COMPLETE, HEARTBEAT, Comment, Event, SSEDecoder, encode_next
-from gateway.subgraph_server import SUBGRAPH, create_subgraph_app, main
 from gateway.transports.base import RequestContext, SubgraphRequest
-from gateway.transports.inprocess import LocalSubgraph
 from gateway.transports.sse import SSETransport
 
 ClientFactory = Callable[..., Awaitable[TestClient[web.Request, web.Application]]]

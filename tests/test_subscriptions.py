@@ -16,9 +16,9 @@ from gateway.composition import compose
 from gateway.config import Config, load_config
 from gateway.engine import Engine
 from gateway.errors import ConfigError, SubgraphHTTPError, SubgraphStreamError
+from gateway.events import StreamEvent
 from gateway.operation import GraphQLRequest
 from gateway.startup import build_transports
-from gateway.streaming import StreamEvent
 from gateway.subscriptions import Subscriptions
 from gateway.transports.base import RequestContext, SubgraphRequest, SubgraphResult
 from gateway.transports.inprocess import InProcessTransport
@@ -38,15 +38,13 @@ class FakeUpstream:
     or ``complete`` every open stream; it records what it was asked to open and
     which streams were closed."""
 
-    def __init__(self, name: str = "ticker", forwards: tuple[str, ...] = ()) -> None:
+    def __init__(self, name: str = "ticker") -> None:
         self.name = name
-        self.forwards = forwards
         self.opened: list[SubgraphRequest] = []
         self.open_streams = 0
         self.queues: list[asyncio.Queue[Any]] = []
 
-    def propagated_headers(self, context: RequestContext) -> Mapping[str, str]:
-        return {h: context.headers[h] for h in self.forwards if h in context.headers}
+    sees_client_headers = False
 
     async def fetch(self, request: SubgraphRequest) -> SubgraphResult:
         raise AssertionError("fetch is not used here")
@@ -111,7 +109,10 @@ def open_stream(
     last_event_id: str | None = None,
 ) -> AsyncGenerator[StreamEvent, None]:
     prepared = engine.prepare(GraphQLRequest(query, None, variables or {"t": "a"}))
-    context = RequestContext(headers=CIMultiDictProxy(CIMultiDict(headers or {})))
+    incoming = CIMultiDictProxy(CIMultiDict(headers or {}))
+    # What the edge decides: the fake upstream is sent its Authorization header.
+    forwarded = {h: incoming[h] for h in ("Authorization",) if h in incoming}
+    context = RequestContext(headers=incoming, forward={"ticker": forwarded})
     return subscriptions.subscribe(
         lambda: engine.plan_for(prepared),
         prepared.variables,
@@ -146,7 +147,7 @@ def message(seq: int) -> dict[str, Any]:
 
 @pytest.fixture
 def upstream() -> FakeUpstream:
-    return FakeUpstream(forwards=("Authorization",))
+    return FakeUpstream()
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, NotRequired, Protocol, TypedDict
 
 from graphql import DocumentNode
@@ -31,12 +32,19 @@ class SubgraphResult(TypedDict):
     extensions: NotRequired[dict[str, Any]]
 
 
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+_NO_FORWARD: Mapping[str, Mapping[str, str]] = MappingProxyType({})
+
+
 @dataclass(frozen=True, slots=True)
 class RequestContext:
     """What the gateway knows of the client request that caused a fetch.
 
-    Transports use ``headers`` for header propagation; in-process subgraphs receive
-    it as part of their resolver context.
+    ``forward`` holds, per subgraph name, the headers to send that subgraph: the
+    edge decides them once per client request from the propagation rules
+    (``gateway.headers``); remote transports send exactly those. In-process
+    subgraphs receive the whole context (``headers`` too) in their resolvers'
+    context.
     """
 
     headers: CIMultiDictProxy[str] = field(
@@ -44,6 +52,14 @@ class RequestContext:
     )
     remote: str | None = None
     """The client's address, when known."""
+    forward: Mapping[str, Mapping[str, str]] = field(
+        default_factory=lambda: _NO_FORWARD
+    )
+    """Subgraph name -> the headers to send it (absent: none)."""
+
+    def headers_to(self, service: str) -> Mapping[str, str]:
+        """The headers to send subgraph ``service``."""
+        return self.forward.get(service, _NO_HEADERS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +82,11 @@ class Transport(Protocol):
 
     name: str
     """The subgraph's name, for errors (``extensions.serviceName``)."""
+
+    sees_client_headers: bool
+    """True when the subgraph's resolvers see the whole client request (in-process
+    subgraphs); False when it sees only ``context.headers_to(name)``. Identical
+    subscriptions share an upstream only when what the subgraph sees is equal."""
 
     async def fetch(self, request: SubgraphRequest) -> SubgraphResult:
         """Run a query or mutation. Raises ``SubgraphError`` on transport faults;

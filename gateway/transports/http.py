@@ -1,8 +1,8 @@
 """Queries and mutations to a remote subgraph over HTTP (GraphQL over HTTP, JSON POST).
 
 One ``aiohttp.ClientSession`` is shared by every transport (connection pooling);
-aiohttp, OS and JSON exceptions are mapped to ``gateway.errors.SubgraphError`` here and
-nowhere else. See https://graphql.github.io/graphql-over-http/draft/#sec-POST
+aiohttp, OS and JSON exceptions become ``gateway.errors.SubgraphError`` in
+``gateway.transports.boundary``. See https://graphql.github.io/graphql-over-http/draft/#sec-POST
 
 Identical queries in flight at the same time (same body, same propagated headers) share
 one upstream request when ``dedup`` is on; every waiter decodes its own copy of the
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -22,96 +22,17 @@ import orjson
 from graphql import OperationDefinitionNode, OperationType
 
 from gateway.errors import (
-    SubgraphBadResponseError,
     SubgraphError,
-    SubgraphHTTPError,
-    SubgraphTimeoutError,
-    SubgraphUnreachableError,
 )
-from gateway.transports.base import RequestContext, SubgraphRequest, SubgraphResult
+from gateway.transports.base import SubgraphRequest, SubgraphResult
+from gateway.transports.boundary import decode_graphql_response, mapped_errors
 
-__all__ = ["HTTPTransport", "decode_graphql_response", "map_client_errors"]
+__all__ = ["HTTPTransport"]
 
 logger = logging.getLogger("gateway.transports.http")
 
-HeadersFor = Callable[[RequestContext], Mapping[str, str]]
 
 _ACCEPT = "application/graphql-response+json, application/json;q=0.9"
-
-
-def _no_headers(context: RequestContext) -> Mapping[str, str]:
-    return {}
-
-
-def map_client_errors(exc: BaseException, *, service: str, url: str) -> SubgraphError:
-    """The one place aiohttp/OS errors become gateway errors."""
-    if isinstance(exc, SubgraphError):
-        return exc
-    if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
-        return SubgraphTimeoutError(
-            f"subgraph {service!r} did not answer in time ({url})", service=service
-        )
-    if isinstance(exc, aiohttp.InvalidURL):
-        return SubgraphUnreachableError(
-            f"subgraph {service!r} has an invalid URL: {url}", service=service
-        )
-    if isinstance(exc, aiohttp.ClientResponseError):
-        return SubgraphHTTPError(
-            f"subgraph {service!r} answered HTTP {exc.status}",
-            service=service,
-            status=exc.status,
-        )
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return SubgraphBadResponseError(
-            f"subgraph {service!r} sent a broken response body: {exc}", service=service
-        )
-    reason = str(exc) or type(exc).__name__
-    return SubgraphUnreachableError(
-        f"subgraph {service!r} is unreachable at {url}: {reason}", service=service
-    )
-
-
-def decode_graphql_response(
-    body: bytes, *, service: str, status: int, content_type: str
-) -> SubgraphResult:
-    """Parse a subgraph's response body; anything but a GraphQL response is an error.
-
-    A non-2xx status with a well-formed GraphQL body (``data`` absent or null and
-    ``errors`` present) is passed through, as GraphQL over HTTP allows 4xx for request
-    errors; any other non-2xx status is a ``SubgraphHTTPError``.
-    """
-    try:
-        decoded = orjson.loads(body) if body else None
-    except orjson.JSONDecodeError:
-        decoded = None
-    is_graphql = isinstance(decoded, dict) and (
-        "data" in decoded or "errors" in decoded
-    )
-    if status >= 300 and not (is_graphql and status < 500 and decoded.get("errors")):  # type: ignore[union-attr]
-        raise SubgraphHTTPError(
-            f"subgraph {service!r} answered HTTP {status}",
-            service=service,
-            status=status,
-        )
-    if not is_graphql:
-        kind = content_type or "no content type"
-        raise SubgraphBadResponseError(
-            f"subgraph {service!r} did not answer with a GraphQL response ({kind})",
-            service=service,
-            status=status,
-        )
-    result: dict[str, Any] = decoded  # type: ignore[assignment]
-    errors = result.get("errors")
-    if errors is not None and not isinstance(errors, list):
-        raise SubgraphBadResponseError(
-            f"subgraph {service!r} sent 'errors' that is not a list", service=service
-        )
-    data = result.get("data")
-    if data is not None and not isinstance(data, dict):
-        raise SubgraphBadResponseError(
-            f"subgraph {service!r} sent 'data' that is not an object", service=service
-        )
-    return result  # type: ignore[return-value]
 
 
 _Key = tuple[bytes, tuple[tuple[str, str], ...]]
@@ -141,6 +62,8 @@ def _is_query(request: SubgraphRequest) -> bool:
 class HTTPTransport:
     """POSTs GraphQL requests to ``url`` as JSON."""
 
+    sees_client_headers = False  # it is sent context.headers_to(name) only
+
     def __init__(
         self,
         name: str,
@@ -148,14 +71,12 @@ class HTTPTransport:
         session: aiohttp.ClientSession,
         *,
         timeout: float = 30.0,
-        headers_for: HeadersFor = _no_headers,
         dedup: bool = False,
     ) -> None:
         self.name = name
         self.url = url
         self._session = session
         self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._headers_for = headers_for
         self._dedup = dedup
         self._inflight: dict[
             tuple[bytes, tuple[tuple[str, str], ...]], asyncio.Future[_Raw]
@@ -175,7 +96,7 @@ class HTTPTransport:
 
     async def fetch(self, request: SubgraphRequest) -> SubgraphResult:
         body = self._body(request)
-        extra = self._headers_for(request.context)
+        extra = request.context.headers_to(self.name)
         if not self._dedup or not _is_query(request):
             raw = await self._send(body, extra)
         else:
@@ -199,16 +120,13 @@ class HTTPTransport:
     async def _send(self, body: bytes, extra: Mapping[str, str]) -> _Raw:
         headers = {"Content-Type": "application/json", "Accept": _ACCEPT, **extra}
         self.upstream_requests += 1
-        try:
+        with mapped_errors(self.name, self.url, "fetch"):
             async with self._session.post(
                 self.url, data=body, headers=headers, timeout=self._timeout
             ) as response:
                 return _Raw(
                     await response.read(), response.status, response.content_type
                 )
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            logger.debug("fetch from %s failed: %r", self.name, exc)
-            raise map_client_errors(exc, service=self.name, url=self.url) from exc
 
     async def subscribe(
         self, request: SubgraphRequest

@@ -1,8 +1,8 @@
 """In-process subgraphs: graphql-core ``execute``/``subscribe`` on a local schema.
 
 A subgraph entry in supergraph.yaml that says ``module: package.module:factory``
-instead of ``routing_url`` is loaded by calling ``factory(options)``, which returns a
-``LocalSubgraph``. No HTTP, no JSON: the executor's plan carries parsed documents and
+instead of ``routing_url`` is loaded by ``gateway.local`` (``factory(options)``
+returns a ``LocalSubgraph``). No HTTP, no JSON: the executor's plan carries parsed documents and
 the transport runs them directly.
 
 A subscription source may yield ``SourceEvent(id, value)`` instead of plain values:
@@ -13,11 +13,8 @@ its context factory receives and replays what came after it.
 
 from __future__ import annotations
 
-import importlib
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import Any, cast
 
 from graphql import (
@@ -31,95 +28,19 @@ from graphql import (
 )
 
 from gateway.errors import (
-    ConfigError,
     SubgraphBadResponseError,
     SubgraphError,
     SubgraphStreamError,
 )
-from gateway.transports.base import RequestContext, SubgraphRequest, SubgraphResult
+from gateway.events import EVENT_ID
+from gateway.local.subgraph import LocalSubgraph, SourceEvent
+from gateway.transports.base import SubgraphRequest, SubgraphResult
 
 __all__ = [
-    "EVENT_ID",
     "InProcessTransport",
-    "LocalSubgraph",
-    "SourceEvent",
-    "load_local_subgraph",
     "result_to_dict",
     "subscribe_local",
 ]
-
-EVENT_ID = "eventId"
-"""The key of a result's ``extensions`` that carries its event id."""
-
-
-@dataclass(frozen=True, slots=True)
-class SourceEvent:
-    """One event of a resumable subscription source: ``value`` is the root value the
-    subscription field resolves from; ``id`` is where a client can resume after it
-    (``Last-Event-ID``)."""
-
-    id: str
-    value: Any
-
-
-@dataclass(frozen=True, slots=True)
-class LocalSubgraph:
-    """What an in-process subgraph module hands the gateway.
-
-    ``schema`` is an executable federation subgraph schema (it answers
-    ``_service { sdl }`` and ``_entities``); ``sdl`` is that SDL. ``lifespan``, when
-    given, is entered once at start-up and exited at shutdown (open a database, start
-    background tasks, close subprocesses). ``context`` builds the resolvers'
-    ``context_value`` for each request.
-    """
-
-    schema: GraphQLSchema
-    sdl: str
-    lifespan: Callable[[], AbstractAsyncContextManager[Any]] | None = None
-    context: Callable[[RequestContext], Any] | None = None
-
-
-SubgraphFactory = Callable[[Mapping[str, Any]], LocalSubgraph]
-
-
-def load_local_subgraph(
-    target: str, options: Mapping[str, Any], *, where: str = "<config>"
-) -> LocalSubgraph:
-    """Import ``package.module:attribute`` and call it with ``options``.
-
-    The attribute may also be a ``LocalSubgraph`` itself (then ``options`` must be
-    empty). Import and factory failures become a ``ConfigError``.
-    """
-    module_name, _, attribute = target.partition(":")
-    attribute = attribute or "create_subgraph"
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(f"cannot import module {module_name!r}: {exc}") from exc
-    try:
-        obj = getattr(module, attribute)
-    except AttributeError:
-        raise ConfigError(
-            f"module {module_name!r} has no attribute {attribute!r}"
-        ) from None
-    if isinstance(obj, LocalSubgraph):
-        if options:
-            raise ConfigError(f"{target} is not a factory; it takes no options")
-        return obj
-    if not callable(obj):
-        raise ConfigError(f"{target} is neither a LocalSubgraph nor a factory")
-    factory = cast(SubgraphFactory, obj)
-    try:
-        local = factory(options)
-    except ConfigError:
-        raise
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{target}: {exc}") from exc
-    if not isinstance(local, LocalSubgraph):
-        raise ConfigError(
-            f"{target} returned {type(local).__name__}, not LocalSubgraph"
-        )
-    return local
 
 
 def result_to_dict(result: ExecutionResult) -> SubgraphResult:
@@ -134,6 +55,8 @@ def result_to_dict(result: ExecutionResult) -> SubgraphResult:
 
 class InProcessTransport:
     """Runs fetches on a ``LocalSubgraph`` in this process."""
+
+    sees_client_headers = True  # its resolvers get the whole RequestContext
 
     def __init__(self, name: str, local: LocalSubgraph) -> None:
         self.name = name

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 import aiohttp
@@ -34,32 +34,27 @@ from gateway.errors import (
     SubgraphError,
     SubgraphHTTPError,
     SubgraphStreamError,
-    SubgraphTimeoutError,
 )
+from gateway.events import EVENT_ID
 from gateway.sse import Comment, SSEDecoder, SSEProtocolError
-from gateway.transports.base import RequestContext, SubgraphRequest, SubgraphResult
-from gateway.transports.http import (
-    HTTPTransport,
+from gateway.transports.base import SubgraphRequest, SubgraphResult
+from gateway.transports.boundary import (
+    FOREIGN_ERRORS,
     decode_graphql_response,
-    map_client_errors,
+    mapped_errors,
 )
-from gateway.transports.inprocess import EVENT_ID
+from gateway.transports.http import HTTPTransport
 
 __all__ = ["RemoteTransport", "SSEMethod", "SSETransport"]
 
 logger = logging.getLogger("gateway.transports.sse")
 
 SSEMethod = Literal["GET", "POST"]
-HeadersFor = Callable[[RequestContext], Mapping[str, str]]
 
 _EVENT_STREAM = "text/event-stream"
 _JSON_TYPES = frozenset({"application/json", "application/graphql-response+json"})
 _ERROR_BODY_LIMIT = 64 * 1024
 """How much of a non-stream answer is read to find its GraphQL errors."""
-
-
-def _no_headers(context: RequestContext) -> Mapping[str, str]:
-    return {}
 
 
 def _errors_from_error_event(data: str) -> list[dict[str, Any]]:
@@ -90,6 +85,8 @@ def _summary(errors: list[dict[str, Any]]) -> str:
 class SSETransport:
     """Opens one upstream SSE request per subscription and yields its results."""
 
+    sees_client_headers = False  # it is sent context.headers_to(name) only
+
     def __init__(
         self,
         name: str,
@@ -99,7 +96,6 @@ class SSETransport:
         method: SSEMethod = "GET",
         timeout: float | None = 30.0,
         idle_timeout: float | None = None,
-        headers_for: HeadersFor = _no_headers,
         max_event_size: int = 16 * 1024 * 1024,
     ) -> None:
         """``timeout`` bounds connecting and receiving the response headers;
@@ -124,20 +120,13 @@ class SSETransport:
         self._client_timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=timeout, sock_read=idle_timeout
         )
-        self._headers_for = headers_for
         self._max_event_size = max_event_size
 
     # -- request -----------------------------------------------------------------
 
-    def propagated_headers(self, context: RequestContext) -> Mapping[str, str]:
-        """The client headers this subgraph is sent (the propagation rules): two
-        subscriptions with the same operation and these headers are the same
-        upstream subscription."""
-        return self._headers_for(context)
-
     def _headers(self, request: SubgraphRequest) -> dict[str, str]:
         headers = {
-            **self._headers_for(request.context),
+            **request.context.headers_to(self.name),
             "Accept": _EVENT_STREAM,
             "Cache-Control": "no-cache",
         }
@@ -192,7 +181,7 @@ class SSETransport:
         self, session: aiohttp.ClientSession, request: SubgraphRequest
     ) -> aiohttp.ClientResponse:
         headers = self._headers(request)
-        try:
+        with mapped_errors(self.name, self.url, "SSE request"):
             async with asyncio.timeout(self._timeout):
                 if self.method == "GET":
                     return await session.get(
@@ -207,9 +196,6 @@ class SSETransport:
                     headers=headers,
                     timeout=self._client_timeout,
                 )
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            logger.debug("SSE request to %s failed: %r", self.name, exc)
-            raise map_client_errors(exc, service=self.name, url=self.url) from exc
 
     # -- response ----------------------------------------------------------------
 
@@ -220,8 +206,8 @@ class SSETransport:
         try:
             async with asyncio.timeout(self._timeout):
                 body = await response.content.read(_ERROR_BODY_LIMIT)
-        except (TimeoutError, aiohttp.ClientError, OSError):
-            body = b""
+        except FOREIGN_ERRORS:
+            body = b""  # the status alone decides the error
         result: SubgraphResult | None = None
         if content_type in _JSON_TYPES:
             try:
@@ -259,17 +245,10 @@ class SSETransport:
         )
 
     async def _read(self, response: aiohttp.ClientResponse) -> bytes:
-        try:
+        with mapped_errors(
+            self.name, self.url, "SSE stream", idle_timeout=self._idle_timeout
+        ):
             return await response.content.readany()
-        except aiohttp.ServerTimeoutError as exc:
-            raise SubgraphTimeoutError(
-                f"subgraph {self.name!r} sent nothing on its stream for "
-                f"{self._idle_timeout} s",
-                service=self.name,
-            ) from exc
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            logger.debug("SSE stream from %s broke: %r", self.name, exc)
-            raise map_client_errors(exc, service=self.name, url=self.url) from exc
 
     def _result(self, data: str, event_id: str) -> SubgraphResult:
         result = decode_graphql_response(
@@ -351,6 +330,8 @@ class SSETransport:
 class RemoteTransport:
     """A remote subgraph: queries and mutations over HTTP, subscriptions over SSE."""
 
+    sees_client_headers = False  # it is sent context.headers_to(name) only
+
     def __init__(self, http: HTTPTransport, sse: SSETransport) -> None:
         self.name = http.name
         self.http = http
@@ -361,6 +342,3 @@ class RemoteTransport:
 
     def subscribe(self, request: SubgraphRequest) -> AsyncIterator[SubgraphResult]:
         return self.sse.subscribe(request)
-
-    def propagated_headers(self, context: RequestContext) -> Mapping[str, str]:
-        return self.sse.propagated_headers(context)

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from gateway.errors import ConfigError
+from gateway.local import LocalSubgraph
 from gateway.transports.base import RequestContext
-from gateway.transports.inprocess import LocalSubgraph
 from subgraphs.claude.config import ClaudeConfig
 from subgraphs.claude.schema import SDL, make_schema
 from subgraphs.claude.service import ClaudeService

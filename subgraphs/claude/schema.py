@@ -31,7 +31,7 @@ from ariadne_graphql_modules import (
 )
 from graphql import GraphQLEnumType, GraphQLError, GraphQLResolveInfo, GraphQLSchema
 
-from gateway.transports.inprocess import SourceEvent
+from gateway.local import SourceEvent
 from subgraphs.claude.errors import ClaudeError, graphql_errors, to_graphql_error
 from subgraphs.claude.service import ClaudeService
 from subgraphs.claude.store import CommandRecord, OutputEvent, SessionRecord

@@ -2,7 +2,7 @@
 
 import sys
 
-from gateway.subgraph_server import main
+from gateway.local.standalone import main
 from subgraphs.git import create_subgraph
 
 sys.exit(main(create_subgraph, default_port=4002, prog="python -m subgraphs.git"))

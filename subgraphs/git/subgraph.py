@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
+from gateway.local import LocalSubgraph
 from gateway.transports.base import RequestContext
-from gateway.transports.inprocess import LocalSubgraph
 from subgraphs.federation import Entity, make_federated_schema
 from subgraphs.git.config import GitOptions
 from subgraphs.git.models import SessionRef

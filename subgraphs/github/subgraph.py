@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from gateway.local import LocalSubgraph
 from gateway.transports.base import RequestContext
-from gateway.transports.inprocess import LocalSubgraph
 from subgraphs.federation import Entity, make_federated_schema
 from subgraphs.github.client import GitHubClient
 from subgraphs.github.config import GitHubOptions

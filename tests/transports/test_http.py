@@ -18,7 +18,7 @@ from gateway.errors import (
     SubgraphTimeoutError,
     SubgraphUnreachableError,
 )
-from gateway.headers import HeaderPropagator
+from gateway.headers import HeaderPolicy
 from gateway.transports.base import RequestContext, SubgraphRequest
 from gateway.transports.http import HTTPTransport
 
@@ -152,19 +152,20 @@ async def test_only_configured_headers_are_propagated(
         return web.json_response({"data": {}})
 
     url = await _serve(aiohttp_server, handler)
-    propagate = HeaderPropagator(
-        [
-            Rule(named="Authorization"),
-            Rule(matching=re.compile(r"(?i)^x-trace-")),
-            Rule(named="X-Tenant", default="public"),
-            Rule(named="X-User", rename="X-Forwarded-User"),
-            Rule(op="set", name="X-Gateway", value="gateway"),
-            Rule(named="Host"),
-        ]
+    policy = HeaderPolicy.from_rules(
+        [],
+        {
+            "s": [
+                Rule(named="Authorization"),
+                Rule(matching=re.compile(r"(?i)^x-trace-")),
+                Rule(named="X-Tenant", default="public"),
+                Rule(named="X-User", rename="X-Forwarded-User"),
+                Rule(op="set", name="X-Gateway", value="gateway"),
+                Rule(named="Host"),
+            ]
+        },
     )
-    transport = HTTPTransport(
-        "s", url, session, headers_for=lambda ctx: propagate(ctx.headers)
-    )
+    transport = HTTPTransport("s", url, session)
     incoming = CIMultiDictProxy(
         CIMultiDict(
             {
@@ -177,7 +178,12 @@ async def test_only_configured_headers_are_propagated(
         )
     )
     await transport.fetch(
-        SubgraphRequest(query="{ a }", context=RequestContext(headers=incoming))
+        SubgraphRequest(
+            query="{ a }",
+            context=RequestContext(
+                headers=incoming, forward=policy.for_request(incoming)
+            ),
+        )
     )
     assert seen["Authorization"] == "Bearer t"
     assert seen["X-Trace-Id"] == "abc"

@@ -126,13 +126,10 @@ async def test_get_stream_sends_params_and_headers_and_yields_each_next(
 
     url = await serve(aiohttp_server, handler)
     context = RequestContext(
-        headers=CIMultiDictProxy(CIMultiDict({"Authorization": "Bearer t"}))
+        headers=CIMultiDictProxy(CIMultiDict({"Authorization": "Bearer t"})),
+        forward={"ticks": {"Authorization": "Bearer t"}},
     )
-    sse = transport(
-        url,
-        session,
-        headers_for=lambda ctx: {"Authorization": ctx.headers["Authorization"]},
-    )
+    sse = transport(url, session)
     results = await collect(
         sse.subscribe(request(context=context, extensions={"trace": True}))
     )

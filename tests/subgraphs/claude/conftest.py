@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from graphql import ExecutionResult, execute, parse, subscribe
 
+from gateway.local import LocalSubgraph
 from gateway.transports.base import RequestContext
-from gateway.transports.inprocess import LocalSubgraph
 from subgraphs.claude import create_subgraph
 from subgraphs.claude.config import ClaudeConfig
 from subgraphs.claude.service import ClaudeService

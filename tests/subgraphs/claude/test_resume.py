@@ -8,8 +8,9 @@ from typing import Any
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from gateway.local import LocalSubgraph
 from gateway.transports.base import RequestContext, SubgraphRequest
-from gateway.transports.inprocess import InProcessTransport, LocalSubgraph
+from gateway.transports.inprocess import InProcessTransport
 from tests.subgraphs.claude.conftest import Client
 from tests.subgraphs.claude.test_schema import EXECUTE, create
 

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from graphql import build_ast_schema, parse
 
+from gateway.local import LocalSubgraph
 from gateway.transports.base import SubgraphRequest
-from gateway.transports.inprocess import InProcessTransport, LocalSubgraph
+from gateway.transports.inprocess import InProcessTransport
 from tests.subgraphs.claude.conftest import Client, pid_exists
 
 CREATE = """

@@ -11,8 +11,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from gateway.subgraph_server import create_subgraph_app
-from gateway.transports.inprocess import LocalSubgraph
+from gateway.http.subgraph_app import create_subgraph_app
+from gateway.local import LocalSubgraph
 
 ROOT = Path(__file__).resolve().parents[3]
 

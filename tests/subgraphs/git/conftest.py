@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from graphql import ExecutionResult, graphql
 
+from gateway.local import LocalSubgraph
 from gateway.transports.base import RequestContext
-from gateway.transports.inprocess import LocalSubgraph
 from subgraphs.git import create_subgraph
 
 GIT_ENV = {

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from graphql import build_schema, parse
 
-from gateway.transports.inprocess import LocalSubgraph
+from gateway.local import LocalSubgraph
 from subgraphs.git.models import GitHubRepositoryRef
 from subgraphs.git.remote_url import github_repository
 from tests.subgraphs.git.conftest import git, run

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from gateway.transports.inprocess import LocalSubgraph
+from gateway.local import LocalSubgraph
 from tests.subgraphs.git.conftest import commit_file, git, run
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gateway.errors import ConfigError
-from gateway.transports.inprocess import LocalSubgraph
+from gateway.local import LocalSubgraph
 from subgraphs.git import create_subgraph
 from subgraphs.git.runner import GitRunner
 from tests.subgraphs.git.conftest import commit_file, git, run

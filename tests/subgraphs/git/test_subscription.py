@@ -10,8 +10,8 @@ from typing import Any, cast
 
 from graphql import ExecutionResult, parse, subscribe
 
+from gateway.local import LocalSubgraph
 from gateway.transports.base import RequestContext
-from gateway.transports.inprocess import LocalSubgraph
 from tests.subgraphs.git.conftest import commit_file, git
 
 SUBSCRIPTION = parse(

@@ -9,8 +9,8 @@ import pytest
 from aiohttp.test_utils import TestServer
 from graphql import ExecutionResult, graphql
 
+from gateway.local import LocalSubgraph
 from gateway.transports.base import RequestContext
-from gateway.transports.inprocess import LocalSubgraph
 from subgraphs.github import create_subgraph
 from tests.subgraphs.github.fake_github import FakeGitHub
 

@@ -9,7 +9,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from gateway.errors import ConfigError
-from gateway.transports.inprocess import LocalSubgraph
+from gateway.local import LocalSubgraph
 from subgraphs.github import create_subgraph
 from subgraphs.github.config import GitHubOptions
 from subgraphs.github.pagination import next_link

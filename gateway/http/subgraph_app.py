@@ -1,10 +1,11 @@
 """A ``LocalSubgraph`` served as its own HTTP server: GraphQL over HTTP and over SSE.
 
-``python -m subgraphs.claude --port 4001`` calls ``main()`` here; the gateway then
-reaches the subgraph with ``routing_url: http://localhost:4001/graphql`` and streams
-its subscriptions from ``/graphql/stream`` (the seed's path) or from ``/graphql`` with
-``Accept: text/event-stream``. Streams are written by ``gateway.streaming``, the same
-code (and the same ``gateway.sse`` encoder) as the gateway's own client streams.
+``python -m subgraphs.claude --port 4001`` calls ``gateway.local.standalone.main()``,
+which runs this application; the gateway then reaches the subgraph with
+``routing_url: http://localhost:4001/graphql`` and streams its subscriptions from
+``/graphql/stream`` (the seed's path) or from ``/graphql`` with
+``Accept: text/event-stream``. Streams are written by ``gateway.http.streaming``, the
+same code (and the same ``gateway.sse`` encoder) as the gateway's own client streams.
 
 See https://graphql.github.io/graphql-over-http/draft/ and
 https://github.com/enisdenjo/graphql-sse/blob/master/PROTOCOL.md#distinct-connections-mode
@@ -12,36 +13,27 @@ https://github.com/enisdenjo/graphql-sse/blob/master/PROTOCOL.md#distinct-connec
 
 from __future__ import annotations
 
-import argparse
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, cast
 
 from aiohttp import web
 from graphql import (
-    DocumentNode,
     ExecutionResult,
-    GraphQLError,
-    OperationDefinitionNode,
     execute,
-    get_operation_ast,
-    parse,
-    validate,
 )
-from graphql.execution.values import get_variable_values
 
 from gateway.errors import (
-    BadRequestError,
-    GatewayError,
     MethodNotAllowedError,
     NotAcceptableError,
     OperationError,
     RequestError,
     SubgraphStreamError,
 )
-from gateway.graphql_http import (
+from gateway.events import EVENT_ID, StreamEvent
+from gateway.http.graphql import (
     APPLICATION_JSON,
     EVENT_STREAM,
     error_response,
@@ -49,39 +41,23 @@ from gateway.graphql_http import (
     negotiate,
     read_graphql_request,
 )
-from gateway.operation import GraphQLRequest
-from gateway.streaming import StreamEvent, StreamLimits, StreamRegistry, stream_events
+from gateway.http.streaming import StreamLimits, StreamRegistry, stream_events
+from gateway.local.subgraph import LocalSubgraph
+from gateway.operation import GraphQLRequest, OperationCache, Prepared, prepare
 from gateway.transports.base import RequestContext
-from gateway.transports.inprocess import (
-    EVENT_ID,
-    LocalSubgraph,
-    result_to_dict,
-    subscribe_local,
-)
+from gateway.transports.inprocess import result_to_dict, subscribe_local
 
 __all__ = [
     "SUBGRAPH",
     "SubgraphServerState",
     "create_subgraph_app",
-    "main",
     "run_subgraph",
 ]
 
-logger = logging.getLogger("gateway.subgraph_server")
+logger = logging.getLogger("gateway.http.subgraph_app")
 
 
 _DOCUMENT_CACHE_SIZE = 512
-
-
-@dataclass(frozen=True, slots=True)
-class _Prepared:
-    document: DocumentNode
-    operation: OperationDefinitionNode
-    variables: dict[str, Any]
-
-    @property
-    def kind(self) -> str:
-        return self.operation.operation.value
 
 
 @dataclass(slots=True)
@@ -92,77 +68,32 @@ class SubgraphServerState:
     heartbeat_interval: float
     max_request_bytes: int
     streams: StreamRegistry
-    documents: dict[str, tuple[DocumentNode, list[GraphQLError]]] = field(
-        default_factory=dict
-    )
-    """Parsed and validated documents by query text: a repeated query is not parsed
-    or validated again."""
-
-    def document(self, query: str) -> tuple[DocumentNode, list[GraphQLError]]:
-        cached = self.documents.get(query)
-        if cached is not None:
-            return cached
-        try:
-            document = parse(query)
-        except GraphQLError as exc:
-            raise OperationError(
-                exc.message,
-                code="GRAPHQL_PARSE_FAILED",
-                errors=[_error(exc, "GRAPHQL_PARSE_FAILED")],
-            ) from None
-        errors = validate(self.local.schema, document)
-        if len(self.documents) >= _DOCUMENT_CACHE_SIZE:
-            self.documents.pop(next(iter(self.documents)))
-        self.documents[query] = (document, errors)
-        return document, errors
+    operations: OperationCache
+    """Parsed and validated documents by query text and operation name: a repeated
+    query is not parsed or validated again."""
 
 
 SUBGRAPH = web.AppKey("subgraph", SubgraphServerState)
 
 
-def _error(error: GraphQLError, code: str) -> dict[str, Any]:
-    formatted: dict[str, Any] = dict(error.formatted)
-    extensions: dict[str, Any] = dict(formatted.get("extensions") or {})
-    formatted["extensions"] = {**extensions, "code": code}
-    return formatted
-
-
 def _prepare(
     state: SubgraphServerState, request: web.Request, gql: GraphQLRequest
-) -> _Prepared:
-    """Parse (cached), validate (cached), pick the operation, coerce variables."""
-    if gql.query is None:  # read_graphql_request refuses these; kept for the types
-        raise BadRequestError("the request has no 'query'")
-    document, errors = state.document(gql.query)
-    if errors:
-        raise OperationError(
-            errors[0].message,
-            errors=[_error(error, "GRAPHQL_VALIDATION_FAILED") for error in errors],
-        )
-    operation = get_operation_ast(document, gql.operation_name)
-    if operation is None:
-        wanted = f"named {gql.operation_name!r}" if gql.operation_name else "to run"
-        raise OperationError(
-            f"the document has no single operation {wanted}; send 'operationName'",
-            code="OPERATION_NOT_FOUND",
-        )
-    kind = operation.operation.value
-    if request.method == "GET" and kind == "mutation":
+) -> Prepared:
+    """The gateway's prepare path against the subgraph's schema, then the HTTP rule
+    (no mutation over GET)."""
+    prepared = prepare(state.operations, gql)
+    if request.method == "GET" and prepared.operation.kind == "mutation":
         raise MethodNotAllowedError(
             "mutations are not allowed over GET; use POST", headers={"Allow": "POST"}
         )
-    coerced = get_variable_values(
-        state.local.schema,
-        operation.variable_definitions or (),
-        dict(gql.variables or {}),
-    )
-    if isinstance(coerced, list):
-        raise OperationError(
-            coerced[0].message,
-            code="BAD_USER_INPUT",
-            errors=[_error(error, "BAD_USER_INPUT") for error in coerced],
-        )
-    return _Prepared(document, operation, dict(gql.variables or {}))
+    return prepared
+
+
+def _raw_variables(prepared: Prepared) -> dict[str, Any]:
+    """The variables as the client sent them: graphql-core's ``execute`` and
+    ``subscribe`` coerce what they run themselves (coerced values cannot be fed
+    back), so ``prepare`` coerces to answer ``BAD_USER_INPUT`` before anything runs."""
+    return dict(prepared.request.variables or {})
 
 
 def _context(local: LocalSubgraph, request: web.Request) -> Any:
@@ -173,15 +104,13 @@ def _context(local: LocalSubgraph, request: web.Request) -> Any:
 
 
 async def _execute(
-    state: SubgraphServerState, prepared: _Prepared, request: web.Request
+    state: SubgraphServerState, prepared: Prepared, request: web.Request
 ) -> dict[str, Any]:
     result = execute(
         state.local.schema,
-        prepared.document,
-        variable_values=prepared.variables,
-        operation_name=prepared.operation.name.value
-        if prepared.operation.name
-        else None,
+        prepared.operation.document,
+        variable_values=_raw_variables(prepared),
+        operation_name=prepared.operation.name,
         context_value=_context(state.local, request),
     )
     if inspect.isawaitable(result):
@@ -200,7 +129,7 @@ class _Subscription:
     __slots__ = ("_closed", "_iterator", "_prepared", "_request", "_state")
 
     def __init__(
-        self, state: SubgraphServerState, prepared: _Prepared, request: web.Request
+        self, state: SubgraphServerState, prepared: Prepared, request: web.Request
     ) -> None:
         self._state = state
         self._prepared = prepared
@@ -215,9 +144,9 @@ class _Subscription:
         operation = self._prepared.operation
         results = subscribe_local(
             self._state.local,
-            self._prepared.document,
-            variables=self._prepared.variables,
-            operation_name=operation.name.value if operation.name else None,
+            operation.document,
+            variables=_raw_variables(self._prepared),
+            operation_name=operation.name,
             context=_context(self._state.local, self._request),
             service="subgraph",
         )
@@ -298,7 +227,7 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
                 )
             raise
         if media == EVENT_STREAM:
-            if prepared.kind == "subscription":
+            if prepared.operation.kind == "subscription":
                 subscription = _Subscription(state, prepared, request)
                 try:
                     return await _stream(state, request, subscription.events)
@@ -309,7 +238,7 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
                 yield StreamEvent(None, await _execute(state, prepared, request))
 
             return await _stream(state, request, single)
-        if prepared.kind == "subscription":
+        if prepared.operation.kind == "subscription":
             raise OperationError(
                 "subscriptions need an event stream: send 'Accept: text/event-stream'"
                 " or use /graphql/stream",
@@ -364,6 +293,7 @@ def create_subgraph_app(
         streams=StreamRegistry(
             StreamLimits(max_streams=max_streams, max_streams_per_client=max_streams)
         ),
+        operations=OperationCache(local.schema, _DOCUMENT_CACHE_SIZE),
     )
     app.cleanup_ctx.append(_lifespan)
     app.on_shutdown.append(_on_shutdown)
@@ -393,56 +323,3 @@ def run_subgraph(
         handler_cancellation=True,
         print=lambda message: logger.info("%s", str(message).strip()),
     )
-
-
-def main(
-    factory: Callable[[Mapping[str, Any]], LocalSubgraph],
-    *,
-    default_port: int,
-    argv: Sequence[str] | None = None,
-    prog: str | None = None,
-    options: Mapping[str, Any] | None = None,
-) -> int:
-    """The command line of a standalone subgraph (``python -m subgraphs.<name>``).
-
-    ``factory(options)`` builds the subgraph, as the gateway does for in-process
-    ones.
-    """
-    parser = argparse.ArgumentParser(prog=prog, description="Serve a GraphQL subgraph.")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument(
-        "--port", type=int, default=default_port, help=f"default {default_port}"
-    )
-    parser.add_argument(
-        "--log-level",
-        default="info",
-        choices=["debug", "info", "warning", "error"],
-        help="default info",
-    )
-    parser.add_argument(
-        "--heartbeat-interval",
-        type=float,
-        default=30.0,
-        help="seconds of silence before an SSE heartbeat comment (default 30)",
-    )
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        local = factory(dict(options or {}))
-    except GatewayError as exc:
-        logger.error("cannot start the subgraph: %s", exc)
-        return 2
-    try:
-        run_subgraph(
-            local,
-            host=args.host,
-            port=args.port,
-            heartbeat_interval=args.heartbeat_interval,
-        )
-    except OSError as exc:
-        logger.error("cannot listen on %s:%s: %s", args.host, args.port, exc)
-        return 1
-    return 0

@@ -1,4 +1,4 @@
-"""supergraph.yaml to frozen dataclasses: the only place the gateway reads raw YAML.
+"""The supergraph.yaml grammar: Cosmo's and rover's input plus ours, read into the model.
 
 Accepted input, unchanged from the tools users already have:
 
@@ -49,172 +49,40 @@ Every mistake raises ``ConfigError``, one line: ``file:line:column: key.path: wh
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, NoReturn, cast
-from urllib.parse import urlsplit
+from typing import Any, cast
 
-import yaml
 from graphql import GraphQLSyntaxError, parse
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, Node, SequenceNode
 
+from gateway.config.located import (
+    LocatedReader,
+    did_you_mean,
+    is_null,
+    kind,
+    line_of,
+    read_yaml,
+)
+from gateway.config.model import (
+    EMPTY_MAPPING,
+    LOG_LEVELS,
+    SUBSCRIPTION_PROTOCOLS,
+    WEBSOCKET_SUBPROTOCOLS,
+    Config,
+    GatewayConfig,
+    HeaderRule,
+    IntrospectionConfig,
+    SubgraphConfig,
+    SubscriptionConfig,
+    SubscriptionProtocol,
+)
 from gateway.errors import ConfigError
 
-__all__ = [
-    "Config",
-    "GatewayConfig",
-    "HeaderRule",
-    "IntrospectionConfig",
-    "SubgraphConfig",
-    "SubscriptionConfig",
-    "load_config",
-]
-
-SubscriptionProtocol = Literal["sse", "sse_post", "ws"]
-HeaderOp = Literal["propagate", "set"]
-
-SUBSCRIPTION_PROTOCOLS: tuple[str, ...] = ("sse", "sse_post", "ws")
-WEBSOCKET_SUBPROTOCOLS: tuple[str, ...] = ("graphql-ws", "graphql-transport-ws", "auto")
-LOG_LEVELS: tuple[str, ...] = ("debug", "info", "warning", "error", "critical")
-MEGABYTE = 1024 * 1024
-
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
-
-
-# --- Values ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class HeaderRule:
-    """One Cosmo-style header rule: ``propagate`` a client header, or ``set`` one."""
-
-    op: HeaderOp
-    named: str | None = None
-    matching: re.Pattern[str] | None = None
-    rename: str | None = None
-    default: str | None = None
-    name: str | None = None
-    value: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SubscriptionConfig:
-    """Where and how a remote subgraph's subscriptions are opened."""
-
-    url: str | None = None
-    protocol: SubscriptionProtocol = "sse"
-    websocket_subprotocol: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class IntrospectionConfig:
-    """Fetch a running subgraph's SDL at start-up (``{ _service { sdl } }``)."""
-
-    url: str
-    headers: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
-
-
-@dataclass(frozen=True, slots=True)
-class SubgraphConfig:
-    """One subgraph: remote (``routing_url``) or in-process (``module``).
-
-    ``sdl`` is the text of ``schema.file`` (or rover's inline ``schema.sdl``), already
-    checked to parse; ``line`` is where the entry starts in supergraph.yaml.
-    """
-
-    name: str
-    routing_url: str | None = None
-    module: str | None = None
-    options: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
-    schema_file: Path | None = None
-    sdl: str | None = None
-    introspection: IntrospectionConfig | None = None
-    subscription: SubscriptionConfig | None = None
-    timeout: float | None = None
-    headers: tuple[HeaderRule, ...] = ()
-    line: int | None = None
-
-    @property
-    def subscription_url(self) -> str | None:
-        """Where subscriptions go: ``subscription.url``, else ``routing_url``."""
-        if self.subscription is not None and self.subscription.url is not None:
-            return self.subscription.url
-        return self.routing_url
-
-    @property
-    def is_local(self) -> bool:
-        """True for an in-process subgraph."""
-        return self.module is not None
-
-
-@dataclass(frozen=True, slots=True)
-class GatewayConfig:
-    """The ``gateway:`` section; ``GatewayConfig()`` is the default gateway."""
-
-    host: str = "127.0.0.1"
-    port: int = 4000
-    graphql_path: str = "/graphql"
-    subgraph_timeout: float = 30.0
-    max_request_bytes: int = 5 * MEGABYTE
-    heartbeat_interval: float = 30.0
-    max_streams: int = 10000
-    max_streams_per_client: int = 100
-    dedup_queries: bool = True
-    playground: bool = True
-    document_cache_size: int = 1024
-    plan_cache_size: int = 1024
-    headers: tuple[HeaderRule, ...] = ()
-    log_level: str = "info"
-
-
-@dataclass(frozen=True, slots=True)
-class Config:
-    """A whole supergraph.yaml."""
-
-    path: Path | None
-    subgraphs: tuple[SubgraphConfig, ...]
-    gateway: GatewayConfig = field(default_factory=GatewayConfig)
-    version: str | None = None
-    federation_version: str | None = None
-
-    def with_overrides(self, **gateway_fields: Any) -> Config:
-        """A copy with some ``gateway`` settings replaced (command-line flags)."""
-        known = {f.name for f in dataclasses.fields(GatewayConfig)}
-        for name in gateway_fields:
-            if name not in known:
-                raise ConfigError(
-                    f"unknown gateway setting {name!r}{_did_you_mean(name, known)}",
-                    file=str(self.path) if self.path else None,
-                    key_path=f"gateway.{name}",
-                )
-        if "port" in gateway_fields:
-            port = gateway_fields["port"]
-            if not isinstance(port, int) or isinstance(port, bool):
-                raise ConfigError(
-                    f"expected an integer, got {port!r}", key_path="gateway.port"
-                )
-            if not 0 <= port <= 65535:
-                raise ConfigError(
-                    f"{port} is not a TCP port (0-65535)", key_path="gateway.port"
-                )
-        if "log_level" in gateway_fields:
-            level = str(gateway_fields["log_level"]).lower()
-            if level not in LOG_LEVELS:
-                raise ConfigError(
-                    f"unknown log level {level!r} (one of {', '.join(LOG_LEVELS)})",
-                    key_path="gateway.log_level",
-                )
-            gateway_fields["log_level"] = level
-        gateway = dataclasses.replace(self.gateway, **gateway_fields)
-        return dataclasses.replace(self, gateway=gateway)
-
-
-# --- Loading --------------------------------------------------------------------------
+__all__ = ["load_config"]
 
 
 def load_config(
@@ -223,86 +91,20 @@ def load_config(
     """Read supergraph.yaml at ``path``; ``${VAR}`` comes from ``environ``
     (default ``os.environ``). Raises ``ConfigError`` on any mistake."""
     file = Path(path)
-    shown = str(path)
-    try:
-        raw = file.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError("file not found", file=shown) from None
-    except IsADirectoryError:
-        raise ConfigError("is a directory, expected a YAML file", file=shown) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror or exc}", file=shown) from None
-    text = _decode(raw, shown)
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = " ".join(p for p in (exc.context, exc.problem) if p)
-        raise ConfigError(
-            f"invalid YAML: {problem or 'syntax error'}",
-            file=shown,
-            line=mark.line + 1 if mark else None,
-            column=mark.column + 1 if mark else None,
-        ) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"invalid YAML: {_one_line(str(exc))}", file=shown) from None
-    loader = _Loader(
-        shown,
+    root = read_yaml(file, str(path))
+    grammar = _Grammar(
+        str(path),
         file.resolve().parent,
         os.environ if environ is None else environ,
     )
-    return loader.config(root, file.resolve())
+    return grammar.config(root, file.resolve())
 
 
-def _decode(raw: bytes, shown: str) -> str:
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise ConfigError("not valid UTF-8 text", file=shown, line=line) from None
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _did_you_mean(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-_ENV_REFERENCE = re.compile(
-    r"\$\$\{|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}|\$\{"
-)
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|s|m|h)")
-_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?", re.IGNORECASE)
-_SIZE_UNITS = {
-    "b": 1,
-    "kb": 1024,
-    "kib": 1024,
-    "mb": MEGABYTE,
-    "mib": MEGABYTE,
-    "gb": 1024 * MEGABYTE,
-    "gib": 1024 * MEGABYTE,
-}
-_INT = re.compile(r"[-+]?\d+")
-_FLOAT = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
-_TRUE = frozenset({"true", "yes", "on"})
-_FALSE = frozenset({"false", "no", "off"})
 _MODULE = re.compile(
     r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(:[A-Za-z_][A-Za-z0-9_]*)?"
 )
 _SUBGRAPH_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _FEDERATION_VERSION = re.compile(r"=?\d+(\.\d+){0,2}")
-
-_STR_TAG = "tag:yaml.org,2002:str"
-_NULL_TAG = "tag:yaml.org,2002:null"
-_BOOL_TAG = "tag:yaml.org,2002:bool"
-_INT_TAG = "tag:yaml.org,2002:int"
-_FLOAT_TAG = "tag:yaml.org,2002:float"
-_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 _TOP_KEYS = ("version", "federation_version", "subgraphs", "gateway")
 _SUBGRAPH_KEYS = (
@@ -341,300 +143,12 @@ _GATEWAY_KEYS = (
 _PROPAGATE_KEYS = ("op", "named", "matching", "rename", "default")
 _SET_KEYS = ("op", "name", "value")
 
-_Pairs = dict[str, tuple[ScalarNode, Node]]
 
-
-def _line(node: Node) -> int:
-    return int(node.start_mark.line) + 1
-
-
-def _column(node: Node) -> int:
-    return int(node.start_mark.column) + 1
-
-
-def _kind(node: Node) -> str:
-    if isinstance(node, MappingNode):
-        return "a mapping"
-    if isinstance(node, SequenceNode):
-        return "a list"
-    if node.tag == _NULL_TAG:
-        return "nothing (null)"
-    if node.tag == _BOOL_TAG:
-        return f"a boolean ({node.value})"
-    if node.tag in (_INT_TAG, _FLOAT_TAG):
-        return f"a number ({node.value})"
-    return f"the string {node.value!r}"
-
-
-def _is_null(node: Node | None) -> bool:
-    return node is None or (isinstance(node, ScalarNode) and node.tag == _NULL_TAG)
-
-
-class _Loader:
-    """Walks the composed YAML nodes and builds the dataclasses, or raises."""
-
-    def __init__(self, file: str, base: Path, environ: Mapping[str, str]) -> None:
-        self.file = file
-        self.base = base
-        self.environ = environ
-        self._constructor = yaml.SafeLoader("")
-
-    # -- errors ------------------------------------------------------------------
-
-    def fail(self, node: Node | None, path: str, message: str) -> NoReturn:
-        raise ConfigError(
-            message,
-            file=self.file,
-            key_path=path or None,
-            line=_line(node) if node is not None else None,
-            column=_column(node) if node is not None else None,
-        )
-
-    # -- structure -----------------------------------------------------------------
-
-    def pairs(
-        self,
-        node: Node,
-        path: str,
-        what: str = "a mapping",
-        merging: frozenset[int] = frozenset(),
-    ) -> _Pairs:
-        """A mapping node's entries by key, merge keys (``<<``) applied."""
-        if not isinstance(node, MappingNode):
-            self.fail(node, path, f"expected {what}, got {_kind(node)}")
-        if id(node) in merging:
-            self.fail(node, path, "recursive merge key (<<)")
-        explicit: _Pairs = {}
-        merged: _Pairs = {}
-        for key, value in node.value:
-            if key.tag == _MERGE_TAG:
-                sources = value.value if isinstance(value, SequenceNode) else [value]
-                for source in sources:
-                    inner = self.pairs(source, path, what, merging | {id(node)})
-                    for name, pair in inner.items():
-                        merged.setdefault(name, pair)
-                continue
-            if not isinstance(key, ScalarNode) or key.tag == _NULL_TAG:
-                self.fail(key, path, "keys must be strings")
-            name = str(key.value)
-            if name in explicit:
-                first = explicit[name][0]
-                self.fail(
-                    key,
-                    _join(path, name),
-                    f"duplicate key (first at line {_line(first)})",
-                )
-            explicit[name] = (key, value)
-        return {**merged, **explicit}
-
-    def mapping(
-        self, node: Node, path: str, allowed: Iterable[str], what: str = "a mapping"
-    ) -> _Pairs:
-        """``pairs`` where every key must be one of ``allowed``."""
-        entries = self.pairs(node, path, what)
-        allowed = tuple(allowed)
-        for name, (key, _) in entries.items():
-            if name not in allowed:
-                self.fail(
-                    key,
-                    _join(path, name),
-                    f"unknown key{_did_you_mean(name, allowed)}; "
-                    f"expected one of: {', '.join(allowed)}",
-                )
-        return entries
-
-    def optional_mapping(
-        self, node: Node | None, path: str, allowed: Iterable[str]
-    ) -> _Pairs:
-        if node is None or _is_null(node):
-            return {}
-        return self.mapping(node, path, allowed)
-
-    # -- scalars -------------------------------------------------------------------
-
-    def expand(self, node: ScalarNode, path: str) -> str:
-        """A string scalar with ``${VAR}`` references replaced."""
-        text = str(node.value)
-        if "$" not in text:
-            return text
-
-        def replace(match: re.Match[str]) -> str:
-            whole = match.group(0)
-            if whole == "$${":
-                return "${"
-            name = match.group("name")
-            if name is None:
-                self.fail(
-                    node,
-                    path,
-                    "malformed environment reference: use ${VAR} or ${VAR:-default}"
-                    " (or $${ for a literal ${)",
-                )
-            value = self.environ.get(name)
-            default = match.group("default")
-            if default is not None and not value:
-                return default
-            if value is None:
-                self.fail(
-                    node,
-                    path,
-                    f"environment variable {name} is not set "
-                    f"(use ${{{name}:-default}} to give a default)",
-                )
-            return value
-
-        return _ENV_REFERENCE.sub(replace, text)
-
-    def scalar_text(self, node: Node, path: str) -> str:
-        """Any non-null scalar as text, env-expanded if it is a string."""
-        if not isinstance(node, ScalarNode) or node.tag == _NULL_TAG:
-            self.fail(node, path, f"expected a string, got {_kind(node)}")
-        if node.tag == _STR_TAG:
-            return self.expand(node, path)
-        return str(node.value)
-
-    def string(self, node: Node, path: str, *, empty: bool = False) -> str:
-        text = self.scalar_text(node, path)
-        if not empty and not text.strip():
-            self.fail(node, path, "must not be empty")
-        return text
-
-    def integer(self, node: Node, path: str, *, minimum: int = 0) -> int:
-        text = self._number_text(node, path, "an integer")
-        if isinstance(node, ScalarNode) and node.tag == _INT_TAG:
-            text = str(self._constructor.construct_yaml_int(node))
-        if not _INT.fullmatch(text):
-            self.fail(node, path, f"expected an integer, got {_kind_of(node, text)}")
-        value = int(text)
-        if value < minimum:
-            self.fail(node, path, f"must be at least {minimum}, got {value}")
-        return value
-
-    def boolean(self, node: Node, path: str) -> bool:
-        if isinstance(node, ScalarNode) and node.tag == _BOOL_TAG:
-            return bool(self._constructor.construct_yaml_bool(node))
-        text = self._number_text(node, path, "true or false").strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-        self.fail(node, path, f"expected true or false, got {_kind_of(node, text)}")
-
-    def duration(self, node: Node, path: str) -> float:
-        """Seconds: a number, or ``"30s"``, ``"500ms"``, ``"1m30s"``."""
-        text = self._number_text(node, path, "a duration").strip()
-        if _FLOAT.fullmatch(text):
-            seconds = float(text)
-        else:
-            parts = _DURATION_PART.findall(text)
-            if not parts or "".join(a + b for a, b in parts) != text:
-                self.fail(
-                    node,
-                    path,
-                    f'expected a duration such as 30, "30s" or "500ms", '
-                    f"got {_kind_of(node, text)}",
-                )
-            seconds = sum(float(n) * _DURATION_UNITS[unit] for n, unit in parts)
-        if not seconds > 0:
-            self.fail(node, path, "must be greater than zero")
-        return seconds
-
-    def size(self, node: Node, path: str) -> int:
-        """Bytes: an integer, or ``"5MB"``, ``"512KB"`` (1 KB = 1024 bytes)."""
-        text = self._number_text(node, path, "a size").strip()
-        match = _SIZE.fullmatch(text)
-        if match is None:
-            self.fail(
-                node,
-                path,
-                f'expected a size in bytes such as 1048576 or "5MB", '
-                f"got {_kind_of(node, text)}",
-            )
-        unit = (match.group(2) or "b").lower()
-        value = int(float(match.group(1)) * _SIZE_UNITS[unit])
-        if value <= 0:
-            self.fail(node, path, "must be greater than zero")
-        return value
-
-    def _number_text(self, node: Node, path: str, what: str) -> str:
-        if not isinstance(node, ScalarNode) or node.tag == _NULL_TAG:
-            self.fail(node, path, f"expected {what}, got {_kind(node)}")
-        if node.tag == _STR_TAG:
-            return self.expand(node, path)
-        return str(node.value)
-
-    def url(
-        self, node: Node, path: str, schemes: tuple[str, ...] = ("http", "https")
-    ) -> str:
-        text = self.string(node, path).strip()
-        try:
-            parts = urlsplit(text)
-            parts.port  # noqa: B018 - raises ValueError on a bad port
-        except ValueError as exc:
-            self.fail(node, path, f"invalid URL {text!r}: {exc}")
-        if parts.scheme.lower() not in schemes or not parts.hostname:
-            self.fail(
-                node,
-                path,
-                f"invalid URL {text!r}: expected "
-                f"{' or '.join(s + '://' for s in schemes)}host[:port]/path",
-            )
-        return text
-
-    def choice(self, node: Node, path: str, choices: tuple[str, ...], what: str) -> str:
-        text = self.string(node, path).strip()
-        if text not in choices:
-            self.fail(
-                node,
-                path,
-                f"unknown {what} {text!r}{_did_you_mean(text, choices)}; "
-                f"expected one of: {', '.join(choices)}",
-            )
-        return text
-
-    def header_name(self, node: Node, path: str) -> str:
-        text = self.string(node, path).strip()
-        if not _HEADER_NAME.fullmatch(text):
-            self.fail(node, path, f"{text!r} is not a valid HTTP header name")
-        return text
-
-    def string_map(self, node: Node | None, path: str) -> Mapping[str, str]:
-        if node is None or _is_null(node):
-            return _EMPTY
-        out: dict[str, str] = {}
-        for name, (key, value) in self.pairs(node, path).items():
-            if not _HEADER_NAME.fullmatch(name):
-                self.fail(key, _join(path, name), "not a valid HTTP header name")
-            out[name] = self.string(value, _join(path, name), empty=True)
-        return MappingProxyType(out)
-
-    def data(self, node: Node, path: str, active: frozenset[int] = frozenset()) -> Any:
-        """Free-form data (``options``): plain Python values, strings env-expanded."""
-        if id(node) in active:
-            self.fail(node, path, "recursive alias")
-        active = active | {id(node)}
-        if isinstance(node, MappingNode):
-            return {
-                name: self.data(value, _join(path, name), active)
-                for name, (_, value) in self.pairs(node, path).items()
-            }
-        if isinstance(node, SequenceNode):
-            return [
-                self.data(item, f"{path}[{index}]", active)
-                for index, item in enumerate(node.value)
-            ]
-        assert isinstance(node, ScalarNode)
-        if node.tag == _STR_TAG:
-            return self.expand(node, path)
-        try:
-            return self._constructor.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
-            self.fail(node, path, f"invalid value: {_one_line(str(exc))}")
-
-    # -- sections ------------------------------------------------------------------
+class _Grammar(LocatedReader):
+    """The sections of supergraph.yaml, built into the model."""
 
     def config(self, root: Node | None, path: Path) -> Config:
-        if _is_null(root):
+        if is_null(root):
             self.fail(
                 None, "", "the file is empty; expected a mapping with `subgraphs`"
             )
@@ -693,15 +207,15 @@ class _Loader:
             for name, (name_key, item) in self.pairs(node, "subgraphs").items():
                 self.subgraph_name(name_key, f"subgraphs.{name}")
                 entries.append((name, name_key, item, f"subgraphs.{name}", name_key))
-        elif _is_null(node):
+        elif is_null(node):
             entries = []
         else:
             self.fail(
-                node, "subgraphs", f"expected a list or a mapping, got {_kind(node)}"
+                node, "subgraphs", f"expected a list or a mapping, got {kind(node)}"
             )
         if not entries:
             self.fail(
-                node if not _is_null(node) else key,
+                node if not is_null(node) else key,
                 "subgraphs",
                 "is empty: list at least one subgraph",
             )
@@ -712,7 +226,7 @@ class _Loader:
                     name_node,
                     item_path,
                     f"duplicate subgraph name {name!r} "
-                    f"(first at line {_line(seen[name])})",
+                    f"(first at line {line_of(seen[name])})",
                 )
             seen[name] = name_node
         return [
@@ -766,9 +280,9 @@ class _Loader:
                     f"{path}.module",
                     f"expected package.module:factory, got {module!r}",
                 )
-        options: Mapping[str, Any] = _EMPTY
+        options: Mapping[str, Any] = EMPTY_MAPPING
         options_node = value("options")
-        if options_node is not None and not _is_null(options_node):
+        if options_node is not None and not is_null(options_node):
             if module is None:
                 self.fail(
                     fields["options"][0],
@@ -787,7 +301,7 @@ class _Loader:
             )
         schema_file, sdl, introspection = self.schema(value("schema"), f"{path}.schema")
         introspection_node = value("introspection")
-        if introspection_node is not None and not _is_null(introspection_node):
+        if introspection_node is not None and not is_null(introspection_node):
             if introspection is not None:
                 self.fail(
                     fields["introspection"][0],
@@ -799,7 +313,7 @@ class _Loader:
             )
         subscription_node = value("subscription")
         subscription = None
-        if subscription_node is not None and not _is_null(subscription_node):
+        if subscription_node is not None and not is_null(subscription_node):
             subscription = self.subscription(subscription_node, f"{path}.subscription")
         timeout_node = value("timeout")
         timeout = (
@@ -817,7 +331,7 @@ class _Loader:
             introspection=introspection,
             subscription=subscription,
             timeout=timeout,
-            line=_line(anchor),
+            line=line_of(anchor),
         )
 
     def schema(
@@ -884,7 +398,7 @@ class _Loader:
             sdl = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise ConfigError(
-                f"not valid UTF-8 (named by {self.file}:{_line(node)})",
+                f"not valid UTF-8 (named by {self.file}:{line_of(node)})",
                 file=str(file),
                 key_path=path,
                 line=raw[: exc.start].count(b"\n") + 1,
@@ -901,7 +415,7 @@ class _Loader:
             if file is None:  # inline sdl: point at the YAML value
                 self.fail(node, path, f"invalid SDL: {exc.message}")
             raise ConfigError(
-                f"{exc.message} (named by {self.file}:{_line(node)})",
+                f"{exc.message} (named by {self.file}:{line_of(node)})",
                 file=str(file),
                 key_path=path,
                 line=location.line if location else None,
@@ -996,7 +510,7 @@ class _Loader:
             self.fail(
                 node,
                 path,
-                f"unknown log level {level!r}{_did_you_mean(level, LOG_LEVELS)}; "
+                f"unknown log level {level!r}{did_you_mean(level, LOG_LEVELS)}; "
                 f"expected one of: {', '.join(LOG_LEVELS)}",
             )
         return level
@@ -1021,7 +535,7 @@ class _Loader:
         if "all" in fields:
             everywhere = self.header_section(fields["all"][1], f"{path}.all")
         per_subgraph: dict[str, tuple[HeaderRule, ...]] = {}
-        if "subgraphs" in fields and not _is_null(fields["subgraphs"][1]):
+        if "subgraphs" in fields and not is_null(fields["subgraphs"][1]):
             names = [s.name for s in subgraphs]
             sub_path = f"{path}.subgraphs"
             for name, (key, value) in self.pairs(
@@ -1031,14 +545,14 @@ class _Loader:
                     self.fail(
                         key,
                         f"{sub_path}.{name}",
-                        f"no subgraph named {name!r}{_did_you_mean(name, names)}",
+                        f"no subgraph named {name!r}{did_you_mean(name, names)}",
                     )
                 per_subgraph[name] = self.header_section(value, f"{sub_path}.{name}")
         return everywhere, per_subgraph
 
     def header_section(self, node: Node, path: str) -> tuple[HeaderRule, ...]:
         fields = self.optional_mapping(node, path, ("request",))
-        if "request" not in fields or _is_null(fields["request"][1]):
+        if "request" not in fields or is_null(fields["request"][1]):
             return ()
         rules_node = fields["request"][1]
         rules_path = f"{path}.request"
@@ -1046,7 +560,7 @@ class _Loader:
             self.fail(
                 rules_node,
                 rules_path,
-                f"expected a list of rules, got {_kind(rules_node)}",
+                f"expected a list of rules, got {kind(rules_node)}",
             )
         return tuple(
             self.header_rule(item, f"{rules_path}[{index}]")
@@ -1117,17 +631,7 @@ class _Loader:
         )
 
 
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
-def _kind_of(node: Node, text: str) -> str:
-    if isinstance(node, ScalarNode) and node.tag == _STR_TAG:
-        return f"the string {text!r}"
-    return _kind(node)
-
-
-def _require_mapping(loader: _Loader, node: Node, path: str) -> Node:
+def _require_mapping(loader: LocatedReader, node: Node, path: str) -> Node:
     if not isinstance(node, MappingNode):
-        loader.fail(node, path, f"expected a mapping, got {_kind(node)}")
+        loader.fail(node, path, f"expected a mapping, got {kind(node)}")
     return node

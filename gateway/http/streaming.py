@@ -22,23 +22,23 @@ import math
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 from aiohttp import web
 
 from gateway.errors import GatewayError, TooManyStreamsError
+from gateway.events import StreamEvent
 from gateway.sse import COMPLETE, HEARTBEAT, encode_next
 
 __all__ = [
     "SSE_HEADERS",
-    "StreamEvent",
     "StreamLimits",
     "StreamRegistry",
     "last_event_id",
     "stream_events",
 ]
 
-logger = logging.getLogger("gateway.streaming")
+logger = logging.getLogger("gateway.http.streaming")
 
 SSE_HEADERS: Mapping[str, str] = {
     "Content-Type": "text/event-stream; charset=utf-8",
@@ -46,13 +46,6 @@ SSE_HEADERS: Mapping[str, str] = {
     "Connection": "keep-alive",
     "X-Accel-Buffering": "no",
 }
-
-
-class StreamEvent(NamedTuple):
-    """One result to send: ``id`` becomes the SSE event id (``None``: numbered)."""
-
-    id: str | None
-    payload: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -17,7 +18,7 @@ import orjson
 from aiohttp import web
 
 from gateway.config import Config
-from gateway.engine import Engine, Prepared
+from gateway.engine import Engine
 from gateway.errors import (
     GatewayError,
     MethodNotAllowedError,
@@ -25,7 +26,9 @@ from gateway.errors import (
     OperationError,
     RequestError,
 )
-from gateway.graphql_http import (
+from gateway.events import StreamEvent
+from gateway.headers import HeaderPolicy
+from gateway.http.graphql import (
     APPLICATION_JSON,
     EVENT_STREAM,
     error_response,
@@ -33,21 +36,26 @@ from gateway.graphql_http import (
     negotiate,
     read_graphql_request,
 )
-from gateway.playground import playground_html
-from gateway.startup import build_transports, compose_config, load_local_subgraphs
-from gateway.streaming import (
-    StreamEvent,
+from gateway.http.playground import playground_html
+from gateway.http.streaming import (
     StreamLimits,
     StreamRegistry,
     last_event_id,
     stream_events,
 )
+from gateway.operation import Prepared
+from gateway.startup import (
+    build_transports,
+    compose_config,
+    header_policy,
+    load_local_subgraphs,
+)
 from gateway.supergraph import Supergraph
 from gateway.transports.base import RequestContext
 
-__all__ = ["STATE", "GatewayState", "create_app"]
+__all__ = ["STATE", "GatewayState", "create_app", "run_app"]
 
-logger = logging.getLogger("gateway.server")
+logger = logging.getLogger("gateway.http.app")
 
 
 @dataclass(slots=True)
@@ -60,6 +68,8 @@ class GatewayState:
     session: aiohttp.ClientSession | None = None
     shutting_down: bool = False
     streams: StreamRegistry = field(default_factory=StreamRegistry)
+    headers: HeaderPolicy = field(default_factory=HeaderPolicy)
+    """Which client headers each subgraph is sent (decided here, at the edge)."""
 
 
 STATE = web.AppKey("state", GatewayState)
@@ -117,7 +127,11 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
                 "mutations are not allowed over GET; use POST",
                 headers={"Allow": "POST"},
             )
-        context = RequestContext(headers=request.headers, remote=request.remote)
+        context = RequestContext(
+            headers=request.headers,
+            remote=request.remote,
+            forward=state.headers.for_request(request.headers),
+        )
         if media == EVENT_STREAM:
             return await _stream(request, state, engine, prepared, context)
         if kind == "subscription":
@@ -252,7 +266,11 @@ def create_app(config: Config) -> web.Application:
         max_streams=config.gateway.max_streams,
         max_streams_per_client=config.gateway.max_streams_per_client,
     )
-    app[STATE] = GatewayState(config=config, streams=StreamRegistry(limits))
+    app[STATE] = GatewayState(
+        config=config,
+        streams=StreamRegistry(limits),
+        headers=header_policy(config),
+    )
     path = config.gateway.graphql_path
     app.router.add_route("*", path, graphql_handler)
     app.router.add_get("/health", health_handler)
@@ -262,3 +280,29 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(_subgraphs_and_engine)
     app.on_shutdown.append(_on_shutdown)
     return app
+
+
+def run_app(config: Config, loop: asyncio.AbstractEventLoop) -> None:
+    """Serve the gateway on ``loop`` until SIGINT/SIGTERM."""
+    host, port = config.gateway.host, config.gateway.port
+
+    def announce(message: object) -> None:
+        del message
+        logger.info(
+            "gateway listening on http://%s:%d%s",
+            host,
+            port,
+            config.gateway.graphql_path,
+        )
+
+    web.run_app(
+        create_app(config),
+        host=host,
+        port=port,
+        loop=loop,
+        access_log=None,
+        shutdown_timeout=4.0,
+        # A client that goes away cancels its handler: streams close their upstream.
+        handler_cancellation=True,
+        print=announce,
+    )

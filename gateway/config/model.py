@@ -1,0 +1,165 @@
+"""The supergraph.yaml model: frozen dataclasses, the whole configuration of a gateway."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+from gateway.config.located import did_you_mean
+from gateway.errors import ConfigError
+
+__all__ = [
+    "EMPTY_MAPPING",
+    "LOG_LEVELS",
+    "MEGABYTE",
+    "SUBSCRIPTION_PROTOCOLS",
+    "WEBSOCKET_SUBPROTOCOLS",
+    "Config",
+    "GatewayConfig",
+    "HeaderOp",
+    "HeaderRule",
+    "IntrospectionConfig",
+    "SubgraphConfig",
+    "SubscriptionConfig",
+    "SubscriptionProtocol",
+]
+
+SubscriptionProtocol = Literal["sse", "sse_post", "ws"]
+HeaderOp = Literal["propagate", "set"]
+
+SUBSCRIPTION_PROTOCOLS: tuple[str, ...] = ("sse", "sse_post", "ws")
+WEBSOCKET_SUBPROTOCOLS: tuple[str, ...] = ("graphql-ws", "graphql-transport-ws", "auto")
+LOG_LEVELS: tuple[str, ...] = ("debug", "info", "warning", "error", "critical")
+MEGABYTE = 1024 * 1024
+
+EMPTY_MAPPING: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderRule:
+    """One Cosmo-style header rule: ``propagate`` a client header, or ``set`` one."""
+
+    op: HeaderOp
+    named: str | None = None
+    matching: re.Pattern[str] | None = None
+    rename: str | None = None
+    default: str | None = None
+    name: str | None = None
+    value: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionConfig:
+    """Where and how a remote subgraph's subscriptions are opened."""
+
+    url: str | None = None
+    protocol: SubscriptionProtocol = "sse"
+    websocket_subprotocol: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IntrospectionConfig:
+    """Fetch a running subgraph's SDL at start-up (``{ _service { sdl } }``)."""
+
+    url: str
+    headers: Mapping[str, str] = field(default_factory=lambda: EMPTY_MAPPING)
+
+
+@dataclass(frozen=True, slots=True)
+class SubgraphConfig:
+    """One subgraph: remote (``routing_url``) or in-process (``module``).
+
+    ``sdl`` is the text of ``schema.file`` (or rover's inline ``schema.sdl``), already
+    checked to parse; ``line`` is where the entry starts in supergraph.yaml.
+    """
+
+    name: str
+    routing_url: str | None = None
+    module: str | None = None
+    options: Mapping[str, Any] = field(default_factory=lambda: EMPTY_MAPPING)
+    schema_file: Path | None = None
+    sdl: str | None = None
+    introspection: IntrospectionConfig | None = None
+    subscription: SubscriptionConfig | None = None
+    timeout: float | None = None
+    headers: tuple[HeaderRule, ...] = ()
+    line: int | None = None
+
+    @property
+    def subscription_url(self) -> str | None:
+        """Where subscriptions go: ``subscription.url``, else ``routing_url``."""
+        if self.subscription is not None and self.subscription.url is not None:
+            return self.subscription.url
+        return self.routing_url
+
+    @property
+    def is_local(self) -> bool:
+        """True for an in-process subgraph."""
+        return self.module is not None
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    """The ``gateway:`` section; ``GatewayConfig()`` is the default gateway."""
+
+    host: str = "127.0.0.1"
+    port: int = 4000
+    graphql_path: str = "/graphql"
+    subgraph_timeout: float = 30.0
+    max_request_bytes: int = 5 * MEGABYTE
+    heartbeat_interval: float = 30.0
+    max_streams: int = 10000
+    max_streams_per_client: int = 100
+    dedup_queries: bool = True
+    playground: bool = True
+    document_cache_size: int = 1024
+    plan_cache_size: int = 1024
+    headers: tuple[HeaderRule, ...] = ()
+    log_level: str = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """A whole supergraph.yaml."""
+
+    path: Path | None
+    subgraphs: tuple[SubgraphConfig, ...]
+    gateway: GatewayConfig = field(default_factory=GatewayConfig)
+    version: str | None = None
+    federation_version: str | None = None
+
+    def with_overrides(self, **gateway_fields: Any) -> Config:
+        """A copy with some ``gateway`` settings replaced (command-line flags)."""
+        known = {f.name for f in dataclasses.fields(GatewayConfig)}
+        for name in gateway_fields:
+            if name not in known:
+                raise ConfigError(
+                    f"unknown gateway setting {name!r}{did_you_mean(name, known)}",
+                    file=str(self.path) if self.path else None,
+                    key_path=f"gateway.{name}",
+                )
+        if "port" in gateway_fields:
+            port = gateway_fields["port"]
+            if not isinstance(port, int) or isinstance(port, bool):
+                raise ConfigError(
+                    f"expected an integer, got {port!r}", key_path="gateway.port"
+                )
+            if not 0 <= port <= 65535:
+                raise ConfigError(
+                    f"{port} is not a TCP port (0-65535)", key_path="gateway.port"
+                )
+        if "log_level" in gateway_fields:
+            level = str(gateway_fields["log_level"]).lower()
+            if level not in LOG_LEVELS:
+                raise ConfigError(
+                    f"unknown log level {level!r} (one of {', '.join(LOG_LEVELS)})",
+                    key_path="gateway.log_level",
+                )
+            gateway_fields["log_level"] = level
+        gateway = dataclasses.replace(self.gateway, **gateway_fields)
+        return dataclasses.replace(self, gateway=gateway)

@@ -1,0 +1,31 @@
+"""gateway.headers.HeaderPolicy: which client headers each subgraph is sent."""
+
+from __future__ import annotations
+
+from gateway.config import HeaderRule
+from gateway.headers import HeaderPolicy
+
+INCOMING = {"Authorization": "Bearer t", "X-Tenant": "acme", "Cookie": "secret"}
+
+
+def test_common_rules_apply_to_every_subgraph_then_its_own() -> None:
+    policy = HeaderPolicy.from_rules(
+        [HeaderRule(op="propagate", named="Authorization")],
+        {"a": [HeaderRule(op="propagate", named="X-Tenant")], "b": []},
+    )
+    forward = policy.for_request(INCOMING)
+    assert dict(forward["a"]) == {"Authorization": "Bearer t", "X-Tenant": "acme"}
+    assert dict(forward["b"]) == {"Authorization": "Bearer t"}
+
+
+def test_a_subgraph_without_rules_is_sent_nothing() -> None:
+    policy = HeaderPolicy.from_rules([], {"a": [], "b": []})
+    assert policy.for_request(INCOMING) == {}
+
+
+def test_each_subgraphs_headers_are_computed_once_per_request() -> None:
+    policy = HeaderPolicy.from_rules(
+        [HeaderRule(op="propagate", named="Authorization")], {"a": []}
+    )
+    forward = policy.for_request(INCOMING)
+    assert forward["a"] is forward["a"]
