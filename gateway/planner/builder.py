@@ -25,6 +25,7 @@ request; mutation root fields run in document order, each with its follow-ups.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from graphql import (
@@ -32,6 +33,7 @@ from graphql import (
     FieldNode,
     GraphQLList,
     GraphQLNonNull,
+    GraphQLObjectType,
     GraphQLOutputType,
     OperationDefinitionNode,
     SelectionSetNode,
@@ -179,7 +181,9 @@ class PlanBuilder:
                 continue  # already in the merged data
             edge = self.paths.local_edge(step.subgraph, type_name, name, provided)
             if edge is not None and edge.requires is None:
-                selection.add_field_node(node)
+                self._condition_field(
+                    step, selection, type_name, path, node, edge, before, provided
+                )
                 continue
             route = self.paths.route(
                 step.subgraph,
@@ -198,9 +202,51 @@ class PlanBuilder:
             owner, target = self._follow(
                 step, selection, type_name, path, route, provided
             )
-            target.add_field_node(node)
+            self._condition_field(
+                owner,
+                target,
+                type_name,
+                path,
+                node,
+                route.edge,
+                before,
+                route.edge.provides,
+            )
             if owner is not before and owner not in before.deps:
                 before.deps.append(owner)
+
+    def _condition_field(
+        self,
+        step: FetchStep,
+        selection: Selection,
+        type_name: str,
+        path: tuple[str, ...],
+        node: FieldNode,
+        edge: FieldEdge,
+        before: FetchStep,
+        provided: SelectionSetNode | None,
+    ) -> None:
+        """One field of a condition, resolved by ``step``: its own selection (a
+        nested key such as ``category { id tag }``) is a condition on its value."""
+        nested_type = self.schema.get_type(edge.target)
+        if node.selection_set is None or not isinstance(nested_type, GraphQLObjectType):
+            selection.add_field_node(node)
+            return
+        name = node.name.value
+        sub = selection.field(name, name, print_arguments(node), composite=True)
+        assert sub is not None
+        parent = self.schema.get_type(type_name)
+        fields = getattr(parent, "fields", None) or {}
+        depth = _list_depth(fields[name].type) if name in fields else 0
+        self._condition(
+            step,
+            sub,
+            edge.target,
+            (*path, name, *("@",) * depth),
+            node.selection_set,
+            before,
+            self.paths.nested_provided(edge, provided, type_name),
+        )
 
     def _follow(
         self,
@@ -269,6 +315,9 @@ class PlanBuilder:
             self._plan_interface_object(step, selection, shape, local_type, path, chain)
             return
         possible = self.graph.possible_types(subgraph, local_type)
+        if not possible and local_type in shape.fields_by_type:
+            # No object can come back: what is asked must still be reachable.
+            possible = frozenset((local_type,))
         for type_name, fields in shape.fields_by_type.items():
             if not fields or type_name not in possible:
                 continue
@@ -323,18 +372,40 @@ class PlanBuilder:
                 if route is not None and not route.cost < local_cost:
                     route = None
             if route is None:
-                self._add_local(
-                    step,
-                    selection,
-                    type_name,
-                    field,
-                    edge,
-                    path,
-                    nested,
-                    chain,
-                    abstract_parent,
-                )
-                return
+                if local_cost.fetches >= Cost.INFINITE and field.selection is not None:
+                    split = self._partition(
+                        subgraph, field.selection, edge.target, nested
+                    )
+                    if split is not None:
+                        here, rest = split
+                        self._add_local(
+                            step,
+                            selection,
+                            type_name,
+                            replace(field, selection=here),
+                            edge,
+                            path,
+                            nested,
+                            chain,
+                            abstract_parent,
+                        )
+                        field = replace(field, selection=rest)
+                        route = self.paths.route(
+                            subgraph, type_name, field.name, rest, provided
+                        )
+                if route is None:
+                    self._add_local(
+                        step,
+                        selection,
+                        type_name,
+                        field,
+                        edge,
+                        path,
+                        nested,
+                        chain,
+                        abstract_parent,
+                    )
+                    return
         else:
             route = self.paths.route(
                 subgraph, type_name, field.name, field.selection, provided
@@ -359,6 +430,51 @@ class PlanBuilder:
             route.edge.provides,
             chain,
             abstract_parent,
+        )
+
+    def _partition(
+        self,
+        subgraph: str,
+        shape: ShapeSelection,
+        local_type: str,
+        provided: SelectionSetNode | None,
+    ) -> tuple[ShapeSelection, ShapeSelection] | None:
+        """Split ``shape`` into what ``subgraph`` can reach from ``local_type`` and
+        the rest (to be fetched along another path to the same field)."""
+        if self.graph.is_interface_object(subgraph, local_type):
+            return None
+        possible = (
+            self.graph.possible_types(subgraph, local_type)
+            if shape.abstract
+            else frozenset((shape.type_name,))
+        )
+        here: dict[str, tuple[ShapeField, ...]] = {}
+        rest: dict[str, tuple[ShapeField, ...]] = {}
+        for type_name, fields in shape.fields_by_type.items():
+            if type_name not in possible:
+                here[type_name] = fields
+                continue
+            reachable, unreachable = [], []
+            for field in fields:
+                if field.local or field.name == TYPENAME:
+                    reachable.append(field)
+                    continue
+                cost = self.paths.field_cost(subgraph, type_name, field, provided)
+                if cost.fetches < Cost.INFINITE:
+                    reachable.append(field)
+                else:
+                    unreachable.append(field)
+            here[type_name] = tuple(reachable)
+            rest[type_name] = tuple(unreachable)
+        if not any(rest.values()) or not any(
+            f.name != TYPENAME for fields in here.values() for f in fields
+        ):
+            return None
+        for type_name in shape.fields_by_type:
+            rest.setdefault(type_name, ())
+        return (
+            replace(shape, fields_by_type=here),
+            replace(shape, fields_by_type=rest),
         )
 
     def _add_local(
@@ -455,13 +571,30 @@ class PlanBuilder:
         chain: _Chain | None,
     ) -> None:
         """``step``'s subgraph sees the interface as an ``@interfaceObject`` type:
-        its objects come back as ``__typename: "<Interface>"``. The fields it
-        resolves stay here; the real ``__typename`` (and the implementations' own
-        fields) come from the cheapest subgraph that defines the interface with its
-        implementations, through ``_entities``."""
+        its objects come back as ``__typename: "<Interface>"``. When the client's
+        selection is the same for every implementation, it is answered on the
+        interface; otherwise the fields this subgraph resolves stay here and the
+        real ``__typename`` (and the implementations' own fields) come from the
+        cheapest subgraph that defines the interface with its implementations,
+        through ``_entities``."""
         subgraph = step.subgraph
+        own = shape.fields_by_type.get(interface, ())
+        concrete = {t: f for t, f in shape.fields_by_type.items() if t != interface}
+        signature = [(f.response_key, f.name) for f in own]
+        if not concrete or not (
+            any(f.name == TYPENAME for f in own)
+            or any(
+                [(f.response_key, f.name) for f in fields] != signature
+                for fields in concrete.values()
+            )
+        ):
+            for field in own:
+                self._plan_field(
+                    step, selection, interface, field, path, None, chain, False
+                )
+            return
         rest: list[tuple[str, ShapeField]] = []
-        for type_name, fields in shape.fields_by_type.items():
+        for type_name, fields in concrete.items():
             for field in fields:
                 if field.name == TYPENAME or field.local:
                     continue

@@ -123,6 +123,8 @@ class PathFinder:
             objects = {t: local_type for t in types}
         elif shape.abstract:
             possible = self.graph.possible_types(subgraph, local_type)
+            if not possible and local_type in shape.fields_by_type:
+                possible = frozenset((local_type,))
             objects = {t: t for t in shape.fields_by_type if t in possible}
             total = ZERO
         else:
@@ -182,8 +184,6 @@ class PathFinder:
             return route.cost, route.jumps[0].subgraph
         if local is not None:
             return local, None
-        if any(e.requires is None for e in self.graph.sources(type_name, field.name)):
-            return Cost(2, 2), None  # maybe again from the root
         return _UNREACHABLE, None
 
     def edge_cost(
@@ -215,11 +215,23 @@ class PathFinder:
     ) -> Cost | None:
         total = ZERO
         entered: set[str] = set()
-        for name in field_set_names(fields, type_name):
+        names = field_set_names(fields, type_name)
+        for name, node in names.items():
             if name in have:
                 continue
             edge = self.local_edge(subgraph, type_name, name, provided)
             if edge is not None and edge.requires is None:
+                if node.selection_set is not None:
+                    nested = self._condition(
+                        subgraph,
+                        edge.target,
+                        node.selection_set,
+                        self.nested_provided(edge, provided, type_name),
+                        avoid,
+                    )
+                    if nested is None:
+                        return None
+                    total = total + nested
                 continue
             route = self.route(subgraph, type_name, name, None, provided, avoid)
             if route is None:

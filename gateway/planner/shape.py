@@ -139,9 +139,13 @@ class ShapeBuilder:
             return False
         return not (include is not None and include.get("if") is False)
 
-    def _applies(self, condition: str | None, obj: GraphQLObjectType) -> bool:
+    def _applies(
+        self, condition: str | None, obj: GraphQLObjectType | GraphQLInterfaceType
+    ) -> bool:
         if condition is None or condition == obj.name:
             return True
+        if isinstance(obj, GraphQLInterfaceType):
+            return False
         cond_type = self.schema.get_type(condition)
         if isinstance(cond_type, (GraphQLInterfaceType, GraphQLUnionType)):
             return self.schema.is_sub_type(cond_type, obj)
@@ -149,7 +153,7 @@ class ShapeBuilder:
 
     def _collect(
         self,
-        obj: GraphQLObjectType,
+        obj: GraphQLObjectType | GraphQLInterfaceType,
         selection_sets: Iterable[SelectionSetNode],
         grouped: dict[str, list[FieldNode]],
         visited: set[str],
@@ -191,6 +195,14 @@ class ShapeBuilder:
             self._collect(obj, selection_sets, grouped, set())
             by_type[obj.name] = tuple(
                 self._shape_field(obj, key, nodes, root)
+                for key, nodes in grouped.items()
+            )
+        if isinstance(parent, GraphQLInterfaceType):
+            # An @interfaceObject subgraph answers with the interface's own name.
+            grouped = {}
+            self._collect(parent, selection_sets, grouped, set())
+            by_type[parent.name] = tuple(
+                self._shape_field(parent, key, nodes, root)
                 for key, nodes in grouped.items()
             )
         if len(by_type) > 1:
@@ -242,7 +254,11 @@ class ShapeBuilder:
         return found
 
     def _shape_field(
-        self, obj: GraphQLObjectType, key: str, nodes: list[FieldNode], root: bool
+        self,
+        obj: GraphQLObjectType | GraphQLInterfaceType,
+        key: str,
+        nodes: list[FieldNode],
+        root: bool,
     ) -> ShapeField:
         node = nodes[0]
         name = node.name.value
