@@ -54,7 +54,7 @@ from gateway.planner.nodes import (
     ShapeSelection,
     Subscription,
 )
-from gateway.planner.paths import ZERO, Cost, PathFinder, Route
+from gateway.planner.paths import UNREACHABLE, ZERO, Cost, PathFinder, Route
 from gateway.planner.query_graph import FieldEdge, KeyEdge, QueryGraph, field_set_names
 from gateway.planner.shape import INTROSPECTION, TYPENAME, ShapeBuilder, is_plain
 from gateway.planner.steps import FetchStep, Selection, print_arguments, render
@@ -356,6 +356,8 @@ class PlanBuilder:
             return  # sent in the representation: already in the merged data
         edge = self.paths.local_edge(subgraph, type_name, field.name, provided)
         route: Route | None = None
+        local_cost = UNREACHABLE
+        nested: SelectionSetNode | None = None
         if edge is not None and edge.requires is None:
             nested = self.paths.nested_provided(edge, provided, type_name)
             local_cost = (
@@ -365,84 +367,183 @@ class PlanBuilder:
                 if field.selection is not None
                 else ZERO
             )
-            if local_cost.fetches > 0:
-                route = self.paths.route(
-                    subgraph, type_name, field.name, field.selection, provided
-                )
-                if route is not None and not route.cost < local_cost:
-                    route = None
-            if route is None:
-                if local_cost.fetches >= Cost.INFINITE and field.selection is not None:
-                    split = self._partition(
-                        subgraph, field.selection, edge.target, nested
-                    )
-                    if split is not None:
-                        here, rest = split
-                        self._add_local(
-                            step,
-                            selection,
-                            type_name,
-                            replace(field, selection=here),
-                            edge,
-                            path,
-                            nested,
-                            chain,
-                            abstract_parent,
-                        )
-                        field = replace(field, selection=rest)
-                        route = self.paths.route(
-                            subgraph, type_name, field.name, rest, provided
-                        )
-                if route is None:
-                    self._add_local(
-                        step,
-                        selection,
-                        type_name,
-                        field,
-                        edge,
-                        path,
-                        nested,
-                        chain,
-                        abstract_parent,
-                    )
-                    return
-        else:
+        if local_cost.fetches > 0:
             route = self.paths.route(
                 subgraph, type_name, field.name, field.selection, provided
             )
-        if route is None:
-            if chain is not None and self._reenter(
-                type_name, field, path, chain, abstract_parent
-            ):
-                return
-            raise PlanningError(
-                f"cannot plan {type_name}.{field.name} from subgraph {subgraph!r}: "
-                "no subgraph resolving it can be entered"
+            if route is not None and not route.cost < local_cost:
+                route = None
+        if route is not None:
+            owner, target = self._follow(
+                step, selection, type_name, path, route, provided
             )
-        owner, target = self._follow(step, selection, type_name, path, route, provided)
-        self._add_local(
-            owner,
-            target,
-            type_name,
-            field,
-            route.edge,
-            path,
-            route.edge.provides,
-            chain,
-            abstract_parent,
+            self._add_local(
+                owner,
+                target,
+                type_name,
+                field,
+                route.edge,
+                path,
+                route.edge.provides,
+                chain,
+                abstract_parent,
+            )
+            return
+        if edge is not None and edge.requires is None:
+            if local_cost.fetches < Cost.INFINITE or field.selection is None:
+                self._add_local(
+                    step,
+                    selection,
+                    type_name,
+                    field,
+                    edge,
+                    path,
+                    nested,
+                    chain,
+                    abstract_parent,
+                )
+                return
+        if field.selection is not None:
+            field = self._plan_parts(
+                step,
+                selection,
+                type_name,
+                field,
+                path,
+                provided,
+                chain,
+                abstract_parent,
+            )
+            if not any(field.selection.fields_by_type.values()):  # type: ignore[union-attr]
+                return
+            if edge is not None and edge.requires is None:
+                # What no path reaches: planned here, to fail where it fails.
+                self._add_local(
+                    step,
+                    selection,
+                    type_name,
+                    field,
+                    edge,
+                    path,
+                    nested,
+                    chain,
+                    abstract_parent,
+                )
+                return
+        if chain is not None and self._reenter(
+            type_name, field, path, chain, abstract_parent
+        ):
+            return
+        raise PlanningError(
+            f"cannot plan {type_name}.{field.name} from subgraph {subgraph!r}: "
+            "no subgraph resolving it can be entered"
         )
 
-    def _partition(
+    def _plan_parts(
+        self,
+        step: FetchStep,
+        selection: Selection,
+        type_name: str,
+        field: ShapeField,
+        path: tuple[str, ...],
+        provided: SelectionSetNode | None,
+        chain: _Chain | None,
+        abstract_parent: bool,
+    ) -> ShapeField:
+        """No one path reaches ``field``'s whole selection: take, one after the
+        other, the path to the subgraph that reaches most of what is left (the
+        same field fetched along several paths, merged at one place). Returns the
+        field with what is left unreached."""
+        subgraph = step.subgraph
+        assert field.selection is not None
+        while True:
+            best: tuple[int, Cost, FieldEdge, Route | None, ShapeSelection] | None = (
+                None
+            )
+            rest: ShapeSelection | None = None
+            for source in self.graph.sources(type_name, field.name):
+                if source.subgraph == subgraph and source.requires is None:
+                    route: Route | None = None
+                    nested = self.paths.nested_provided(source, provided, type_name)
+                    cost = ZERO
+                else:
+                    route = self.paths.route(
+                        subgraph,
+                        type_name,
+                        field.name,
+                        None,
+                        provided,
+                        target=source.subgraph,
+                    )
+                    if route is None:
+                        continue
+                    nested = source.provides
+                    cost = route.cost
+                here, left = self._reachable(
+                    source.subgraph, field.selection, source.target, nested
+                )
+                count = sum(
+                    1
+                    for fields in here.fields_by_type.values()
+                    for f in fields
+                    if f.name != TYPENAME
+                )
+                if count and (best is None or (-count, cost) < (-best[0], best[1])):
+                    best = (count, cost, source, route, here)
+                    rest = left
+            if best is None or rest is None:
+                return field
+            _, _, source, route, here = best
+            part = replace(field, selection=here)
+            if route is None:
+                self._add_local(
+                    step,
+                    selection,
+                    type_name,
+                    part,
+                    source,
+                    path,
+                    self.paths.nested_provided(source, provided, type_name),
+                    chain,
+                    abstract_parent,
+                )
+            else:
+                owner, target = self._follow(
+                    step, selection, type_name, path, route, provided
+                )
+                self._add_local(
+                    owner,
+                    target,
+                    type_name,
+                    part,
+                    route.edge,
+                    path,
+                    route.edge.provides,
+                    chain,
+                    abstract_parent,
+                )
+            field = replace(field, selection=rest)
+            if not any(rest.fields_by_type.values()):
+                return field
+
+    def _reachable(
         self,
         subgraph: str,
         shape: ShapeSelection,
         local_type: str,
         provided: SelectionSetNode | None,
-    ) -> tuple[ShapeSelection, ShapeSelection] | None:
-        """Split ``shape`` into what ``subgraph`` can reach from ``local_type`` and
-        the rest (to be fetched along another path to the same field)."""
+    ) -> tuple[ShapeSelection, ShapeSelection]:
+        """``shape`` split into what ``subgraph`` reaches from ``local_type`` and
+        the rest."""
         if self.graph.is_interface_object(subgraph, local_type):
-            return None
+            cost = self.paths.selection_cost(subgraph, shape, local_type, provided)
+            if cost.fetches < Cost.INFINITE:
+                return shape, replace(
+                    shape, fields_by_type={t: () for t in shape.fields_by_type}
+                )
+            return replace(
+                shape, fields_by_type={t: () for t in shape.fields_by_type}
+            ), shape
         possible = (
             self.graph.possible_types(subgraph, local_type)
             if shape.abstract
@@ -451,8 +552,8 @@ class PlanBuilder:
         here: dict[str, tuple[ShapeField, ...]] = {}
         rest: dict[str, tuple[ShapeField, ...]] = {}
         for type_name, fields in shape.fields_by_type.items():
-            if type_name not in possible:
-                here[type_name] = fields
+            if type_name not in possible:  # never comes back from there
+                here[type_name] = rest[type_name] = ()
                 continue
             reachable, unreachable = [], []
             for field in fields:
@@ -466,12 +567,6 @@ class PlanBuilder:
                     unreachable.append(field)
             here[type_name] = tuple(reachable)
             rest[type_name] = tuple(unreachable)
-        if not any(rest.values()) or not any(
-            f.name != TYPENAME for fields in here.values() for f in fields
-        ):
-            return None
-        for type_name in shape.fields_by_type:
-            rest.setdefault(type_name, ())
         return (
             replace(shape, fields_by_type=here),
             replace(shape, fields_by_type=rest),

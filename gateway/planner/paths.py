@@ -23,7 +23,7 @@ from graphql import SelectionSetNode
 from gateway.planner.nodes import ShapeField, ShapeSelection
 from gateway.planner.query_graph import FieldEdge, KeyEdge, QueryGraph, field_set_names
 
-__all__ = ["ZERO", "Cost", "PathFinder", "Route"]
+__all__ = ["UNREACHABLE", "ZERO", "Cost", "PathFinder", "Route"]
 
 _TYPENAME = "__typename"
 
@@ -42,7 +42,7 @@ class Cost:
 
 
 ZERO = Cost(0, 0)
-_UNREACHABLE = Cost(Cost.INFINITE, 0)
+UNREACHABLE = Cost(Cost.INFINITE, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +137,7 @@ class PathFinder:
                     continue
                 cost, first = self._field(subgraph, as_type, field, provided)
                 if cost.fetches >= Cost.INFINITE:
-                    total = _UNREACHABLE
+                    total = UNREACHABLE
                     break
                 if first is not None and first in entered:
                     cost = cost + Cost(-1, 0)  # that step exists already
@@ -184,7 +184,7 @@ class PathFinder:
             return route.cost, route.jumps[0].subgraph
         if local is not None:
             return local, None
-        return _UNREACHABLE, None
+        return UNREACHABLE, None
 
     def edge_cost(
         self,
@@ -253,11 +253,13 @@ class PathFinder:
         shape: ShapeSelection | None,
         provided: SelectionSetNode | None,
         avoid: frozenset[str] = frozenset(),
+        target: str | None = None,
     ) -> Route | None:
         """The cheapest key edges from ``(type_name, start)`` to a subgraph that
-        resolves ``type_name.name`` (and ``shape`` under it), never entering a
-        subgraph in ``avoid``; ``None`` when there is no such path."""
-        memo = (start, type_name, name, id(shape), id(provided), avoid)
+        resolves ``type_name.name`` (and ``shape`` under it; ``target`` only, if
+        given), never entering a subgraph in ``avoid``; ``None`` when there is no
+        such path."""
+        memo = (start, type_name, name, id(shape), id(provided), avoid, target)
         if memo in self._routes:
             return self._routes[memo]
         busy = (start, type_name, name)
@@ -267,7 +269,7 @@ class PathFinder:
         self._busy.add(busy)
         cut = self._cut
         try:
-            found = self._search(start, type_name, name, shape, provided, avoid)
+            found = self._search(start, type_name, name, shape, provided, avoid, target)
         finally:
             self._busy.discard(busy)
         if self._cut == cut:
@@ -282,8 +284,13 @@ class PathFinder:
         shape: ShapeSelection | None,
         provided: SelectionSetNode | None,
         avoid: frozenset[str],
+        only: str | None,
     ) -> Route | None:
-        targets = {e.subgraph: e for e in self.graph.sources(type_name, name)}
+        targets = {
+            e.subgraph: e
+            for e in self.graph.sources(type_name, name)
+            if only is None or e.subgraph == only
+        }
         if not targets:
             return None
         entries = self.graph.keys(type_name)
