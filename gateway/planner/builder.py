@@ -132,11 +132,15 @@ class PlanBuilder:
         edge: KeyEdge,
         provided: SelectionSetNode | None,
         fresh: bool = False,
+        exclude: FetchStep | None = None,
     ) -> FetchStep:
         """The entity step into ``edge.subgraph`` for the objects at ``path``; its
-        key fields are selected in ``parent`` (or fetched first)."""
+        key fields are selected in ``parent`` (or fetched first). ``exclude`` is a
+        step that must not be reused (the one a condition is fetched for)."""
         key = (edge.subgraph, path)
         child = None if fresh else parent.children.get(key)
+        if child is not None and child is exclude:
+            child, fresh = None, True
         if child is None:
             child = self._new_step(edge.subgraph, path, entity=True)
             child.deps.append(parent)
@@ -171,10 +175,12 @@ class PlanBuilder:
         fields: SelectionSetNode,
         before: FetchStep,
         provided: SelectionSetNode | None,
+        requires: bool = False,
     ) -> None:
         """Put the fields of a condition (key, ``@requires``) into the objects at
         ``path`` before ``before`` runs: in ``step`` where it resolves them, else
-        through the cheapest path from it."""
+        through the cheapest path from it (for ``@requires``, possibly an earlier
+        fetch from ``before``'s own subgraph)."""
         entered = step.entered_with(type_name, path)
         for name, node in field_set_names(fields, type_name).items():
             if name in entered and node.selection_set is None and not node.arguments:
@@ -182,7 +188,15 @@ class PlanBuilder:
             edge = self.paths.local_edge(step.subgraph, type_name, name, provided)
             if edge is not None and edge.requires is None:
                 self._condition_field(
-                    step, selection, type_name, path, node, edge, before, provided
+                    step,
+                    selection,
+                    type_name,
+                    path,
+                    node,
+                    edge,
+                    before,
+                    provided,
+                    requires,
                 )
                 continue
             route = self.paths.route(
@@ -191,7 +205,9 @@ class PlanBuilder:
                 name,
                 None,
                 provided,
-                frozenset({before.subgraph}) - {step.subgraph},
+                frozenset()
+                if requires
+                else frozenset({before.subgraph}) - {step.subgraph},
             )
             if route is None:
                 raise PlanningError(
@@ -200,7 +216,7 @@ class PlanBuilder:
                     f"from {step.subgraph!r}"
                 )
             owner, target = self._follow(
-                step, selection, type_name, path, route, provided
+                step, selection, type_name, path, route, provided, exclude=before
             )
             self._condition_field(
                 owner,
@@ -211,6 +227,7 @@ class PlanBuilder:
                 route.edge,
                 before,
                 route.edge.provides,
+                requires,
             )
             if owner is not before and owner not in before.deps:
                 before.deps.append(owner)
@@ -225,6 +242,7 @@ class PlanBuilder:
         edge: FieldEdge,
         before: FetchStep,
         provided: SelectionSetNode | None,
+        requires: bool = False,
     ) -> None:
         """One field of a condition, resolved by ``step``: its own selection (a
         nested key such as ``category { id tag }``) is a condition on its value."""
@@ -246,6 +264,7 @@ class PlanBuilder:
             node.selection_set,
             before,
             self.paths.nested_provided(edge, provided, type_name),
+            requires,
         )
 
     def _follow(
@@ -256,6 +275,7 @@ class PlanBuilder:
         path: tuple[str, ...],
         route: Route,
         provided: SelectionSetNode | None,
+        exclude: FetchStep | None = None,
     ) -> tuple[FetchStep, Selection]:
         """Take the key edges of ``route``; the step and selection where its field
         is then resolved."""
@@ -270,10 +290,18 @@ class PlanBuilder:
                 edge,
                 provided,
                 fresh=requires is not None and edge.subgraph == step.subgraph,
+                exclude=exclude,
             )
             if requires is not None:
                 self._condition(
-                    step, selection, type_name, path, requires, child, provided
+                    step,
+                    selection,
+                    type_name,
+                    path,
+                    requires,
+                    child,
+                    provided,
+                    requires=True,
                 )
                 child.representations[type_name].add_selection_set(requires)
             step, selection = child, child.selection.fragment(edge.entity)

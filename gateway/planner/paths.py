@@ -339,12 +339,7 @@ class PathFinder:
                     total: Cost | None = reached
                     if target.requires is not None:
                         required = self._condition(
-                            here,
-                            type_name,
-                            target.requires,
-                            here_provided,
-                            avoid | {there},
-                            have,
+                            here, type_name, target.requires, here_provided, avoid, have
                         )
                         total = None if required is None else reached + required
                     if total is not None and shape is not None:
