@@ -131,7 +131,7 @@ def _representation(value: Any, fields: tuple[RepresentationField, ...]) -> Any:
         if field.value is not None:
             out[field.name] = field.value
             continue
-        item = value.get(field.name, _MISSING)
+        item = value.get(field.source or field.name, _MISSING)
         if item is _MISSING:
             if field.optional:
                 continue

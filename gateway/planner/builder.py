@@ -31,6 +31,7 @@ from typing import Any
 from graphql import (
     DocumentNode,
     FieldNode,
+    GraphQLEnumType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -38,6 +39,7 @@ from graphql import (
     OperationDefinitionNode,
     SelectionSetNode,
     VariableNode,
+    get_named_type,
 )
 from graphql.language import Visitor, visit
 
@@ -57,7 +59,13 @@ from gateway.planner.nodes import (
 from gateway.planner.paths import UNREACHABLE, ZERO, Cost, PathFinder, Route
 from gateway.planner.query_graph import FieldEdge, KeyEdge, QueryGraph, field_set_names
 from gateway.planner.shape import INTROSPECTION, TYPENAME, ShapeBuilder, is_plain
-from gateway.planner.steps import FetchStep, Selection, print_arguments, render
+from gateway.planner.steps import (
+    FetchStep,
+    Selection,
+    condition_key,
+    print_arguments,
+    render,
+)
 
 __all__ = ["PlanBuilder"]
 
@@ -133,13 +141,21 @@ class PlanBuilder:
         provided: SelectionSetNode | None,
         fresh: bool = False,
         exclude: FetchStep | None = None,
+        requires: SelectionSetNode | None = None,
     ) -> FetchStep:
         """The entity step into ``edge.subgraph`` for the objects at ``path``; its
         key fields are selected in ``parent`` (or fetched first). ``exclude`` is a
         step that must not be reused (the one a condition is fetched for)."""
         key = (edge.subgraph, path)
         child = None if fresh else parent.children.get(key)
-        if child is not None and child is exclude:
+        if child is not None and (
+            child is exclude
+            or (
+                requires is not None
+                and type_name in child.representations
+                and child.representations[type_name].conflicts(requires)
+            )
+        ):
             child, fresh = None, True
         if child is None:
             child = self._new_step(edge.subgraph, path, entity=True)
@@ -251,7 +267,9 @@ class PlanBuilder:
             selection.add_field_node(node)
             return
         name = node.name.value
-        sub = selection.field(name, name, print_arguments(node), composite=True)
+        sub = selection.field(
+            condition_key(node), name, print_arguments(node), composite=True
+        )
         assert sub is not None
         parent = self.schema.get_type(type_name)
         fields = getattr(parent, "fields", None) or {}
@@ -260,7 +278,7 @@ class PlanBuilder:
             step,
             sub,
             edge.target,
-            (*path, name, *("@",) * depth),
+            (*path, condition_key(node), *("@",) * depth),
             node.selection_set,
             before,
             self.paths.nested_provided(edge, provided, type_name),
@@ -291,6 +309,7 @@ class PlanBuilder:
                 provided,
                 fresh=requires is not None and edge.subgraph == step.subgraph,
                 exclude=exclude,
+                requires=requires,
             )
             if requires is not None:
                 self._condition(
@@ -955,5 +974,33 @@ class PlanBuilder:
             passthrough=isinstance(plan_node, Fetch)
             and introspection is None
             and all(f.name != TYPENAME for f in shape.fields_by_type[shape.type_name])
-            and is_plain(shape),
+            and is_plain(shape)
+            and self._same_leaves(plan_node.subgraph, shape, kind.capitalize()),
         )
+
+    def _same_leaves(
+        self, subgraph: str, shape: ShapeSelection, type_name: str
+    ) -> bool:
+        """Every leaf of ``shape`` has the same type in ``subgraph`` as in the client
+        schema (an enum there has no value the client schema lacks): the subgraph's
+        answer needs no completion."""
+        schema = self.supergraph.subgraphs[subgraph].schema
+        fields = getattr(schema.get_type(type_name), "fields", None) or {}
+        for field in shape.fields_by_type[shape.type_name]:
+            if field.local or field.name == TYPENAME:
+                continue
+            definition = fields.get(field.name)
+            if definition is None:
+                return False
+            theirs = get_named_type(definition.type)
+            ours = get_named_type(field.type)
+            if field.selection is not None:
+                if not self._same_leaves(subgraph, field.selection, theirs.name):
+                    return False
+            elif theirs.name != ours.name:
+                return False
+            elif isinstance(ours, GraphQLEnumType) and not (
+                set(theirs.values) <= set(ours.values)
+            ):
+                return False
+        return True

@@ -47,6 +47,9 @@ class RepresentationField:
     the interface's name as ``__typename``."""
     optional: bool = False
     """Under a type condition: copied only when the object has it."""
+    source: str | None = None
+    """The key it has in the merged data when that is not ``name`` (a required
+    field with arguments is fetched under an alias of its own)."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)

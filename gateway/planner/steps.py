@@ -10,6 +10,7 @@ request with aliased ``_entities`` selections) into a ``Fetch``.
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Sequence
 
 from graphql import (
@@ -46,6 +47,17 @@ def print_arguments(node: FieldNode) -> str:
     if not node.arguments:
         return ""
     return "(" + ", ".join(print_ast(a) for a in node.arguments) + ")"
+
+
+def condition_key(node: FieldNode) -> str:
+    """The key a field of a key or ``@requires`` has in the merged data: its name,
+    or for a field with arguments an alias of its own, so that the same field
+    required with other arguments (or asked by the client) is kept apart."""
+    name = node.name.value
+    if not node.arguments:
+        return name
+    digest = zlib.crc32(print_arguments(node).encode())
+    return f"_{name}_{digest:08x}"
 
 
 class Selection:
@@ -87,7 +99,7 @@ class Selection:
         its arguments."""
         name = node.name.value
         sub = self.field(
-            name,
+            condition_key(node),
             name,
             print_arguments(node),
             composite=node.selection_set is not None,
@@ -107,6 +119,18 @@ class Selection:
                     else self
                 )
                 target.add_selection_set(selection.selection_set)
+
+    def conflicts(self, node: SelectionSetNode) -> bool:
+        """Adding the field set ``node`` would send one field twice with different
+        arguments."""
+        for selection in node.selections:
+            if isinstance(selection, FieldNode):
+                key = condition_key(selection)
+                name = selection.name.value
+                for other_key, other in self.fields.items():
+                    if other.name == name and other_key != key:
+                        return True
+        return False
 
     def render(self) -> str:
         parts: list[str] = []
@@ -130,9 +154,11 @@ class Selection:
         """The fields to copy from merged data; those under a type condition are
         copied when the object has them."""
         fields: dict[str, RepresentationField] = {}
-        for f in self.fields.values():
+        for key, f in self.fields.items():
             sub = f.selection.representation() if f.selection is not None else None
-            fields[f.name] = RepresentationField(f.name, sub, optional=optional)
+            fields[f.name] = RepresentationField(
+                f.name, sub, optional=optional, source=key if key != f.name else None
+            )
         for fragment in self.fragments.values():
             for copied in fragment.representation(optional=True):
                 fields.setdefault(copied.name, copied)
