@@ -30,19 +30,34 @@ _TYPENAME = "__typename"
 
 @dataclass(frozen=True, slots=True, order=True)
 class Cost:
-    """Fetches, then hops (edges taken): lower is better."""
+    """Fetches, then hops (edges taken), then fields fetched through entity
+    steps (the later a plan jumps, the less it sends along): lower is better."""
 
     fetches: int
     hops: int
+    fields: int = 0
 
     INFINITE: ClassVar[int] = 1_000_000
 
     def __add__(self, other: Cost) -> Cost:
-        return Cost(self.fetches + other.fetches, self.hops + other.hops)
+        return Cost(
+            self.fetches + other.fetches,
+            self.hops + other.hops,
+            self.fields + other.fields,
+        )
 
 
 ZERO = Cost(0, 0)
 UNREACHABLE = Cost(Cost.INFINITE, 0)
+
+
+def _size(shape: ShapeSelection) -> int:
+    """How many fields ``shape`` selects, nested ones included."""
+    return 1 + sum(
+        _size(f.selection) if f.selection is not None else 1
+        for fields in shape.fields_by_type.values()
+        for f in fields
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,9 +358,15 @@ class PathFinder:
                         )
                         total = None if required is None else reached + required
                     if total is not None and shape is not None:
-                        total = total + self.selection_cost(
-                            there, shape, target.target, target.provides
+                        total = (
+                            total
+                            + self.selection_cost(
+                                there, shape, target.target, target.provides
+                            )
+                            + Cost(0, 0, _size(shape))
                         )
+                    elif total is not None:
+                        total = total + Cost(0, 0, 1)
                     if (
                         total is not None
                         and total.fetches < Cost.INFINITE
