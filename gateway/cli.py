@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gateway import __version__
-from gateway.config import Config, load_config
+from gateway.config import Config, load_config, load_supergraph_config
 from gateway.errors import CompositionError, GatewayError
 
 __all__ = ["main"]
@@ -38,6 +38,14 @@ def _parser() -> argparse.ArgumentParser:
             "-c",
             default=os.environ.get("GATEWAY_CONFIG", DEFAULT_CONFIG),
             help="supergraph.yaml to read (default: $GATEWAY_CONFIG or ./supergraph.yaml)",
+        )
+        sub.add_argument(
+            "--supergraph",
+            default=None,
+            metavar="FILE",
+            help="an Apollo-composed supergraph SDL (join__ directives) to serve "
+            "instead of supergraph.yaml; its subgraphs are reached at their "
+            "@join__graph URLs",
         )
         sub.add_argument(
             "--log-level",
@@ -84,7 +92,10 @@ def _configure_logging(level: str) -> None:
 
 
 def _load(args: argparse.Namespace) -> Config:
-    config = load_config(args.config)
+    if args.supergraph is not None:
+        config = load_supergraph_config(args.supergraph)
+    else:
+        config = load_config(args.config)
     overrides = {}
     for name in ("host", "port"):
         value = getattr(args, name, None)

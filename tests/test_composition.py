@@ -885,7 +885,7 @@ def test_provides_on_a_union_field_selects_through_inline_fragments() -> None:
         type Book @key(fields: "id") { id: ID! title: String @external }
         type Song @key(fields: "id") { id: ID! }
     """)
-    b = fed2('type Book @key(fields: "id") { id: ID! title: String }')
+    b = fed2('type Book @key(fields: "id") { id: ID! title: String @shareable }')
     supergraph = compose([("a", a), ("b", b)])
     items = supergraph.field("Query", "items")
     assert items is not None
@@ -942,7 +942,7 @@ def test_fields_of_a_value_type_outside_any_key_still_need_shareable() -> None:
     assert codes(("a", a), ("b", b)) == ["INVALID_FIELD_SHARING"]
 
 
-def test_only_the_leaves_of_a_nested_requires_need_external_in_fed2() -> None:
+def test_only_top_level_leaves_of_a_requires_need_external_in_fed2() -> None:
     posts = fed2("""
         type Query { posts: [Post] }
         type Post @key(fields: "id") { id: ID! author: Author @shareable }
@@ -958,11 +958,13 @@ def test_only_the_leaves_of_a_nested_requires_need_external_in_fed2() -> None:
         type Author @key(fields: "id") { id: ID! years: Int @external }
     """)
     compose([("posts", posts), ("authors", authors), ("ranking", ranking)])
-    internal_leaf = ranking.replace("years: Int @external", "years: Int @shareable")
-    authors_shared = authors.replace("years: Int", "years: Int @shareable")
-    assert "REQUIRES_FIELDS_MISSING_EXTERNAL" in codes(
-        ("posts", posts), ("authors", authors_shared), ("ranking", internal_leaf)
+    internal_leaf = ranking.replace(
+        'rank: Int @requires(fields: "author { years }")',
+        'rank: Int @requires(fields: "id")',
     )
+    assert codes(
+        ("posts", posts), ("authors", authors), ("ranking", internal_leaf)
+    ) == ["REQUIRES_FIELDS_MISSING_EXTERNAL"]
 
 
 def test_an_unreachable_field_is_a_satisfiability_error_naming_the_query() -> None:
@@ -990,3 +992,16 @@ def test_a_shareable_field_may_continue_in_the_subgraph_that_has_the_rest() -> N
     """)
     supergraph = compose([("staff", staff), ("family", family)])
     assert sources(supergraph, "Profile", "hasChildren") == ["family"]
+
+
+def test_a_provided_external_field_must_be_shareable_where_it_is_resolved() -> None:
+    a = fed2("""
+        type Query { items: [Item] @provides(fields: "... on Book { title }") }
+        union Item = Book | Song
+        type Book @key(fields: "id") { id: ID! title: String @external }
+        type Song @key(fields: "id") { id: ID! }
+    """)
+    b = fed2('type Book @key(fields: "id") { id: ID! title: String }')
+    issues = issues_of(("a", a), ("b", b))
+    assert [i.code for i in issues] == ["INVALID_FIELD_SHARING"]
+    assert "not @shareable in 'b'" in issues[0].message

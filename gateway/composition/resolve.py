@@ -59,8 +59,7 @@ def _resolve_field_type(
             *(d.subgraph.name for d in definitions),
         )
         return
-    resolving = [d for d in definitions if not d.external] or definitions
-    merged_field.type = _common_supertype_of([d.node.type for d in resolving], merged)
+    merged_field.type = _common_supertype_of([d.node.type for d in definitions], merged)
 
 
 def _common_supertype_of(

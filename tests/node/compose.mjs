@@ -24,7 +24,7 @@ function compose(subgraphs) {
     };
   }
   const schema = lexicographicSortSchema(buildSchema(result.publicSdl));
-  return { ok: true, errors: [], clientSchema: printSchema(schema) };
+  return { ok: true, errors: [], clientSchema: printSchema(schema), supergraphSdl: result.supergraphSdl };
 }
 
 const cases = JSON.parse(readFileSync(0, "utf8"));

@@ -381,7 +381,7 @@ class _Walk:
                 )
         for at, source, below in candidates:
             if source.requires is not None and not self._can_resolve(
-                source.requires, at, visited | {at.subgraph}, depth + 1
+                source.requires, at, frozenset({at.subgraph}), depth + 1
             ):
                 continue
             if node.selection_set is None:
