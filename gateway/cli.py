@@ -132,7 +132,7 @@ async def _compose(config: Config) -> str:
 
 async def _plan(config: Config, text: str, operation_name: str | None) -> str:
     from gateway.engine import Engine
-    from gateway.plan import print_plan
+    from gateway.planner.nodes import print_plan
     from gateway.startup import compose_config, load_local_subgraphs
 
     supergraph = await compose_config(config, load_local_subgraphs(config))

@@ -19,8 +19,8 @@ from gateway.operation import (
     Prepared,
     prepare,
 )
-from gateway.plan import QueryPlan
 from gateway.planner import CachingQueryPlanner
+from gateway.planner.nodes import QueryPlan
 from gateway.subscriptions import Subscriptions
 from gateway.supergraph import Supergraph
 from gateway.transports.base import RequestContext, Transport

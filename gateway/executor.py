@@ -28,7 +28,7 @@ from graphql import (
 )
 
 from gateway.errors import SubgraphBadResponseError, SubgraphError
-from gateway.plan import (
+from gateway.planner.nodes import (
     Fetch,
     Flatten,
     Parallel,
@@ -131,8 +131,10 @@ def _representation(value: Any, fields: tuple[RepresentationField, ...]) -> Any:
         if field.value is not None:
             out[field.name] = field.value
             continue
-        item = value.get(field.name, _MISSING)
+        item = value.get(field.source or field.name, _MISSING)
         if item is _MISSING:
+            if field.optional:
+                continue
             raise KeyError(field.name)
         out[field.name] = (
             _representation(item, field.selection) if field.selection else item
@@ -141,14 +143,32 @@ def _representation(value: Any, fields: tuple[RepresentationField, ...]) -> Any:
 
 
 def _fetch_path(
-    fetch: Fetch, targets: list[tuple[dict[str, Any], _Path]]
+    path: tuple[str, ...], targets: list[tuple[dict[str, Any], _Path]]
 ) -> list[str | int]:
     """Where an error about a whole entity fetch goes: the one object's path, or
     the fetch path up to its first list."""
     if len(targets) == 1:
         return list(targets[0][1])
-    end = fetch.path.index("@") if "@" in fetch.path else len(fetch.path)
-    return list(fetch.path[:end])
+    end = path.index("@") if "@" in path else len(path)
+    return list(path[:end])
+
+
+class _Targets:
+    """The objects one ``_entities`` selection is about."""
+
+    __slots__ = ("fan_out", "path", "representations", "targets")
+
+    def __init__(
+        self,
+        path: tuple[str, ...],
+        targets: list[tuple[dict[str, Any], _Path]],
+        representations: list[Any],
+        fan_out: list[list[tuple[dict[str, Any], _Path]]],
+    ) -> None:
+        self.path = path
+        self.targets = targets
+        self.representations = representations
+        self.fan_out = fan_out
 
 
 def _with_service(error: Any, service: str) -> dict[str, Any]:
@@ -239,7 +259,10 @@ class Executor:
 
     async def _node(self, node: PlanNode, run: _Run) -> None:
         if isinstance(node, Fetch):
-            await self._root_fetch(node, run)
+            if node.parts:
+                await self._entity_parts_fetch(node, run)
+            else:
+                await self._root_fetch(node, run)
         elif isinstance(node, Flatten):
             await self._entity_fetch(node.node, run)
         elif isinstance(node, Sequence):
@@ -304,81 +327,133 @@ class Executor:
             run.errors.append(_with_service(error, fetch.subgraph))
         return result
 
-    async def _entity_fetch(self, fetch: Fetch, run: _Run) -> None:
-        targets = _collect(run.data, fetch.path)
+    @staticmethod
+    def _representations(
+        fetch: Fetch,
+        path: tuple[str, ...],
+        representation: Mapping[str, tuple[RepresentationField, ...]],
+        run: _Run,
+    ) -> _Targets:
+        """The deduplicated representations of the objects at ``path``, and for
+        each, the objects it stands for."""
+        targets = _collect(run.data, path)
         representations: list[Any] = []
         fan_out: list[list[tuple[dict[str, Any], _Path]]] = []
         seen: dict[Any, int] = {}
         for obj, at in targets:
-            fields = fetch.representation.get(obj.get("__typename", ""))
+            fields = representation.get(obj.get("__typename", ""))
             if fields is None:
                 continue
             try:
-                representation = _representation(obj, fields)
+                value = _representation(obj, fields)
             except KeyError:
                 continue  # the parent fetch failed to deliver a key: nothing to join
-            marker: Any = tuple(representation.values())
+            marker: Any = tuple(value.values())
             try:
                 index = seen.get(marker)
             except TypeError:  # nested keys: compare them as JSON
-                marker = orjson.dumps(representation)
+                marker = orjson.dumps(value)
                 index = seen.get(marker)
             if index is None:
                 seen[marker] = len(representations)
-                representations.append(representation)
+                representations.append(value)
                 fan_out.append([(obj, at)])
             else:
                 fan_out[index].append((obj, at))
-        if not representations:
+        return _Targets(path, targets, representations, fan_out)
+
+    async def _entity_fetch(self, fetch: Fetch, run: _Run) -> None:
+        found = self._representations(fetch, fetch.path, fetch.representation, run)
+        if not found.representations:
             return
+        await self._entities(
+            fetch,
+            run,
+            {"representations": found.representations},
+            [("_entities", found)],
+        )
+
+    async def _entity_parts_fetch(self, fetch: Fetch, run: _Run) -> None:
+        """Several paths, one request: each part's objects go in its own variable
+        and come back under its own alias."""
+        variables: dict[str, Any] = {}
+        parts: list[tuple[str, _Targets]] = []
+        for part in fetch.parts:
+            found = self._representations(fetch, part.path, part.representation, run)
+            variables[part.variable] = found.representations
+            parts.append((part.alias, found))
+        if not any(found.representations for _, found in parts):
+            return
+        await self._entities(fetch, run, variables, parts)
+
+    async def _entities(
+        self,
+        fetch: Fetch,
+        run: _Run,
+        variables: dict[str, Any],
+        parts: list[tuple[str, _Targets]],
+    ) -> None:
+        all_targets = [t for _, found in parts for t in found.targets]
         try:
-            result = await self._send(fetch, run, {"representations": representations})
+            result = await self._send(fetch, run, variables)
             data = result.get("data")
-            entities = data.get("_entities") if isinstance(data, dict) else None
-            if entities is not None and (
-                not isinstance(entities, list) or len(entities) != len(representations)
-            ):
-                raise SubgraphBadResponseError(
-                    f"subgraph {fetch.subgraph!r} answered {len(entities)} entities "
-                    f"for {len(representations)} representations"
-                    if isinstance(entities, list)
-                    else f"subgraph {fetch.subgraph!r} answered _entities that is "
-                    "not a list",
-                    service=fetch.subgraph,
-                )
+            answers = []
+            for alias, found in parts:
+                entities = data.get(alias) if isinstance(data, dict) else None
+                expected = len(found.representations)
+                if entities is not None and (
+                    not isinstance(entities, list) or len(entities) != expected
+                ):
+                    raise SubgraphBadResponseError(
+                        f"subgraph {fetch.subgraph!r} answered {len(entities)} "
+                        f"entities for {expected} representations"
+                        if isinstance(entities, list)
+                        else f"subgraph {fetch.subgraph!r} answered _entities that "
+                        "is not a list",
+                        service=fetch.subgraph,
+                    )
+                answers.append(entities)
         except SubgraphError as exc:
-            run.errors.append(exc.to_graphql(_fetch_path(fetch, targets)))
+            for _, found in parts:
+                if found.targets:
+                    run.errors.append(
+                        exc.to_graphql(_fetch_path(found.path, found.targets))
+                    )
+            if not any(found.targets for _, found in parts):
+                run.errors.append(exc.to_graphql(_fetch_path(fetch.path, all_targets)))
             return
-        if entities:
-            for index, entity in enumerate(entities):
-                if type(entity) is dict:
-                    for obj, _ in fan_out[index]:
-                        merge(obj, entity)
+        for entities, (_, found) in zip(answers, parts, strict=True):
+            if entities:
+                for index, entity in enumerate(entities):
+                    if type(entity) is dict:
+                        for obj, _ in found.fan_out[index]:
+                            merge(obj, entity)
+        by_alias = dict(parts)
         for error in result.get("errors") or ():
-            self._entity_error(error, fetch, fan_out, run)
+            self._entity_error(error, fetch, by_alias, run)
 
     def _entity_error(
         self,
         error: Any,
         fetch: Fetch,
-        fan_out: list[list[tuple[dict[str, Any], _Path]]],
+        parts: Mapping[str, _Targets],
         run: _Run,
     ) -> None:
         error = _with_service(error, fetch.subgraph)
         path = error.get("path")
-        if (
-            isinstance(path, list)
-            and len(path) >= 2
-            and path[0] == "_entities"
-            and isinstance(path[1], int)
-            and 0 <= path[1] < len(fan_out)
-        ):
-            rest = path[2:]
-            for _, at in fan_out[path[1]]:
-                run.errors.append({**error, "path": [*at, *rest]})
-            return
+        if isinstance(path, list) and len(path) >= 2 and isinstance(path[1], int):
+            found = parts.get(path[0]) if isinstance(path[0], str) else None
+            if found is not None and 0 <= path[1] < len(found.fan_out):
+                rest = path[2:]
+                for _, at in found.fan_out[path[1]]:
+                    run.errors.append({**error, "path": [*at, *rest]})
+                return
         # Not about one entity: put it where the fetch merges.
-        error["path"] = _fetch_path(fetch, [t for ts in fan_out for t in ts])
+        first = next(iter(parts.values()))
+        error["path"] = _fetch_path(
+            first.path,
+            [t for found in parts.values() for ts in found.fan_out for t in ts],
+        )
         run.errors.append(error)
 
     def _introspect(self, plan: QueryPlan, run: _Run) -> None:
@@ -441,6 +516,13 @@ class Executor:
             key = field.response_key
             if field.leaf:
                 item = value.get(field.data_key)
+                if (
+                    item is not None
+                    and field.check is not None
+                    and not field.check(item)
+                ):
+                    errors.append(self._bad_leaf((path, key), field))
+                    item = None
                 if item is None and field.non_null:
                     self._null_error((path, key), errors, field)
                     return _NULL
@@ -492,10 +574,12 @@ class Executor:
             items = []
             item_type = type_.of_type
             selection = field.selection
-            if selection is None and not isinstance(
-                item_type, (GraphQLNonNull, GraphQLList)
+            if (
+                selection is None
+                and field.check is None
+                and not isinstance(item_type, (GraphQLNonNull, GraphQLList))
             ):
-                return value  # a list of nullable scalars: nothing to complete
+                return value  # a list of nullable custom scalars: nothing to check
             for index, item in enumerate(value):
                 if (
                     selection is not None
@@ -511,6 +595,9 @@ class Executor:
                 items.append(completed)
             return items
         if field.selection is None:
+            if field.check is not None and not field.check(value):
+                errors.append(self._bad_leaf(path, field))
+                return None
             return value
         if type(value) is not dict:
             errors.append(self._bad_value(path, "an object"))
@@ -521,6 +608,17 @@ class Executor:
     def _bad_value(path: _Link, expected: str) -> dict[str, Any]:
         return {
             "message": f"a subgraph returned a value that is not {expected}",
+            "path": _path_of(path),
+            "extensions": {"code": "SUBGRAPH_BAD_RESPONSE"},
+        }
+
+    @staticmethod
+    def _bad_leaf(path: _Link, field: ShapeField) -> dict[str, Any]:
+        """A subgraph value that is not a value of the client's type (Apollo Router
+        nulls it too)."""
+        return {
+            "message": f"a subgraph returned an invalid value for "
+            f"{field.parent_type}.{field.name} (type {field.type})",
             "path": _path_of(path),
             "extensions": {"code": "SUBGRAPH_BAD_RESPONSE"},
         }

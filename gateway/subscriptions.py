@@ -45,7 +45,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from gateway.errors import GatewayError, SubgraphError, SubgraphStreamError
 from gateway.events import EVENT_ID, StreamEvent
 from gateway.headers import HOP_BY_HOP
-from gateway.plan import QueryPlan, Subscription
+from gateway.planner.nodes import QueryPlan, Subscription
 from gateway.transports.base import (
     RequestContext,
     SubgraphRequest,

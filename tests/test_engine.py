@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 import gateway.operation
-import gateway.planner
+import gateway.planner.planner
 from gateway.engine import Engine
 from gateway.errors import BadRequestError, OperationError
 from gateway.operation import GraphQLRequest
-from gateway.plan import Subscription, print_plan
+from gateway.planner.nodes import Subscription, print_plan
 from tests.scenarios.handmade import build_supergraph
 from tests.test_scenarios import load_scenario, scenario_engine
 
@@ -69,9 +69,9 @@ async def test_a_repeated_request_is_not_parsed_validated_or_planned_again(
         gateway.operation, "validate", counting("validate", gateway.operation.validate)
     )
     monkeypatch.setattr(
-        gateway.planner,
-        "_PlanBuilder",
-        counting("plan", gateway.planner._PlanBuilder),
+        gateway.planner.planner,
+        "PlanBuilder",
+        counting("plan", gateway.planner.planner.PlanBuilder),
     )
     request = GraphQLRequest(
         "query Top($n: Int) { topProducts(first: $n) { name reviews { body } } }",

@@ -16,7 +16,8 @@ from graphql import validate
 
 from gateway.errors import PlanningError
 from gateway.operation import Operation, OperationCache
-from gateway.plan import (
+from gateway.planner import CachingQueryPlanner, QueryPlanner
+from gateway.planner.nodes import (
     Fetch,
     Flatten,
     Parallel,
@@ -26,7 +27,6 @@ from gateway.plan import (
     Subscription,
     print_plan,
 )
-from gateway.planner import CachingQueryPlanner, QueryPlanner
 from gateway.supergraph import Supergraph
 from tests.scenarios.handmade import build_supergraph
 

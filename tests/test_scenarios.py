@@ -30,7 +30,7 @@ from gateway.errors import RequestError, SubgraphUnreachableError
 from gateway.http.subgraph_app import create_subgraph_app
 from gateway.local import LocalSubgraph
 from gateway.operation import GraphQLRequest
-from gateway.plan import print_plan
+from gateway.planner.nodes import print_plan
 from gateway.supergraph import Supergraph
 from gateway.transports.base import SubgraphRequest, SubgraphResult, Transport
 from gateway.transports.http import HTTPTransport
