@@ -1005,3 +1005,39 @@ def test_a_provided_external_field_must_be_shareable_where_it_is_resolved() -> N
     issues = issues_of(("a", a), ("b", b))
     assert [i.code for i in issues] == ["INVALID_FIELD_SHARING"]
     assert "not @shareable in 'b'" in issues[0].message
+
+
+def test_requires_through_nested_fragments_under_an_external_field_composes() -> None:
+    # Apollo composes this (The Guild reports it unsatisfiable): the fragments
+    # select fields of the implementations that the other subgraph resolves.
+    a = fed2("""
+        type Query { a: Thing @shareable }
+        type Thing @key(fields: "id") { id: ID! data: Shape }
+        interface Shape { name: String! }
+        interface Polygon implements Shape { name: String! sides: Int! }
+        type Square implements Shape & Polygon @shareable {
+          name: String! sides: Int! side: Int!
+        }
+        type Triangle implements Shape & Polygon @shareable {
+          name: String! sides: Int! base: Int!
+        }
+    """)
+    b = fed2("""
+        type Query { b: Thing @shareable }
+        type Thing @key(fields: "id") {
+          id: ID!
+          data: Shape @external
+          summary: String! @requires(fields: "data { name ... on Polygon { sides ... on Square { side } ... on Triangle { base } } }")
+        }
+        interface Shape { name: String! }
+        interface Polygon implements Shape { name: String! sides: Int! }
+        type Square implements Shape & Polygon @shareable {
+          name: String! sides: Int! side: Int!
+        }
+        type Triangle implements Shape & Polygon @shareable {
+          name: String! sides: Int! base: Int!
+        }
+    """)
+    supergraph = compose([("a", a), ("b", b)])
+    summary = supergraph.field("Thing", "summary")
+    assert summary is not None and summary.sources[0].requires is not None
