@@ -1041,3 +1041,58 @@ def test_requires_through_nested_fragments_under_an_external_field_composes() ->
     supergraph = compose([("a", a), ("b", b)])
     summary = supergraph.field("Thing", "summary")
     assert summary is not None and summary.sources[0].requires is not None
+
+
+def test_an_argument_with_incompatible_types_is_an_argument_type_mismatch() -> None:
+    a = fed2("type Query { f(x: Int): Int @shareable }")
+    b = fed2("type Query { f(x: String): Int @shareable }")
+    assert codes(("a", a), ("b", b)) == ["ARGUMENT_TYPE_MISMATCH"]
+
+
+def test_different_defaults_of_an_argument_or_input_field_are_errors() -> None:
+    a = fed2("""
+        type Query { f(x: Int = 1, filter: Filter): Int @shareable }
+        input Filter { limit: Int = 10 }
+    """)
+    b = fed2("""
+        type Query { f(x: Int = 2, filter: Filter): Int @shareable }
+        input Filter { limit: Int = 20 }
+    """)
+    issues = issues_of(("a", a), ("b", b))
+    assert sorted(i.code for i in issues) == [
+        "ARGUMENT_DEFAULT_MISMATCH",
+        "INPUT_FIELD_DEFAULT_MISMATCH",
+    ]
+    assert any("default 1 in 'a' but 2 in 'b'" in i.message for i in issues)
+
+
+def test_an_override_label_is_a_hint_and_the_override_applies() -> None:
+    a = fed2("""
+        type Query { me: User }
+        type User @key(fields: "id") { id: ID! name: String }
+    """)
+    b = fed2("""
+        type User @key(fields: "id") {
+          id: ID!
+          name: String @override(from: "a", label: "percent(50)")
+        }
+    """)
+    supergraph = compose([("a", a), ("b", b)])
+    assert sources(supergraph, "User", "name") == ["b"]
+    assert [h.code for h in supergraph.hints] == ["OVERRIDE_LABEL_IGNORED"]
+
+
+def test_every_rule_module_is_registered_and_named_after_its_code() -> None:
+    import gateway.composition.rules as rules_package
+
+    folder = Path(rules_package.__file__).parent
+    modules = sorted(p.stem for p in folder.glob("*.py") if p.stem != "__init__")
+    registered = sorted(
+        [rule.__name__ for rule in rules_package.RULES] + ["satisfiability_error"]
+    )
+    assert modules == registered
+    for module in modules:
+        text = (folder / f"{module}.py").read_text()
+        assert f'"{module.upper()}"' in text or text.startswith(
+            f'"""{module.upper()} (a hint)'
+        ), module

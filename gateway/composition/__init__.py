@@ -14,9 +14,10 @@ one's output:
 3. ``merge.merge``: every user type of every subgraph grouped by name, per-subgraph
    facts read from directives (keys, ``@external``, ``@shareable``, ``@requires``,
    ``@provides``, ``@override``, ``@inaccessible``, ``@interfaceObject``);
-4. ``resolve.resolve``: each field's merged type, arguments and sources;
-5. ``rules.validate``: the composition rules, one a module, named after their error
-   code; satisfiability (every field reachable by some query path) last;
+4. ``resolve.resolve``: each field's merged type, arguments (``inputs``) and sources;
+5. ``rules.validate``: the composition rules, one a module, named after the error
+   code it reports (the steps before compute, the rules judge); satisfiability (every
+   field reachable by some query path) last;
 6. ``client_schema.build_client_schema`` and ``model.build_model``: the API schema
    without federation machinery, and the ownership model the planner reads.
 

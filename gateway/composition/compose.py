@@ -39,7 +39,7 @@ def compose(subgraphs: Sequence[tuple[str, str]]) -> Supergraph:
     issues.raise_if_any()
 
     merged = merge(normalised, issues)
-    resolve(merged, {s.name for s in normalised}, issues)
+    resolve(merged, {s.name for s in normalised})
     validate(CompositionContext(normalised, merged, issues))
     issues.raise_if_any()
 

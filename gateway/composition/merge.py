@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import cast
 
 from graphql import (
     DirectiveNode,
@@ -18,15 +17,12 @@ from graphql import (
     GraphQLSyntaxError,
     GraphQLUnionType,
     InlineFragmentNode,
-    InputValueDefinitionNode,
     Node,
     SelectionSetNode,
-    TypeNode,
-    ValueNode,
     get_named_type,
-    print_ast,
 )
 
+from gateway.composition.inputs import input_field_groups, merge_input_values
 from gateway.composition.issues import Issues
 from gateway.composition.merged import (
     FieldInSubgraph,
@@ -38,15 +34,11 @@ from gateway.composition.normalise import Subgraph, field_nodes
 from gateway.composition.spec import FEDERATION_ROOT_FIELDS
 from gateway.composition.syntax import (
     arguments,
-    is_required,
-    kept_directives,
-    merge_type_nodes,
-    names,
     parse_field_set,
 )
 from gateway.supergraph import Key, TypeKind
 
-__all__ = ["implementations_of", "kind_of", "merge", "merge_input_values"]
+__all__ = ["implementations_of", "kind_of", "merge"]
 
 _KIND_OF: list[tuple[type[GraphQLNamedType], TypeKind]] = [
     (GraphQLObjectType, TypeKind.OBJECT),
@@ -76,18 +68,7 @@ def merge(subgraphs: Sequence[Subgraph], issues: Issues) -> dict[str, MergedType
     for type_name, found in occurrences.items():
         kinds = {TypeKind.INTERFACE if o.interface_object else o.kind for o in found}
         if len(kinds) > 1:
-            described = ", ".join(
-                f"{o.kind.value.lower()}"
-                f"{' (@interfaceObject)' if o.interface_object else ''}"
-                f" in {o.subgraph.name!r}"
-                for o in found
-            )
-            issues.error(
-                "TYPE_KIND_MISMATCH",
-                f"type {type_name} is defined with different kinds: {described}",
-                *(o.subgraph.name for o in found),
-            )
-            continue
+            continue  # TYPE_KIND_MISMATCH reports it
         merged[type_name] = MergedType(type_name, kinds.pop(), found)
 
     key_fields = _key_fields(occurrences)
@@ -99,7 +80,7 @@ def merge(subgraphs: Sequence[Subgraph], issues: Issues) -> dict[str, MergedType
         elif merged_type.kind is TypeKind.ENUM:
             _merge_enum(merged_type)
         elif merged_type.kind is TypeKind.INPUT_OBJECT:
-            _merge_input(merged_type, issues)
+            _merge_input(merged_type)
     _copy_interface_object_fields(merged)
     _compute_possible_types(merged)
     return merged
@@ -261,13 +242,8 @@ def _read_field(
         elif directive_name == "override":
             source = args.get("from")
             definition.override_from = source if isinstance(source, str) else None
-            if args.get("label") is not None:
-                issues.hint(
-                    "OVERRIDE_LABEL_IGNORED",
-                    f"@override on {coordinate} has a label; the gateway applies "
-                    "the override fully",
-                    subgraph.name,
-                )
+            label = args.get("label")
+            definition.override_label = label if isinstance(label, str) else None
         elif directive_name in ("requires", "provides"):
             text = args.get("fields")
             code = f"{directive_name.upper()}_INVALID_FIELDS"
@@ -314,107 +290,14 @@ def _merge_enum(merged_type: MergedType) -> None:
                 merged_type.inaccessible_values.add(value_name)
 
 
-def _merge_input(merged_type: MergedType, issues: Issues) -> None:
-    """Input object fields: the intersection over subgraphs, most restrictive type.
-
-    See https://www.apollographql.com/docs/graphos/schema-design/federated-schemas/composition
-    """
-    per_field: dict[str, list[tuple[Subgraph, InputValueDefinitionNode]]] = {}
-    for occurrence in merged_type.occurrences:
-        assert isinstance(occurrence.type, GraphQLInputObjectType)
-        for input_field in occurrence.type.fields.values():
-            if input_field.ast_node is not None:
-                per_field.setdefault(input_field.ast_node.name.value, []).append(
-                    (occurrence.subgraph, input_field.ast_node)
-                )
+def _merge_input(merged_type: MergedType) -> None:
+    """Input object fields: those every subgraph defines, merged."""
     everywhere = len(merged_type.occurrences)
-    common = 0
-    for field_name, definitions in per_field.items():
-        coordinate = f"{merged_type.name}.{field_name}"
-        if len(definitions) < everywhere:
-            missing = [
-                s
-                for s in merged_type.subgraph_names
-                if s not in {d[0].name for d in definitions}
-            ]
-            if any(is_required(node) for _, node in definitions):
-                issues.error(
-                    "REQUIRED_INPUT_FIELD_MISSING_IN_SOME_SUBGRAPH",
-                    f"input field {coordinate} is required in "
-                    f"{names(d[0].name for d in definitions if is_required(d[1]))} "
-                    f"but missing in {names(missing)}",
-                    *merged_type.subgraph_names,
-                )
-            continue
-        common += 1
-        merged = merge_input_values(coordinate, "input field", definitions, issues)
-        if merged is not None:
-            merged_type.input_fields.append(merged)
-    if not common:
-        issues.error(
-            "EMPTY_MERGED_INPUT_TYPE",
-            f"input type {merged_type.name} has no field common to all the "
-            f"subgraphs that define it ({names(merged_type.subgraph_names)})",
-            *merged_type.subgraph_names,
-        )
-
-
-def merge_input_values(
-    coordinate: str,
-    what: str,
-    definitions: Sequence[tuple[Subgraph, InputValueDefinitionNode]],
-    issues: Issues,
-) -> InputValueDefinitionNode | None:
-    """One input field or argument: the most restrictive type, one default value.
-    ``None`` when the definitions conflict (an issue is recorded) or it is
-    ``@inaccessible``."""
-    first = definitions[0][1]
-    merged_type: TypeNode | None = first.type
-    default: ValueNode | None = None
-    default_from: str | None = None
-    inaccessible = False
-    for subgraph, node in definitions:
-        merged_type = (
-            merge_type_nodes(merged_type, node.type, output=False)
-            if merged_type is not None
-            else None
-        )
-        if node.default_value is not None:
-            if default is None:
-                default, default_from = node.default_value, subgraph.name
-            elif print_ast(default) != print_ast(node.default_value):
-                issues.error(
-                    "ARGUMENT_DEFAULT_MISMATCH"
-                    if what == "argument"
-                    else "INPUT_FIELD_DEFAULT_MISMATCH",
-                    f"{what} {coordinate} has default {print_ast(default)} in "
-                    f"{default_from!r} but {print_ast(node.default_value)} in "
-                    f"{subgraph.name!r}",
-                    cast(str, default_from),
-                    subgraph.name,
-                )
-        inaccessible = inaccessible or subgraph.has(node, "inaccessible")
-    if merged_type is None:
-        described = ", ".join(
-            f"{print_ast(node.type)} in {s.name!r}" for s, node in definitions
-        )
-        issues.error(
-            "ARGUMENT_TYPE_MISMATCH" if what == "argument" else "FIELD_TYPE_MISMATCH",
-            f"{what} {coordinate} has incompatible types: {described}",
-            *(s.name for s, _ in definitions),
-        )
-        return None
-    if inaccessible:
-        return None
-    return InputValueDefinitionNode(
-        description=next(
-            (n.description for _, n in definitions if n.description), None
-        ),
-        name=first.name,
-        type=merged_type,
-        default_value=default,
-        directives=kept_directives(node for _, node in definitions),
-    )
+    for definitions in input_field_groups(merged_type).values():
+        if len(definitions) == everywhere:
+            merged = merge_input_values(definitions)
+            if merged is not None:
+                merged_type.input_fields.append(merged)
 
 
 def implementations_of(merged: dict[str, MergedType]) -> dict[str, list[str]]:

@@ -31,6 +31,7 @@ class FieldInSubgraph:
     key_field: bool
     inaccessible: bool
     override_from: str | None = None
+    override_label: str | None = None
     requires: SelectionSetNode | None = None
     provides: SelectionSetNode | None = None
     interface_object: bool = False
