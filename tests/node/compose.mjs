@@ -1,8 +1,10 @@
 // Composes subgraphs with @theguild/federation-composition, the reference our own
-// composition is checked against. Reads JSON from stdin: {case: [{name, sdl}, ...]},
-// subgraphs in declaration order. Prints one JSON line: {case: {ok, errors, clientSchema}}
+// composition is checked against. Reads JSON from stdin: {case: [{name, sdl, url?}, ...]},
+// subgraphs in declaration order. Prints one JSON line: {case: {ok, errors, clientSchema,
+// supergraphSdl}}
 // where errors are [{code, message}] and clientSchema is the public (API) schema,
-// printed with types and fields sorted (null when composition fails).
+// printed with types and fields sorted, and supergraphSdl the supergraph it writes
+// (both null when composition fails).
 import { readFileSync } from "node:fs";
 import { buildSchema, lexicographicSortSchema, parse, printSchema } from "graphql";
 import { composeServices, compositionHasErrors } from "@theguild/federation-composition";
@@ -11,16 +13,17 @@ function compose(subgraphs) {
   let result;
   try {
     result = composeServices(
-      subgraphs.map((s) => ({ name: s.name, typeDefs: parse(s.sdl), url: `http://localhost/${s.name}` })),
+      subgraphs.map((s) => ({ name: s.name, typeDefs: parse(s.sdl), url: s.url ?? `http://localhost/${s.name}` })),
     );
   } catch (error) {
-    return { ok: false, errors: [{ code: "EXCEPTION", message: String(error) }], clientSchema: null };
+    return { ok: false, errors: [{ code: "EXCEPTION", message: String(error) }], clientSchema: null, supergraphSdl: null };
   }
   if (compositionHasErrors(result)) {
     return {
       ok: false,
       errors: result.errors.map((e) => ({ code: e.extensions?.code ?? null, message: e.message })),
       clientSchema: null,
+      supergraphSdl: null,
     };
   }
   const schema = lexicographicSortSchema(buildSchema(result.publicSdl));
