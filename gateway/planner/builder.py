@@ -392,7 +392,11 @@ class PlanBuilder:
             return
         subgraph = step.subgraph
         if field.name == TYPENAME:
-            if self.graph.local_type(subgraph, type_name) == type_name:
+            # Under an abstract type it is selected once, beside the fragments.
+            if (
+                not abstract_parent
+                and self.graph.local_type(subgraph, type_name) == type_name
+            ):
                 selection.field(TYPENAME, TYPENAME)
             return
         if (

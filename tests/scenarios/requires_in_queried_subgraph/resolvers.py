@@ -11,7 +11,8 @@ WEIGHTS = {"p1": 2, "p2": 7}
 
 shop_query = QueryType()
 shop_query.set_field(
-    "parcels", lambda *_: [{"id": "p1", "label": "books"}, {"id": "p2", "label": "tools"}]
+    "parcels",
+    lambda *_: [{"id": "p1", "label": "books"}, {"id": "p2", "label": "tools"}],
 )
 
 
