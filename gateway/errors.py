@@ -10,8 +10,8 @@
     │   ├── NotAcceptableError    an Accept header the gateway cannot answer           406
     │   ├── OperationError        parse/validation/variable errors of the operation    400
     │   └── TooManyStreamsError   stream limits reached                                429
-    ├── PlanningError         an operation the planner cannot route (a gateway bug or an
-    │                         unsatisfiable composition); answered as INTERNAL_SERVER_ERROR
+    ├── PlanningError         a selection no path of the query graph reaches; answered
+    │                         with data: null                        QUERY_PLANNING_FAILED
     └── SubgraphError         a subgraph could not be reached or answered badly; becomes a
         │                     GraphQL error at the fetch's paths, other data is kept
         ├── SubgraphUnreachableError  connection refused/reset, DNS     SUBGRAPH_UNREACHABLE
@@ -196,7 +196,7 @@ class TooManyStreamsError(RequestError):
 
 
 class PlanningError(GatewayError):
-    code = "INTERNAL_SERVER_ERROR"
+    code = "QUERY_PLANNING_FAILED"
 
 
 class SubgraphError(GatewayError):

@@ -99,7 +99,7 @@ async def test_an_unplannable_operation_is_an_error_response_not_an_exception() 
     engine = Engine(graph, {})
     body = await engine.execute(engine.prepare(GraphQLRequest("{ things { extra } }")))
     assert body["data"] is None
-    assert body["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert body["errors"][0]["extensions"]["code"] == "QUERY_PLANNING_FAILED"
 
 
 async def test_subscription_events_get_their_entity_fields() -> None:

@@ -36,6 +36,7 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLUnionType,
     OperationDefinitionNode,
     SelectionSetNode,
     VariableNode,
@@ -391,7 +392,11 @@ class PlanBuilder:
             return
         subgraph = step.subgraph
         if field.name == TYPENAME:
-            if self.graph.local_type(subgraph, type_name) == type_name:
+            # Under an abstract type it is selected once, beside the fragments.
+            if (
+                not abstract_parent
+                and self.graph.local_type(subgraph, type_name) == type_name
+            ):
                 selection.field(TYPENAME, TYPENAME)
             return
         if (
@@ -614,6 +619,13 @@ class PlanBuilder:
                     unreachable.append(field)
             here[type_name] = tuple(reachable)
             rest[type_name] = tuple(unreachable)
+        if shape.abstract and any(rest.values()):
+            # The runtime type is decided by one subgraph: an abstract selection is
+            # not split by type condition across subgraphs (Hive Router and Apollo
+            # refuse such a plan too).
+            return replace(
+                shape, fields_by_type={t: () for t in shape.fields_by_type}
+            ), shape
         return (
             replace(shape, fields_by_type=here),
             replace(shape, fields_by_type=rest),
@@ -646,9 +658,81 @@ class PlanBuilder:
         child_chain = (
             (*chain, (type_name, field, abstract_parent)) if chain is not None else None
         )
+        shape = field.selection
+        if isinstance(get_named_type(field.type), GraphQLUnionType):
+            shape = self._shared_members(step, type_name, field, edge, shape, chain)
         self._plan_selection(
-            step, sub, field.selection, edge.target, child_path, nested, child_chain
+            step, sub, shape, edge.target, child_path, nested, child_chain
         )
+
+    def _shared_members(
+        self,
+        step: FetchStep,
+        type_name: str,
+        field: ShapeField,
+        edge: FieldEdge,
+        shape: ShapeSelection,
+        chain: _Chain | None,
+    ) -> ShapeSelection:
+        """A union field that more than one subgraph could answer here: the
+        response must not depend on which one the plan picked, so only the union
+        members every one of them has are selected (Hive Router's rule for
+        partial unions; members of one subgraph only come back as ``__typename``
+        with their fields null)."""
+        candidates = [edge]
+        root_type = {
+            "query": self.schema.query_type,
+            "mutation": self.schema.mutation_type,
+            "subscription": self.schema.subscription_type,
+        }[self.operation.kind]
+        root = root_type is not None and type_name == root_type.name
+        for other in self.graph.sources(type_name, field.name):
+            if other.subgraph == edge.subgraph or other.requires is not None:
+                continue
+            if chain is not None:
+                if self._could_serve(other.subgraph, type_name, chain):
+                    candidates.append(other)
+            elif root or (
+                self.paths.route(
+                    step.subgraph,
+                    type_name,
+                    field.name,
+                    None,
+                    None,
+                    target=other.subgraph,
+                )
+                is not None
+            ):
+                candidates.append(other)
+        if len(candidates) < 2:
+            return shape
+        shared: set[str] | None = None
+        for candidate in candidates:
+            members = self.graph.possible_types(candidate.subgraph, candidate.target)
+            shared = set(members) if shared is None else shared & members
+        assert shared is not None
+        if all(t in shared for t, fields in shape.fields_by_type.items() if fields):
+            return shape
+        return replace(
+            shape,
+            fields_by_type={
+                t: fields if t in shared else ()
+                for t, fields in shape.fields_by_type.items()
+            },
+        )
+
+    def _could_serve(self, subgraph: str, type_name: str, chain: _Chain) -> bool:
+        """Some path reaches ``type_name`` at this place in ``subgraph``: it
+        resolves the fields from the nearest entity above (which it can be entered
+        at) or from the root down to here."""
+        current = type_name
+        for parent, field, _ in reversed(chain):
+            if any(edge.subgraph == subgraph for edge in self.graph.keys(current)):
+                return True
+            if self.graph.field(parent, subgraph, field.name) is None:
+                return False
+            current = parent
+        return True
 
     def _reenter(
         self,
@@ -661,6 +745,9 @@ class PlanBuilder:
         """Select the path from the root again in a subgraph that resolves all of
         it and ``field`` (a root edge): how a value type or a shared root field
         whose fields live in several subgraphs is answered."""
+        if abstract_parent or any(abstract for _, _, abstract in chain):
+            # The runtime type is decided by one subgraph: never split by type.
+            return False
         best: tuple[Cost, str] | None = None
         for edge in self.graph.sources(type_name, field.name):
             subgraph = edge.subgraph
