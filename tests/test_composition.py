@@ -1096,3 +1096,19 @@ def test_every_rule_module_is_registered_and_named_after_its_code() -> None:
         assert f'"{module.upper()}"' in text or text.startswith(
             f'"""{module.upper()} (a hint)'
         ), module
+
+
+def test_a_satisfiability_error_prints_a_query_a_client_could_send() -> None:
+    a = fed2("""
+        type Query { things(first: Int!, kind: Kind!, where: Where): [Thing] }
+        enum Kind { SMALL LARGE }
+        input Where { name: String! }
+        type Thing @shareable { a: String }
+    """)
+    b = fed2(
+        "type Query { more: [Thing] } type Thing @shareable { a: String b: String }"
+    )
+    issues = issues_of(("a", a), ("b", b))
+    assert 'things(first: 0, kind: SMALL, where: {name: "A string value"}) {' in (
+        issues[0].message
+    )

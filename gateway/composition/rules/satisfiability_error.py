@@ -30,12 +30,14 @@ from graphql import (
     GraphQLObjectType,
     GraphQLUnionType,
     InlineFragmentNode,
+    ListTypeNode,
+    NonNullTypeNode,
     SelectionSetNode,
     TypeNode,
 )
 
 from gateway.composition.context import CompositionContext
-from gateway.composition.merged import MergedType
+from gateway.composition.merged import MergedField, MergedType
 from gateway.composition.spec import ROOT_OPERATIONS
 from gateway.composition.syntax import named_type_node, print_field_set
 from gateway.supergraph import FieldSource, Key, TypeKind
@@ -63,6 +65,9 @@ class _Step:
 
     field: str | None = None
     type_condition: str | None = None
+    arguments: str = ""
+    """``(id: "<any id>")``: a placeholder for each argument, so the printed query
+    is one a client could send."""
 
 
 def satisfiability_error(context: CompositionContext) -> None:
@@ -89,7 +94,8 @@ class _Walk:
                 if field.inaccessible:
                     continue
                 ways = [(s.subgraph, s, s.provides) for s in field.sources]
-                self._enter(ways, (_Step(field=field.name),), operation)
+                step = _Step(field=field.name, arguments=self._arguments(field))
+                self._enter(ways, (step,), operation)
         while self.queue and len(self.seen) < _MAX_STATES:
             alternatives, path, operation = self.queue.pop(0)
             self._check(alternatives, path, operation)
@@ -168,7 +174,8 @@ class _Walk:
             if field.inaccessible or field.type is None:
                 continue
             coordinate = f"{type_name}.{field.name}"
-            field_path = (*path, _Step(field=field.name))
+            step = _Step(field=field.name, arguments=self._arguments(field))
+            field_path = (*path, step)
             ways: list[tuple[str, FieldSource, SelectionSetNode | None]] = []
             failures: list[tuple[str, list[str]]] = []
             for state in ordered:
@@ -406,6 +413,39 @@ class _Walk:
 
     # --- reporting ----------------------------------------------------------------
 
+    def _arguments(self, field: MergedField) -> str:
+        if not field.arguments:
+            return ""
+        printed = ", ".join(
+            f"{a.name.value}: {self._placeholder(a.type, depth=0)}"
+            for a in field.arguments
+        )
+        return f"({printed})"
+
+    def _placeholder(self, type_node: TypeNode, depth: int) -> str:
+        """A value of the type, as Apollo prints one in its error queries."""
+        if isinstance(type_node, NonNullTypeNode):
+            return self._placeholder(type_node.type, depth)
+        if isinstance(type_node, ListTypeNode):
+            return "[]"
+        name = named_type_node(type_node).name.value
+        builtin = _PLACEHOLDERS.get(name)
+        if builtin is not None:
+            return builtin
+        merged = self.merged.get(name)
+        if merged is not None and merged.kind is TypeKind.ENUM and merged.values:
+            return next(iter(merged.values))
+        if merged is not None and merged.kind is TypeKind.INPUT_OBJECT:
+            if depth > 4:
+                return "{}"
+            required = [
+                f"{f.name.value}: {self._placeholder(f.type, depth + 1)}"
+                for f in merged.input_fields
+                if isinstance(f.type, NonNullTypeNode) and f.default_value is None
+            ]
+            return "{" + ", ".join(required) + "}"
+        return '"A string value"'
+
     def _report(
         self,
         operation: str,
@@ -436,6 +476,15 @@ class _Walk:
 def _named(printed: str) -> str:
     """``[Book!]!`` -> ``Book``."""
     return printed.replace("[", "").replace("]", "").replace("!", "")
+
+
+_PLACEHOLDERS = {
+    "String": '"A string value"',
+    "ID": '"<any id>"',
+    "Int": "0",
+    "Float": "0",
+    "Boolean": "true",
+}
 
 
 def _is_leaf(merged: dict[str, MergedType], type_node: TypeNode) -> bool:
@@ -491,9 +540,9 @@ def _print_path(
     for index, step in enumerate(path):
         indent = "  " * depth
         if step.field is not None and index == len(path) - 1 and not composite_leaf:
-            lines.append(f"{indent}{step.field}")
+            lines.append(f"{indent}{step.field}{step.arguments}")
         elif step.field is not None:
-            lines.append(f"{indent}{step.field} {{")
+            lines.append(f"{indent}{step.field}{step.arguments} {{")
             depth += 1
         else:
             lines.append(f"{indent}... on {step.type_condition} {{")
