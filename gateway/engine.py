@@ -12,7 +12,7 @@ from typing import Any
 
 from gateway.errors import PlanningError
 from gateway.events import StreamEvent
-from gateway.executor import Executor
+from gateway.execution import Executor
 from gateway.operation import (
     GraphQLRequest,
     OperationCache,

@@ -54,7 +54,7 @@ from gateway.transports.base import (
 )
 
 if TYPE_CHECKING:
-    from gateway.executor import Executor
+    from gateway.execution import Executor
 
 __all__ = ["DEFAULT_QUEUE_SIZE", "Subscriptions"]
 

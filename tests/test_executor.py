@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from gateway.errors import SubgraphError, SubgraphUnreachableError
-from gateway.executor import Executor, merge
+from gateway.execution import Executor, merge
 from gateway.operation import OperationCache, coerce_variables
 from gateway.planner import QueryPlanner
 from gateway.supergraph import Supergraph
