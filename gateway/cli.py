@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import sys
@@ -75,6 +76,11 @@ def _parser() -> argparse.ArgumentParser:
         help="the GraphQL operation text, @FILE to read it from a file, or - for stdin",
     )
     plan.add_argument("--operation-name", default=None)
+    plan.add_argument(
+        "--json",
+        action="store_true",
+        help="print the plan as JSON (the shape of extensions.queryPlan)",
+    )
     return parser
 
 
@@ -130,14 +136,19 @@ async def _compose(config: Config) -> str:
     return supergraph.sdl
 
 
-async def _plan(config: Config, text: str, operation_name: str | None) -> str:
+async def _plan(
+    config: Config, text: str, operation_name: str | None, as_json: bool
+) -> str:
     from gateway.engine import Engine
-    from gateway.planner.nodes import print_plan
+    from gateway.planner.nodes import plan_to_json, print_plan
     from gateway.startup import compose_config, load_local_subgraphs
 
     supergraph = await compose_config(config, load_local_subgraphs(config))
     engine = Engine(supergraph, {})
-    return print_plan(engine.plan_document(text, operation_name))
+    plan = engine.plan_document(text, operation_name)
+    if as_json:
+        return json.dumps(plan_to_json(plan), indent=2)
+    return print_plan(plan)
 
 
 def _operation_text(arg: str) -> str:
@@ -160,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "plan":
             text = _operation_text(args.operation)
-            print(asyncio.run(_plan(config, text, args.operation_name)))
+            print(asyncio.run(_plan(config, text, args.operation_name, args.json)))
             return 0
     except CompositionError as exc:
         print(f"gateway: {exc}", file=sys.stderr)

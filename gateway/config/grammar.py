@@ -37,7 +37,10 @@ Our additions:
   (/graphql), ``subgraph_timeout`` (30s), ``max_request_bytes`` (5 MB; an int or
   ``"5MB"``/``"512KB"``, 1 KB = 1024 bytes), ``heartbeat_interval`` (30s),
   ``max_streams`` (10000 open SSE streams in total), ``max_streams_per_client`` (100),
-  ``dedup_queries`` (true), ``playground`` (true), ``document_cache_size`` and
+  ``dedup_queries`` (true), ``playground`` (true), ``expose_query_plans`` (true
+  when ``host`` is a loopback address: a request with ``Apollo-Expose-Query-Plan:
+  true`` or ``X-WG-Include-Query-Plan: true`` gets ``extensions.queryPlan``),
+  ``document_cache_size`` and
   ``plan_cache_size`` (1024), ``log_level`` (info) and ``headers``: Cosmo-style rules
   under ``all.request`` (every subgraph) and ``subgraphs.<name>.request``; a rule is
   ``{op: propagate, named: X-Id | matching: <regex>, rename?, default?}`` or
@@ -142,6 +145,7 @@ _GATEWAY_KEYS = (
     "max_streams_per_client",
     "dedup_queries",
     "playground",
+    "expose_query_plans",
     "document_cache_size",
     "plan_cache_size",
     "headers",
@@ -562,6 +566,7 @@ class _Grammar(LocatedReader):
             "max_streams_per_client": lambda n, p: self.integer(n, p, minimum=1),
             "dedup_queries": self.boolean,
             "playground": self.boolean,
+            "expose_query_plans": self.boolean,
             "document_cache_size": lambda n, p: self.integer(n, p, minimum=0),
             "plan_cache_size": lambda n, p: self.integer(n, p, minimum=0),
             "log_level": self.log_level,

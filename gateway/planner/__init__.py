@@ -18,6 +18,7 @@ from gateway.planner.nodes import (
     ShapeField,
     ShapeSelection,
     Subscription,
+    plan_to_json,
     print_plan,
 )
 from gateway.planner.planner import QueryPlanner
@@ -38,5 +39,6 @@ __all__ = [
     "ShapeField",
     "ShapeSelection",
     "Subscription",
+    "plan_to_json",
     "print_plan",
 ]

@@ -32,6 +32,7 @@ __all__ = [
     "ShapeField",
     "ShapeSelection",
     "Subscription",
+    "plan_to_json",
     "print_plan",
 ]
 
@@ -259,3 +260,59 @@ def print_plan(plan: QueryPlan) -> str:
     if not parts:
         return "QueryPlan {}"
     return "QueryPlan {\n" + _indent(",\n".join(parts), "  ") + "\n}"
+
+
+# -- JSON ------------------------------------------------------------------------------
+
+
+def _node_json(node: PlanNode) -> dict[str, Any]:
+    if isinstance(node, Fetch):
+        out: dict[str, Any] = {
+            "kind": "Fetch",
+            "serviceName": node.subgraph,
+            "operationKind": node.operation_kind,
+            "operation": node.operation,
+        }
+        if node.operation_name:
+            out["operationName"] = node.operation_name
+        if node.variable_usages:
+            out["variableUsages"] = list(node.variable_usages)
+        if node.requires is not None:
+            out["requires"] = print_ast(node.requires)
+        if node.parts:
+            out["entities"] = [
+                {
+                    "alias": part.alias,
+                    "path": list(part.path),
+                    "requires": print_ast(part.requires),
+                }
+                for part in node.parts
+            ]
+        return out
+    if isinstance(node, Flatten):
+        return {
+            "kind": "Flatten",
+            "path": list(node.path),
+            "node": _node_json(node.node),
+        }
+    if isinstance(node, (Sequence, Parallel)):
+        return {
+            "kind": "Sequence" if isinstance(node, Sequence) else "Parallel",
+            "nodes": [_node_json(child) for child in node.nodes],
+        }
+    out = {"kind": "Subscription", "primary": _node_json(node.primary)}
+    if node.rest is not None:
+        out["rest"] = _node_json(node.rest)
+    return out
+
+
+def plan_to_json(plan: QueryPlan) -> dict[str, Any]:
+    """The plan as JSON (``gateway plan --json``, ``extensions.queryPlan``), in the
+    shape of Apollo's query plan nodes (``kind``, ``serviceName``, ``path`` with
+    ``"@"`` for list items), plus ``text``: the printed plan."""
+    return {
+        "kind": "QueryPlan",
+        "node": _node_json(plan.node) if plan.node is not None else None,
+        "introspection": plan.introspection is not None,
+        "text": print_plan(plan),
+    }
