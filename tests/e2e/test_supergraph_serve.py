@@ -21,7 +21,7 @@ from ariadne.contrib.federation import make_federated_schema
 from gateway.http.subgraph_app import create_subgraph_app
 from gateway.local import LocalSubgraph
 from tests.e2e.conftest import ROOT, StartGateway
-from tests.test_scenarios import SCENARIOS_DIR, load_scenario
+from tests.scenarios.harness import SCENARIOS_DIR, load_scenario
 
 NODE_DIR = ROOT / "tests" / "node"
 
