@@ -893,19 +893,20 @@ def test_provides_on_a_union_field_selects_through_inline_fragments() -> None:
 
 
 def test_fed2_external_key_field_is_not_a_source_and_needs_no_shareable() -> None:
+    # The shape of the audit's simple-entity-call: `email` is a key only where it
+    # is @external, so only the sharing of a resolved field could be at stake.
     a = fed2("""
         type Query { me: User }
-        type User @key(fields: "id") { id: ID! name: String }
+        type User @key(fields: "id") { id: ID! email: String! name: String }
     """)
     b = fed2("""
-        type Query { count: Int }
-        type User @key(fields: "id") { id: ID! @external reviews: Int }
+        type User @key(fields: "email") { email: String! @external reviews: Int }
     """)
     supergraph = compose([("a", a), ("b", b)])
-    user_id = supergraph.field("User", "id")
-    assert user_id is not None
-    assert sources(supergraph, "User", "id") == ["a"]
-    assert user_id.external_in == {"b"}
+    email = supergraph.field("User", "email")
+    assert email is not None
+    assert sources(supergraph, "User", "email") == ["a"]
+    assert email.external_in == {"b"}
 
 
 def test_fed1_external_key_field_of_an_extension_stays_a_source() -> None:

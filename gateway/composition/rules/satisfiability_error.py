@@ -82,6 +82,9 @@ class _Walk:
         self.seen: set[frozenset[_State]] = set()
         self.reported: set[str] = set()
         self.queue: list[tuple[frozenset[_State], tuple[_Step, ...], str]] = []
+        self.memo: dict[
+            tuple[int, _State, frozenset[str], frozenset[tuple[str, str]]], bool
+        ] = {}
 
     # --- the walk ---------------------------------------------------------------
 
@@ -319,29 +322,40 @@ class _Walk:
         state: _State,
         visited: frozenset[str],
         depth: int,
+        pending: frozenset[tuple[str, str]] = frozenset(),
     ) -> bool:
         """Whether a key or ``@requires`` selection can be fetched for an object
         in ``state``: from its subgraph, or through entity jumps to subgraphs not in
-        ``visited``."""
+        ``visited``. ``pending`` are the fields being looked for further up: a key
+        or condition that needs one of them cannot serve to find it."""
         if depth > 8:
             return False
+        memo_key = (id(selection), state, visited, pending)
+        known = self.memo.get(memo_key)
+        if known is not None:
+            return known
         merged_type = self.merged.get(state.type_name)
-        if merged_type is None:
-            return False
-        for node in selection.selections:
+        result = merged_type is not None
+        for node in selection.selections if merged_type is not None else ():
             if isinstance(node, InlineFragmentNode):
                 condition = node.type_condition
                 target = condition.name.value if condition else state.type_name
                 if target == state.type_name and not self._can_resolve(
-                    node.selection_set, state, visited, depth + 1
+                    node.selection_set, state, visited, depth + 1, pending
                 ):
-                    return False
+                    result = False
+                    break
                 continue
             if not isinstance(node, FieldNode) or node.name.value == "__typename":
                 continue
-            if not self._can_resolve_field(merged_type, node, state, visited, depth):
-                return False
-        return True
+            assert merged_type is not None
+            if not self._can_resolve_field(
+                merged_type, node, state, visited, depth, pending
+            ):
+                result = False
+                break
+        self.memo[memo_key] = result
+        return result
 
     def _can_resolve_field(
         self,
@@ -350,9 +364,11 @@ class _Walk:
         state: _State,
         visited: frozenset[str],
         depth: int,
+        pending: frozenset[tuple[str, str]],
     ) -> bool:
         field = merged_type.fields.get(node.name.value)
-        if field is None:
+        coordinate = (state.type_name, node.name.value)
+        if field is None or coordinate in pending:
             return False
         if (
             state.entered
@@ -360,35 +376,12 @@ class _Walk:
             and field.name in self._key_field_names(state)
         ):
             return True  # a leaf of the key the subgraph was entered with
-        candidates: list[tuple[_State, FieldSource, SelectionSetNode | None]] = []
-        provided = _provided_field(state.provided, field.name)
-        if provided is not None and state.subgraph in field.external_in:
-            own_type = self._own_type(state.type_name, field.name, state.subgraph)
-            candidates.append(
-                (
-                    state,
-                    FieldSource(state.subgraph, type=own_type),
-                    provided.selection_set,
-                )
-            )
-        direct = field.source(state.subgraph)
-        if direct is not None:
-            candidates.append((state, direct, direct.provides))
-        for target, key in self._keys_into(state.type_name, visited):
-            source = field.source(target)
-            if source is None:
-                continue
-            if self._can_resolve(key.selection, state, visited | {target}, depth + 1):
-                candidates.append(
-                    (
-                        _State(state.type_name, target, None, entered=True),
-                        source,
-                        source.provides,
-                    )
-                )
-        for at, source, below in candidates:
+        pending = pending | {coordinate}
+        for at, source, below in self._field_candidates(
+            field, state, visited, depth, pending
+        ):
             if source.requires is not None and not self._can_resolve(
-                source.requires, at, frozenset({at.subgraph}), depth + 1
+                source.requires, at, frozenset({at.subgraph}), depth + 1, pending
             ):
                 continue
             if node.selection_set is None:
@@ -399,11 +392,44 @@ class _Walk:
                 for name, _, narrowed in self._objects(child_type, at.subgraph, below)
             ]
             if children and all(
-                self._can_resolve(node.selection_set, child, visited, depth + 1)
+                self._can_resolve(
+                    node.selection_set, child, visited, depth + 1, pending
+                )
                 for child in children
             ):
                 return True
         return False
+
+    def _field_candidates(
+        self,
+        field: MergedField,
+        state: _State,
+        visited: frozenset[str],
+        depth: int,
+        pending: frozenset[tuple[str, str]],
+    ) -> Iterator[tuple[_State, FieldSource, SelectionSetNode | None]]:
+        """Where the field can be taken from, nearest first: a ``@provides`` above,
+        the subgraph itself, then subgraphs an entity jump reaches."""
+        provided = _provided_field(state.provided, field.name)
+        if provided is not None and state.subgraph in field.external_in:
+            own_type = self._own_type(state.type_name, field.name, state.subgraph)
+            yield (
+                state,
+                FieldSource(state.subgraph, type=own_type),
+                provided.selection_set,
+            )
+        direct = field.source(state.subgraph)
+        if direct is not None:
+            yield state, direct, direct.provides
+        for target, key in self._keys_into(state.type_name, visited):
+            source = field.source(target)
+            if source is None:
+                continue
+            if self._can_resolve(
+                key.selection, state, visited | {target}, depth + 1, pending
+            ):
+                entered = _State(state.type_name, target, None, entered=True)
+                yield entered, source, source.provides
 
     def _own_type(self, type_name: str, field_name: str, subgraph: str) -> str:
         named = self.schemas[subgraph].get_type(type_name)
