@@ -513,3 +513,23 @@ def test_plan_json_has_apollo_node_kinds(supergraph: Supergraph) -> None:
     assert data["node"]["kind"] == "Sequence"
     assert [n["kind"] for n in data["node"]["nodes"]] == ["Fetch", "Flatten"]
     assert data["node"]["nodes"][1]["path"] == ["topProducts", "@"]
+
+
+def test_mutation_fields_keep_their_order_when_a_step_waits_for_two_others() -> None:
+    graph = composed(
+        {
+            "a": "type Query { ok: Boolean } type Mutation { first: T second: T } "
+            'type T @key(fields: "id") { id: ID! }',
+            "b": 'type T @key(fields: "id") { id: ID! x: Int }',
+            "c": 'type T @key(fields: "id") { id: ID! y: Int }',
+            "d": 'type T @key(fields: "id") { id: ID! x: Int @external y: Int @external '
+            'sum: Int @requires(fields: "x y") }',
+        }
+    )
+    query_plan = plan(graph, "mutation { first { sum } second { sum } }")
+    assert isinstance(query_plan.node, Sequence)
+    first, second = query_plan.node.nodes
+    assert [f.subgraph for f in fetches(first)][0] == "a"
+    assert [f.subgraph for f in fetches(second)][0] == "a"
+    assert sorted(f.subgraph for f in fetches(first)) == ["a", "b", "c", "d"]
+    assert_valid_for_subgraphs(graph, query_plan)

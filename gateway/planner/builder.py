@@ -963,6 +963,8 @@ class PlanBuilder:
                 while ancestor is not None and ancestor is not dep:
                     ancestor = anchor.get(ancestor.index)
                 if ancestor is None:
+                    if self.operation.kind == "mutation":
+                        return self._layered_per_root(steps, depth)
                     return self._layered(steps, depth)
 
         def node(step: FetchStep) -> PlanNode:
@@ -978,11 +980,37 @@ class PlanBuilder:
 
         return [node(root) for root in self.roots if root.selection]
 
+    def _layered_per_root(
+        self, steps: list[FetchStep], depth: dict[int, int]
+    ) -> list[PlanNode]:
+        """Mutation root fields run one after the other, each root with the steps
+        that follow from it in stages of its own."""
+        owner: dict[int, int] = {}
+        for root in self.roots:
+            pending = [root]
+            while pending:
+                step = pending.pop()
+                if step.index in owner:
+                    continue
+                owner[step.index] = root.index
+                pending.extend(step.children.values())
+        for step in steps:  # steps reached only through conditions
+            if step.index not in owner:
+                owner[step.index] = max(
+                    (owner.get(d.index, 0) for d in step.deps), default=0
+                )
+        nodes: list[PlanNode] = []
+        for root in self.roots:
+            mine = [s for s in steps if owner.get(s.index) == root.index]
+            if mine:
+                nodes.extend(self._layered(mine, depth))
+        return nodes
+
     def _layered(self, steps: list[FetchStep], depth: dict[int, int]) -> list[PlanNode]:
         """Stages by depth; entity steps to one subgraph in one stage become one
         request."""
         stages: list[PlanNode] = []
-        for level in range(max(depth.values()) + 1):
+        for level in range(max(depth[s.index] for s in steps) + 1):
             nodes: list[PlanNode] = []
             merged: dict[str, list[FetchStep]] = {}
             for step in steps:
