@@ -529,7 +529,7 @@ def test_mutation_fields_keep_their_order_when_a_step_waits_for_two_others() -> 
     query_plan = plan(graph, "mutation { first { sum } second { sum } }")
     assert isinstance(query_plan.node, Sequence)
     first, second = query_plan.node.nodes
-    assert [f.subgraph for f in fetches(first)][0] == "a"
-    assert [f.subgraph for f in fetches(second)][0] == "a"
+    assert next(f.subgraph for f in fetches(first)) == "a"
+    assert next(f.subgraph for f in fetches(second)) == "a"
     assert sorted(f.subgraph for f in fetches(first)) == ["a", "b", "c", "d"]
     assert_valid_for_subgraphs(graph, query_plan)
