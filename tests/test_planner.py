@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from graphql import validate
+from graphql import parse, print_ast, validate
 
 from gateway.errors import PlanningError
 from gateway.operation import Operation, OperationCache
@@ -72,6 +72,8 @@ def assert_valid_for_subgraphs(supergraph: Supergraph, query_plan: QueryPlan) ->
     for fetch in fetches(query_plan.node):
         schema = supergraph.subgraphs[fetch.subgraph].schema
         assert validate(schema, fetch.document) == [], fetch.operation
+        # The document is built without a parse: it must be what the text says.
+        assert print_ast(fetch.document) == print_ast(parse(fetch.operation))
 
 
 def test_root_fields_of_two_subgraphs_are_fetched_in_parallel(

@@ -29,6 +29,7 @@ from dataclasses import replace
 from typing import Any
 
 from graphql import (
+    ArgumentNode,
     DocumentNode,
     FieldNode,
     GraphQLEnumType,
@@ -64,7 +65,6 @@ from gateway.planner.steps import (
     FetchStep,
     Selection,
     condition_key,
-    print_arguments,
     render,
 )
 
@@ -269,7 +269,7 @@ class PlanBuilder:
             return
         name = node.name.value
         sub = selection.field(
-            condition_key(node), name, print_arguments(node), composite=True
+            condition_key(node), name, node.arguments or (), composite=True
         )
         assert sub is not None
         parent = self.schema.get_type(type_name)
@@ -645,9 +645,9 @@ class PlanBuilder:
     ) -> None:
         """``field`` joins ``step`` (its subgraph resolves it through ``edge``)."""
         node = field.node
-        arguments = ""
+        arguments: tuple[ArgumentNode, ...] = ()
         if node is not None and node.arguments:
-            arguments = print_arguments(node)
+            arguments = tuple(node.arguments)
             self._note_variables(step, node)
         sub = selection.field(
             field.data_key, field.name, arguments, composite=field.selection is not None
@@ -776,11 +776,10 @@ class PlanBuilder:
             if abstract:
                 selection.field(TYPENAME, TYPENAME)
                 selection = selection.fragment(parent)
+            arguments: tuple[ArgumentNode, ...] = ()
             if f.node is not None and f.node.arguments:
                 self._note_variables(step, f.node)
-                arguments = print_arguments(f.node)
-            else:
-                arguments = ""
+                arguments = tuple(f.node.arguments)
             sub = selection.field(f.data_key, f.name, arguments, composite=True)
             assert sub is not None
             selection = sub
