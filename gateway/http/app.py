@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 import orjson
@@ -24,6 +25,7 @@ from gateway.errors import (
     MethodNotAllowedError,
     NotAcceptableError,
     OperationError,
+    PlanningError,
     RequestError,
 )
 from gateway.events import StreamEvent
@@ -46,6 +48,7 @@ from gateway.http.streaming import (
 )
 from gateway.masking import new_request_id
 from gateway.operation import Prepared
+from gateway.planner.nodes import plan_to_json
 from gateway.startup import (
     build_transports,
     compose_config,
@@ -157,7 +160,29 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
             what=f"executing {prepared.operation.name or 'the operation'}",
         )
         return json_response({"errors": [error]}, media, status=500)
+    if state.config.gateway.query_plans_exposed and _asks_for_plan(request):
+        _add_query_plan(result, engine, prepared)
     return json_response(result, media)
+
+
+_PLAN_HEADERS = ("Apollo-Expose-Query-Plan", "X-WG-Include-Query-Plan")
+
+
+def _asks_for_plan(request: web.Request) -> bool:
+    """Apollo Router's and Cosmo's headers for "send me the query plan"."""
+    return any(
+        request.headers.get(name, "").strip().lower() == "true"
+        for name in _PLAN_HEADERS
+    )
+
+
+def _add_query_plan(result: dict[str, Any], engine: Engine, prepared: Prepared) -> None:
+    try:
+        plan = engine.plan_for(prepared)  # cached: the plan that just ran
+    except PlanningError:
+        return  # the errors already say why there is none
+    extensions = result.setdefault("extensions", {})
+    extensions["queryPlan"] = plan_to_json(plan)
 
 
 async def _stream(
