@@ -508,8 +508,7 @@ async def test_a_source_without_ids_still_numbers_its_error_event(
     assert (await anext(stream)).id == "2"
 
 
-async def test_an_identical_subscriber_gets_its_own_replay_then_the_shared_live_events(
-) -> None:
+async def test_an_identical_subscriber_replays_then_shares_the_live_events() -> None:
     upstream = ReplayingUpstream()
     engine = make_engine(upstream)
     subscriptions = Subscriptions(engine.executor, queue_size=16)
