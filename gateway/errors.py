@@ -9,6 +9,8 @@
     │   ├── MethodNotAllowedError a mutation over GET, an unknown method               405
     │   ├── NotAcceptableError    an Accept header the gateway cannot answer           406
     │   ├── OperationError        parse/validation/variable errors of the operation    400
+    │   │   └── PersistedQueryNotFoundError  APQ: unknown hash; the client resends it with
+    │   │                             its document          PERSISTED_QUERY_NOT_FOUND
     │   └── TooManyStreamsError   stream limits reached                                429
     ├── PlanningError         an operation the planner cannot route (a gateway bug or an
     │                         unsatisfiable composition); answered as INTERNAL_SERVER_ERROR
@@ -40,6 +42,7 @@ __all__ = [
     "NotAcceptableError",
     "OperationError",
     "PayloadTooLargeError",
+    "PersistedQueryNotFoundError",
     "PlanningError",
     "RequestError",
     "SubgraphBadResponseError",
@@ -188,6 +191,12 @@ class OperationError(RequestError):
 
     code = "GRAPHQL_VALIDATION_FAILED"
     status = 400
+
+
+class PersistedQueryNotFoundError(OperationError):
+    """APQ: the hash is unknown; the client sends the document with it next."""
+
+    code = "PERSISTED_QUERY_NOT_FOUND"
 
 
 class TooManyStreamsError(RequestError):

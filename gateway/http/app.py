@@ -31,19 +31,24 @@ from gateway.headers import HeaderPolicy
 from gateway.http.graphql import (
     APPLICATION_JSON,
     EVENT_STREAM,
+    MULTIPART_MIXED,
+    Answer,
     error_response,
     json_response,
     negotiate,
     read_graphql_request,
 )
-from gateway.http.playground import playground_html
+from gateway.http.multipart import MultipartEncoder
+from gateway.http.playground import add_playground_routes, playground_response
 from gateway.http.streaming import (
     StreamLimits,
     StreamRegistry,
     last_event_id,
+    run_stream,
     stream_events,
 )
 from gateway.operation import Prepared
+from gateway.persisted import DocumentStore, PersistedDocuments, load_manifest
 from gateway.startup import (
     build_transports,
     compose_config,
@@ -53,7 +58,13 @@ from gateway.startup import (
 from gateway.supergraph import Supergraph
 from gateway.transports.base import RequestContext
 
-__all__ = ["STATE", "GatewayState", "create_app", "run_app"]
+__all__ = [
+    "STATE",
+    "GatewayState",
+    "create_app",
+    "persisted_documents",
+    "run_app",
+]
 
 logger = logging.getLogger("gateway.http.app")
 
@@ -70,6 +81,8 @@ class GatewayState:
     streams: StreamRegistry = field(default_factory=StreamRegistry)
     headers: HeaderPolicy = field(default_factory=HeaderPolicy)
     """Which client headers each subgraph is sent (decided here, at the edge)."""
+    persisted: PersistedDocuments = field(default_factory=PersistedDocuments)
+    """APQ's store and the trusted documents."""
 
 
 STATE = web.AppKey("state", GatewayState)
@@ -97,14 +110,13 @@ def _wants_playground(request: web.Request) -> bool:
 async def graphql_handler(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     if _wants_playground(request) and state.config.gateway.playground:
-        return web.Response(
-            text=playground_html(request.path), content_type="text/html"
-        )
+        return playground_response(request)
     try:
-        media = negotiate(request.headers.get("Accept"))
+        negotiated = negotiate(request.headers.get("Accept"))
     except NotAcceptableError as exc:
         return error_response(exc, APPLICATION_JSON)
-    json_media = APPLICATION_JSON if media == EVENT_STREAM else media
+    single = negotiated.single
+    json_media = APPLICATION_JSON if single.streams else single.media
     engine = state.engine
     if engine is None or state.shutting_down:
         return not_ready_response(json_media)
@@ -112,10 +124,11 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
         graphql_request = await read_graphql_request(
             request, state.config.gateway.max_request_bytes
         )
+        graphql_request = state.persisted.resolve(graphql_request)
         try:
             prepared = engine.prepare(graphql_request)
         except OperationError as exc:
-            if media == EVENT_STREAM and exc.code != "GRAPHQL_PARSE_FAILED":
+            if single.media == EVENT_STREAM and exc.code != "GRAPHQL_PARSE_FAILED":
                 # Accepted as a stream: the errors are its one event.
                 return await _stream_errors(request, state, exc)
             raise
@@ -132,16 +145,18 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
             remote=request.remote,
             forward=state.headers.for_request(request.headers),
         )
-        if media == EVENT_STREAM:
-            return await _stream(request, state, engine, prepared, context)
-        if kind == "subscription":
+        answer = negotiated.stream if kind == "subscription" else single
+        if answer is None:
             raise OperationError(
-                "subscriptions need an event stream: send 'Accept: text/event-stream'",
+                "subscriptions need a stream: send 'Accept: text/event-stream' or "
+                "'Accept: multipart/mixed;subscriptionSpec=1.0'",
                 code="SUBSCRIPTION_REQUIRES_STREAM",
             )
+        if answer.streams:
+            return await _stream(request, state, engine, prepared, context, answer)
     except RequestError as exc:
         # A stream request that fails before its stream starts keeps its 4xx.
-        return error_response(exc, json_media, keep_status=media == EVENT_STREAM)
+        return error_response(exc, json_media, keep_status=single.streams)
     try:
         result = await engine.execute(prepared, context)
     except Exception:
@@ -149,8 +164,8 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
         # as a GraphQL error without one.
         logger.exception("executing %r failed", prepared.operation.name)
         error = GatewayError("the gateway failed to execute the operation")
-        return json_response({"errors": [error.to_graphql()]}, media, status=500)
-    return json_response(result, media)
+        return json_response({"errors": [error.to_graphql()]}, answer.media, status=500)
+    return json_response(result, answer.media)
 
 
 async def _stream(
@@ -159,6 +174,7 @@ async def _stream(
     engine: Engine,
     prepared: Prepared,
     context: RequestContext,
+    answer: Answer,
 ) -> web.StreamResponse:
     if prepared.operation.kind == "subscription":
 
@@ -172,11 +188,24 @@ async def _stream(
         async def events() -> AsyncIterator[StreamEvent]:
             yield StreamEvent(None, await engine.execute(prepared, context))
 
+    gateway = state.config.gateway
+    if answer.media == MULTIPART_MIXED:
+        assert answer.multipart_spec is not None
+        stream = state.streams.open(request.remote or "unknown")
+        encoder = MultipartEncoder(request, answer.multipart_spec)
+        await run_stream(
+            state.streams,
+            stream,
+            encoder,
+            events,
+            heartbeat_interval=gateway.multipart_heartbeat_interval,
+        )
+        return encoder.response
     return await stream_events(
         request,
         state.streams,
         events,
-        heartbeat_interval=state.config.gateway.heartbeat_interval,
+        heartbeat_interval=gateway.heartbeat_interval,
     )
 
 
@@ -259,6 +288,16 @@ async def _on_shutdown(app: web.Application) -> None:
     state.streams.shutdown()
 
 
+def persisted_documents(config: Config) -> PersistedDocuments:
+    """APQ's store and the trusted documents of ``gateway.persisted_operations``."""
+    settings = config.gateway.persisted
+    return PersistedDocuments(
+        trusted=load_manifest(settings.manifest) if settings.manifest else {},
+        apq=DocumentStore(settings.apq_cache_bytes) if settings.apq else None,
+        block_non_persisted=settings.block_non_persisted_operations,
+    )
+
+
 def create_app(config: Config) -> web.Application:
     """The gateway as an aiohttp application."""
     app = web.Application(client_max_size=config.gateway.max_request_bytes)
@@ -270,9 +309,12 @@ def create_app(config: Config) -> web.Application:
         config=config,
         streams=StreamRegistry(limits),
         headers=header_policy(config),
+        persisted=persisted_documents(config),
     )
     path = config.gateway.graphql_path
     app.router.add_route("*", path, graphql_handler)
+    if config.gateway.playground:
+        add_playground_routes(app)
     app.router.add_get("/health", health_handler)
     app.router.add_get("/health/live", health_handler)
     app.router.add_get("/health/ready", ready_handler)

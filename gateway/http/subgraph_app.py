@@ -210,7 +210,9 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
     stream_path = request.path.endswith("/stream")
     try:
         media = (
-            EVENT_STREAM if stream_path else negotiate(request.headers.get("Accept"))
+            EVENT_STREAM
+            if stream_path
+            else negotiate(request.headers.get("Accept"), multipart=False).single.media
         )
     except NotAcceptableError as exc:
         return error_response(exc, APPLICATION_JSON)
