@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
@@ -40,6 +40,7 @@ from gateway.http.graphql import (
 )
 from gateway.http.multipart import MultipartEncoder
 from gateway.http.playground import add_playground_routes, playground_response
+from gateway.http.single_connection import SingleConnections, wants_single_connection
 from gateway.http.streaming import (
     StreamLimits,
     StreamRegistry,
@@ -83,6 +84,8 @@ class GatewayState:
     """Which client headers each subgraph is sent (decided here, at the edge)."""
     persisted: PersistedDocuments = field(default_factory=PersistedDocuments)
     """APQ's store and the trusted documents."""
+    connections: SingleConnections | None = None
+    """graphql-sse's single connection mode streams (set by ``create_app``)."""
 
 
 STATE = web.AppKey("state", GatewayState)
@@ -111,6 +114,8 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     if _wants_playground(request) and state.config.gateway.playground:
         return playground_response(request)
+    if wants_single_connection(request):
+        return await _single_connection(request, state)
     try:
         negotiated = negotiate(request.headers.get("Accept"))
     except NotAcceptableError as exc:
@@ -176,18 +181,7 @@ async def _stream(
     context: RequestContext,
     answer: Answer,
 ) -> web.StreamResponse:
-    if prepared.operation.kind == "subscription":
-
-        def events() -> AsyncIterator[StreamEvent]:
-            return engine.subscribe(
-                prepared, context, last_event_id=last_event_id(request)
-            )
-
-    else:
-
-        async def events() -> AsyncIterator[StreamEvent]:
-            yield StreamEvent(None, await engine.execute(prepared, context))
-
+    events = _events(request, engine, prepared, context)
     gateway = state.config.gateway
     if answer.media == MULTIPART_MIXED:
         assert answer.multipart_spec is not None
@@ -207,6 +201,67 @@ async def _stream(
         events,
         heartbeat_interval=gateway.heartbeat_interval,
     )
+
+
+def _events(
+    request: web.Request, engine: Engine, prepared: Prepared, context: RequestContext
+) -> Callable[[], AsyncIterator[StreamEvent]]:
+    """The events of a prepared operation: a subscription's, or one result."""
+    if prepared.operation.kind == "subscription":
+
+        def events() -> AsyncIterator[StreamEvent]:
+            return engine.subscribe(
+                prepared, context, last_event_id=last_event_id(request)
+            )
+
+        return events
+
+    async def result() -> AsyncIterator[StreamEvent]:
+        yield StreamEvent(None, await engine.execute(prepared, context))
+
+    return result
+
+
+async def _single_connection(
+    request: web.Request, state: GatewayState
+) -> web.StreamResponse:
+    """graphql-sse's single connection mode: PUT, GET (the stream), POST, DELETE."""
+    connections = state.connections
+    if connections is None:
+        raise web.HTTPNotFound()
+    if request.method == "PUT":
+        return connections.reserve(request)
+    if request.method == "DELETE":
+        return connections.stop(request)
+    if request.method == "GET" and EVENT_STREAM in request.headers.get("Accept", ""):
+        return await connections.stream(request)
+    engine = state.engine
+    if engine is None or state.shutting_down:
+        return not_ready_response(APPLICATION_JSON)
+    try:
+        if request.method != "POST":
+            raise MethodNotAllowedError(
+                "with a stream token: GET the stream (Accept: text/event-stream), "
+                "POST operations, DELETE one, or PUT a new reservation",
+                headers={"Allow": "GET, POST, PUT, DELETE"},
+            )
+        graphql_request = await read_graphql_request(
+            request, state.config.gateway.max_request_bytes
+        )
+        graphql_request = state.persisted.resolve(graphql_request)
+        prepared = engine.prepare(graphql_request)
+        context = RequestContext(
+            headers=request.headers,
+            remote=request.remote,
+            forward=state.headers.for_request(request.headers),
+        )
+        return connections.start(
+            request,
+            dict(graphql_request.extensions or {}),
+            _events(request, engine, prepared, context),
+        )
+    except RequestError as exc:
+        return error_response(exc, APPLICATION_JSON, keep_status=True)
 
 
 async def _stream_errors(
@@ -286,6 +341,14 @@ async def _on_shutdown(app: web.Application) -> None:
     state = app[STATE]
     state.shutting_down = True
     state.streams.shutdown()
+    if state.connections is not None:
+        state.connections.shutdown()
+
+
+async def _close_connections(app: web.Application) -> None:
+    connections = app[STATE].connections
+    if connections is not None:
+        await connections.close()
 
 
 def persisted_documents(config: Config) -> PersistedDocuments:
@@ -305,11 +368,17 @@ def create_app(config: Config) -> web.Application:
         max_streams=config.gateway.max_streams,
         max_streams_per_client=config.gateway.max_streams_per_client,
     )
+    streams = StreamRegistry(limits)
     app[STATE] = GatewayState(
         config=config,
-        streams=StreamRegistry(limits),
+        streams=streams,
         headers=header_policy(config),
         persisted=persisted_documents(config),
+        connections=SingleConnections(
+            streams,
+            heartbeat_interval=config.gateway.heartbeat_interval,
+            max_per_client=config.gateway.max_streams_per_client,
+        ),
     )
     path = config.gateway.graphql_path
     app.router.add_route("*", path, graphql_handler)
@@ -321,6 +390,7 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(_client_session)
     app.cleanup_ctx.append(_subgraphs_and_engine)
     app.on_shutdown.append(_on_shutdown)
+    app.on_cleanup.append(_close_connections)
     return app
 
 
