@@ -82,7 +82,7 @@ def test_without_apq_a_hash_alone_is_not_supported() -> None:
 def test_the_store_keeps_its_bytes_under_the_bound_dropping_the_oldest() -> None:
     store = DocumentStore(max_bytes=1000)
     for n in range(100):
-        document = "{ a%03d }" % n + " " * 100
+        document = f"{{ a{n:03d} }}" + " " * 100
         store.put(sha256_hex(document), document)
         assert store.bytes <= 1000
     assert 0 < len(store) < 100
