@@ -166,3 +166,18 @@ async def test_a_client_that_leaves_closes_the_upstream(client: Any) -> None:
             break
         await asyncio.sleep(0.02)
     assert (await listeners.json())["data"]["listeners"] == 0
+
+
+async def test_shutdown_ends_a_stream_with_its_error_part_and_the_delimiter(
+    client: Any,
+) -> None:
+    response = await _post(client, MESSAGES, SUBSCRIPTION_ACCEPT, t="bye")
+    reader = MultipartReader(response)
+    assert await reader.next() == {}
+    await client.server.app.shutdown()
+    part = await reader.next()
+    while part == {}:
+        part = await reader.next()
+    assert part["payload"] is None
+    assert part["errors"][0]["extensions"]["code"] == "SHUTTING_DOWN"
+    assert await reader.next() is CLOSE

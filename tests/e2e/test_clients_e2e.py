@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import shutil
 import sys
 from pathlib import Path
@@ -22,18 +21,12 @@ import pytest
 
 from tests.helpers.multipart import parse_multipart
 from tests.helpers.processes import ROOT, GatewayProcess, StartGateway, free_port
+from tests.helpers.readme import snippets
 
-README = ROOT / "README.md"
 CLIENTS = ROOT / "tests" / "node" / "clients"
 NODE_MODULES = CLIENTS / "node_modules"
-_SNIPPET = re.compile(r"<!-- run: (\S+) -->\n```\w*\n(.*?)```", re.DOTALL)
 COUNTS = [{"count": 1}, {"count": 2}, {"count": 3}]
 LISTENERS = {"listeners": 0}
-
-
-def snippets() -> dict[str, str]:
-    """The README's runnable snippets, by name."""
-    return {name: body for name, body in _SNIPPET.findall(README.read_text())}
 
 
 def needs_node() -> None:
