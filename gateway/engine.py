@@ -46,6 +46,7 @@ class Engine:
         self.operations = OperationCache(supergraph.schema, document_cache_size)
         self.planner = CachingQueryPlanner(supergraph, plan_cache_size)
         self.executor = Executor(supergraph.schema, transports)
+        self._subscriptions: Subscriptions | None = None
 
     def prepare(self, request: GraphQLRequest) -> Prepared:
         """Parse, validate and coerce. Raises ``OperationError`` / ``BadRequestError``."""
@@ -93,7 +94,7 @@ class Engine:
     ) -> AsyncGenerator[StreamEvent, None]:
         """The events of a subscription (``gateway.subscriptions``): identical
         upstream subscriptions share one stream; ``last_event_id`` resumes."""
-        subscriptions: Subscriptions | None = getattr(self, "_subscriptions", None)
+        subscriptions = self._subscriptions
         if subscriptions is None:
             subscriptions = self._subscriptions = Subscriptions(self.executor)
         return subscriptions.subscribe(

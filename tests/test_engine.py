@@ -14,7 +14,7 @@ from gateway.errors import BadRequestError, OperationError
 from gateway.operation import GraphQLRequest
 from gateway.plan import Subscription, print_plan
 from tests.scenarios.handmade import build_supergraph
-from tests.test_scenarios import load_scenario, scenario_engine
+from tests.scenarios.harness import load_scenario, scenario_engine
 
 CLASSIC = Path(__file__).parent / "scenarios" / "entity_join"
 

@@ -30,7 +30,7 @@ from gateway.planner import CachingQueryPlanner, QueryPlanner
 from gateway.supergraph import Supergraph
 from tests.scenarios.handmade import build_supergraph
 
-CLASSIC = Path(__file__).parent / "scenarios" / "entity_join"
+CLASSIC = Path(__file__).parent / "scenarios" / "classic_sdl"
 SUBGRAPHS = ("accounts", "products", "inventory", "reviews")
 
 

@@ -4,77 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import socket
-import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-GATEWAY = [sys.executable, "-m", "gateway"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class GatewayProcess:
-    process: asyncio.subprocess.Process
-    port: int
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/graphql"
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-    async def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
-        if self.process.returncode is None:
-            self.process.send_signal(sig)
-            try:
-                await asyncio.wait_for(self.process.wait(), timeout)
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
-        return self.process.returncode if self.process.returncode is not None else -1
-
-
-StartGateway = Callable[..., Awaitable[GatewayProcess]]
-
-
-async def _wait_ready(gateway: GatewayProcess, timeout: float = 60.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    async with aiohttp.ClientSession() as session:
-        while True:
-            if gateway.process.returncode is not None:
-                raise RuntimeError(
-                    f"gateway exited with {gateway.process.returncode}:\n{gateway.output()}"
-                )
-            try:
-                async with session.get(f"{gateway.base}/health/ready") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            if asyncio.get_running_loop().time() > deadline:
-                raise RuntimeError(
-                    f"gateway not ready in {timeout}s:\n{gateway.output()}"
-                )
-            await asyncio.sleep(0.1)
+from tests.helpers.processes import (
+    GATEWAY,
+    ROOT,
+    GatewayProcess,
+    StartGateway,
+    free_port,
+    wait_ready,
+)
 
 
 @pytest.fixture
@@ -115,7 +58,7 @@ async def start_gateway(tmp_path: Path) -> AsyncIterator[StartGateway]:
         gateway = GatewayProcess(process, port, log)
         started.append(gateway)
         if wait:
-            await _wait_ready(gateway)
+            await wait_ready(gateway)
         return gateway
 
     yield start

@@ -10,315 +10,42 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
-import shlex
 import signal
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import ROOT, GatewayProcess, StartGateway
-
-__all__ = [
-    "CONFIGS",
-    "EXECUTE",
-    "INPROCESS",
-    "INTERRUPT",
-    "OUTPUT",
-    "ClaudeStandIn",
-    "CurlResult",
-    "assert_no_traceback",
-    "create_session",
-    "curl_graphql",
-    "curl_sse",
-    "execute",
-    "fake_claude",
-    "finish",
-    "flag",
-    "inprocess_env",
-    "sse_events",
-    "start_curl",
-    "start_hanging_command",
-]
-
-CONFIGS = Path(__file__).resolve().parent / "configs"
-INPROCESS = CONFIGS / "inprocess.yaml"
-FAKE_CLAUDE = ROOT / "scripts" / "fake-claude"
-UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-CURL_ENV = {"PATH": "/usr/bin:/bin:/usr/local/bin"}
-
+from tests.helpers.claude import (
+    CREATE,
+    EXECUTE,
+    INPROCESS,
+    INTERRUPT,
+    OUTPUT,
+    SESSION,
+    assert_no_traceback,
+    create_session,
+    execute,
+    fake_claude,
+    flag,
+    inprocess_env,
+    process_state,
+    start_hanging_command,
+)
+from tests.helpers.curl import (
+    curl_graphql,
+    curl_sse,
+    finish,
+    sse_events,
+    start_curl,
+)
+from tests.helpers.processes import StartGateway
 
 # -- the fake CLI, observable -------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ClaudeStandIn:
-    """``scripts/fake-claude`` behind a wrapper that logs its pid and argv, one
-    tab-separated line per start (``exec`` keeps the pid: it is the CLI's own)."""
-
-    cli: Path
-    argv_log: Path
-    state_dir: Path
-
-    def _lines(self) -> list[list[str]]:
-        if not self.argv_log.exists():
-            return []
-        return [
-            line.split("\t")[:-1]
-            for line in self.argv_log.read_text().splitlines()
-            if line
-        ]
-
-    def invocations(self) -> list[list[str]]:
-        """Every command line the CLI was started with, in order."""
-        return [fields[1:] for fields in self._lines()]
-
-    def pids(self) -> list[int]:
-        """The process id of every CLI started, in order."""
-        return [int(fields[0]) for fields in self._lines()]
-
-    def conversations(self) -> dict[str, list[dict[str, Any]]]:
-        """The fake CLI's own memory: turns by session UUID."""
-        return {
-            path.stem: [json.loads(line) for line in path.read_text().splitlines()]
-            for path in sorted(self.state_dir.glob("*.jsonl"))
-        }
-
-
-def flag(argv: list[str], name: str) -> str | None:
-    """The value of ``--name value`` or ``--name=value`` in ``argv``."""
-    for index, token in enumerate(argv):
-        if token == name and index + 1 < len(argv):
-            return argv[index + 1]
-        if token.startswith(name + "="):
-            return token.partition("=")[2]
-    return None
-
-
-def fake_claude(tmp_path: Path) -> ClaudeStandIn:
-    folder = tmp_path / "fake-claude"
-    state = folder / "state"
-    state.mkdir(parents=True)
-    log = folder / "argv.log"
-    cli = folder / "claude"
-    cli.write_text(
-        "#!/bin/sh\n"
-        '{ printf \'%s\\t\' "$$"; for arg in "$@"; do printf \'%s\\t\' "$arg"; done;'
-        " printf '\\n'; }"
-        f" >> {shlex.quote(str(log))}\n"
-        f'exec {shlex.quote(str(FAKE_CLAUDE))} "$@"\n'
-    )
-    cli.chmod(0o755)
-    return ClaudeStandIn(cli, log, state)
-
-
-def inprocess_env(
-    claude: ClaudeStandIn,
-    *,
-    git_root: Path,
-    github_url: str = "http://127.0.0.1:9",
-    github_token: str = "e2e-token",
-    db_path: Path | None = None,
-    extra: Mapping[str, str] | None = None,
-) -> dict[str, str]:
-    """Environment for ``configs/inprocess.yaml``. Without ``db_path`` the claude
-    database goes to its default place under ``$XDG_STATE_HOME``."""
-    return {
-        "E2E_CLAUDE_CLI": str(claude.cli),
-        "E2E_CLAUDE_DB": str(db_path) if db_path is not None else "",
-        "E2E_GIT_ROOT": str(git_root),
-        "E2E_GITHUB_API_URL": github_url,
-        "E2E_GITHUB_TOKEN": github_token,
-        "FAKE_CLAUDE_STATE_DIR": str(claude.state_dir),
-        "FAKE_CLAUDE_DELAY": "0",
-        "CLAUDE_DB_PATH": "",
-        "GATEWAY_STATE_DIR": "",
-        **(extra or {}),
-    }
 
 
 # -- curl ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class CurlResult:
-    status: int
-    content_type: str
-    body: Any
-
-    @property
-    def data(self) -> Any:
-        assert isinstance(self.body, dict), self.body
-        return self.body.get("data")
-
-
-async def _curl(*argv: str, stdin: bytes | None, timeout: float) -> str:
-    process = await asyncio.create_subprocess_exec(
-        "curl",
-        *argv,
-        stdin=asyncio.subprocess.PIPE
-        if stdin is not None
-        else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=CURL_ENV,
-    )
-    try:
-        out, err = await asyncio.wait_for(process.communicate(stdin), timeout)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    assert process.returncode == 0, err.decode()
-    return out.decode()
-
-
-async def curl_graphql(
-    url: str,
-    query: str,
-    variables: Mapping[str, Any] | None = None,
-    *,
-    method: str = "POST",
-    timeout: float = 30,
-) -> CurlResult:
-    """One GraphQL-over-HTTP request with curl; the body parsed as JSON."""
-    marker = "\n--curl-write-out--\n"
-    write_out = ["-w", marker + "%{http_code} %{content_type}"]
-    if method == "GET":
-        params = ["--data-urlencode", f"query={query}"]
-        if variables is not None:
-            params += ["--data-urlencode", f"variables={json.dumps(variables)}"]
-        out = await _curl(
-            "-s", "-G", url, *params, *write_out, stdin=None, timeout=timeout
-        )
-    else:
-        payload: dict[str, Any] = {"query": query}
-        if variables is not None:
-            payload["variables"] = variables
-        out = await _curl(
-            "-s",
-            url,
-            "-H",
-            "Content-Type: application/json",
-            "--data-binary",
-            "@-",
-            *write_out,
-            stdin=json.dumps(payload).encode(),
-            timeout=timeout,
-        )
-    body, _, trailer = out.rpartition(marker)
-    status, _, content_type = trailer.partition(" ")
-    return CurlResult(int(status), content_type, json.loads(body))
-
-
-def curl_sse(
-    url: str,
-    query: str,
-    variables: Mapping[str, Any] | None = None,
-    *,
-    headers: Mapping[str, str] | None = None,
-) -> list[str]:
-    """curl arguments for a subscription over SSE (POST, ``curl -N``)."""
-    payload: dict[str, Any] = {"query": query}
-    if variables is not None:
-        payload["variables"] = variables
-    argv = [
-        "-s",
-        "-N",
-        url,
-        "-H",
-        "Accept: text/event-stream",
-        "-H",
-        "Content-Type: application/json",
-        "-d",
-        json.dumps(payload),
-    ]
-    for name, value in (headers or {}).items():
-        argv += ["-H", f"{name}: {value}"]
-    return argv
-
-
-async def start_curl(argv: list[str]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        "curl",
-        *argv,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=CURL_ENV,
-    )
-
-
-async def finish(process: asyncio.subprocess.Process, timeout: float = 30) -> str:
-    """The whole output of a background curl; killed if it outlives ``timeout``."""
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), timeout)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    assert process.returncode == 0, err.decode()
-    return out.decode()
-
-
-def sse_events(text: str) -> list[dict[str, str]]:
-    """An event stream split into events (``event``, ``id``, ``data``); comments
-    (heartbeats) are left out. See https://html.spec.whatwg.org/multipage/
-    server-sent-events.html#event-stream-interpretation
-    """
-    events: list[dict[str, str]] = []
-    current: dict[str, str] = {}
-    for line in text.replace("\r\n", "\n").split("\n"):
-        if line == "":
-            if current:
-                events.append(current)
-            current = {}
-        elif line.startswith(":"):
-            continue
-        else:
-            name, _, value = line.partition(":")
-            value = value[1:] if value.startswith(" ") else value
-            current[name] = current[name] + "\n" + value if name in current else value
-    if current:
-        events.append(current)
-    return events
-
-
 # -- helpers over the claude schema -------------------------------------------------
-
-CREATE = """mutation($dir: String!) {
-  createSession(input: {workingDirectory: $dir}) { id claudeSessionId status }
-}"""
-EXECUTE = """mutation($id: ID!, $c: String!) {
-  executeCommand(sessionId: $id, command: $c) { status result }
-}"""
-SESSION = """query($id: ID!) {
-  session(id: $id) { id claudeSessionId status commands { prompt status result } }
-}"""
-OUTPUT = """subscription($id: ID!) {
-  commandOutput(sessionId: $id) { seq kind text }
-}"""
-
-
-async def create_session(gateway: GatewayProcess, directory: Path) -> dict[str, str]:
-    answer = await curl_graphql(gateway.url, CREATE, {"dir": str(directory)})
-    assert answer.status == 200 and "errors" not in answer.body, answer.body
-    session: dict[str, str] = answer.data["createSession"]
-    assert UUID.match(session["claudeSessionId"]), session
-    assert session["id"] != session["claudeSessionId"]
-    assert session["status"] == "IDLE"
-    return session
-
-
-async def execute(gateway: GatewayProcess, session_id: str, command: str) -> Any:
-    answer = await curl_graphql(gateway.url, EXECUTE, {"id": session_id, "c": command})
-    assert answer.status == 200, answer
-    return answer.body
-
-
-def assert_no_traceback(gateway: GatewayProcess) -> None:
-    assert "Traceback" not in gateway.output(), gateway.output()
 
 
 # -- the seed's scenario ------------------------------------------------------------
@@ -680,46 +407,6 @@ async def test_a_second_command_while_one_runs_is_session_busy(
 
 
 # -- CLI processes: stopped and reaped ----------------------------------------------
-
-START = """mutation($id: ID!, $c: String!) {
-  startCommand(sessionId: $id, command: $c) { prompt status }
-}"""
-INTERRUPT = """mutation($id: ID!) {
-  interruptCommand(sessionId: $id) { prompt status errorCode }
-}"""
-
-
-def process_state(pid: int) -> str | None:
-    """The state letter of ``pid`` in /proc (``Z``: a zombie), None if it is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    return stat.rpartition(")")[2].split()[0]
-
-
-async def start_hanging_command(
-    gateway: GatewayProcess, claude: ClaudeStandIn, session_id: str
-) -> int:
-    """Start a command that never ends; the pid of its CLI once it has started."""
-    known = len(claude.pids())
-    started = await curl_graphql(
-        gateway.url, START, {"id": session_id, "c": "Please hang"}
-    )
-    assert started.body == {
-        "data": {"startCommand": {"prompt": "Please hang", "status": "RUNNING"}}
-    }
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 30
-    while True:  # readiness: the CLI has been spawned
-        pids = claude.pids()
-        if len(pids) > known:
-            break
-        assert loop.time() < deadline, "the CLI was never started"
-        await asyncio.sleep(0.05)
-    pid = pids[-1]
-    assert process_state(pid) not in (None, "Z")
-    return pid
 
 
 async def test_interrupt_and_shutdown_leave_no_cli_process_behind(

@@ -16,24 +16,25 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.e2e.conftest import ROOT, StartGateway, free_port
-from tests.e2e.test_claude_e2e import (
+from tests.helpers.claude import (
     CONFIGS,
     EXECUTE,
     INTERRUPT,
     OUTPUT,
     assert_no_traceback,
     create_session,
-    curl_graphql,
-    curl_sse,
     fake_claude,
-    finish,
     flag,
-    sse_events,
-    start_curl,
     start_hanging_command,
 )
-from tests.e2e.test_git_github_e2e import (
+from tests.helpers.curl import (
+    curl_graphql,
+    curl_sse,
+    finish,
+    sse_events,
+    start_curl,
+)
+from tests.helpers.github import (
     THREE_SUBGRAPHS,
     TOKEN,
     AiohttpServer,
@@ -41,8 +42,7 @@ from tests.e2e.test_git_github_e2e import (
     fake_github,
     make_workspace,
 )
-
-__all__ = ["SubgraphProcess"]
+from tests.helpers.processes import ROOT, StartGateway, free_port
 
 REMOTE = CONFIGS / "remote.yaml"
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ROOT, StartGateway
+from tests.helpers.processes import ROOT, StartGateway
 
 SHOP = ROOT / "tests" / "fixtures" / "shop.yaml"
 NODE_DIR = ROOT / "tests" / "node"

@@ -23,8 +23,8 @@ import pytest
 from aiohttp import web
 
 from gateway.sse import COMPLETE, Comment, Event, SSEDecoder, encode_next
-from tests.e2e.conftest import ROOT, GatewayProcess, StartGateway, free_port
 from tests.fixtures.ticker import TICKER_SDL
+from tests.helpers.processes import ROOT, GatewayProcess, StartGateway, free_port
 
 SSE = {"Accept": "text/event-stream"}
 MESSAGES = (
