@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, Literal
 
 import aiohttp
@@ -242,7 +242,7 @@ class WSTransport:
 
     async def _stream(
         self, session: aiohttp.ClientSession, request: SubgraphRequest
-    ) -> AsyncIterator[SubgraphResult]:
+    ) -> AsyncGenerator[SubgraphResult, None]:
         ws, forwarded = await self._connect(session, request)
         legacy = False
         done = False
