@@ -468,3 +468,37 @@ async def test_a_second_identical_command_output_subscription_gets_the_replay(
     live_new = (await new.line())["data"]["commandOutput"]
     assert live_old == live_new
     assert live_old["seq"] == stored[-1]["seq"] + 1
+
+
+# -- issue 16: the id of a resumed stream never goes back ---------------------------
+
+
+async def test_a_resumed_stream_whose_subgraph_stops_keeps_its_last_event_id(
+    start_gateway: StartGateway,
+    tmp_path: Path,
+    session: aiohttp.ClientSession,
+    remote_ticker: tuple[str, asyncio.subprocess.Process],
+) -> None:
+    # The subgraph server ends its streams with a SHUTTING_DOWN error that has no
+    # id: the gateway's client must keep the id it resumed from, never get 1.
+    url, ticker = remote_ticker
+    gateway = await start_gateway(config(tmp_path, ticker=f"routing_url: {url}"))
+    await publish(session, gateway, "x", "a", "b", "c", "d", "e")
+    async with session.post(
+        gateway.url,
+        json={"query": MESSAGES, "variables": {"t": "x"}},
+        headers={"Accept": "text/event-stream", "Last-Event-ID": "5"},
+    ) as response:
+        assert response.status == 200
+
+        async def upstream_open() -> bool:
+            return await listeners(session, gateway, "x") == 1
+
+        await eventually(upstream_open, "the resumed upstream opens")
+        ticker.send_signal(signal.SIGTERM)
+        body = (await asyncio.wait_for(response.read(), TIMEOUT)).decode()
+    frames = [frame for frame in body.split("\n\n") if frame.startswith("event:")]
+    assert frames[-1].startswith("event: complete"), body
+    [error] = frames[:-1]
+    assert "id: 5\n" in error, body
+    assert "SHUTTING_DOWN" in error, body
