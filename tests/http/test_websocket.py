@@ -18,6 +18,7 @@ from gateway.config import load_config
 from gateway.events import StreamEvent
 from gateway.http.app import STATE, create_app
 from gateway.http.streaming import StreamLimits, StreamRegistry
+from gateway.http.subgraph_app import create_subgraph_app
 from gateway.http.websocket import (
     SocketOptions,
     Sockets,
@@ -26,6 +27,7 @@ from gateway.http.websocket import (
 )
 from gateway.operation import GraphQLRequest
 from gateway.transports.base import RequestContext
+from tests.fixtures.ticker import TICKER_SDL, ticker
 
 TRANSPORT_WS = "graphql-transport-ws"
 LEGACY_WS = "graphql-ws"
@@ -525,3 +527,27 @@ async def test_legacy_disconnect_closes_the_upstream(
     await eventually(listening(client, "h", 1), "the upstream opens")
     await ws.close()
     await eventually(listening(client, "h", 0), "the upstream closes")
+
+
+async def test_connection_init_headers_follow_the_propagation_rules_to_a_remote_subgraph(
+    aiohttp_client: Any, aiohttp_server: Any, tmp_path: Path
+) -> None:
+    subgraph = await aiohttp_server(create_subgraph_app(ticker({})))
+    sdl = tmp_path / "ticker.graphql"
+    sdl.write_text(TICKER_SDL)
+    path = tmp_path / "remote.yaml"
+    path.write_text(
+        "version: 1\nsubgraphs:\n  - name: ticker\n"
+        f"    routing_url: {subgraph.make_url('/graphql')}\n"
+        f"    schema:\n      file: {sdl}\n"
+        "gateway:\n  headers:\n    all:\n      request:\n"
+        "        - op: propagate\n          named: Authorization\n"
+    )
+    client = await aiohttp_client(create_app(load_config(path)))
+    ws = await connect(
+        client, payload={"headers": {"Authorization": "Bearer p", "X-Other": "o"}}
+    )
+    query = '{ a: header(name: "Authorization") o: header(name: "X-Other") }'
+    await ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": query}})
+    assert (await receive(ws))["payload"] == {"data": {"a": "Bearer p", "o": None}}
+    await ws.close()
