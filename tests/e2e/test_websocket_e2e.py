@@ -20,8 +20,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.e2e.test_sse_e2e import config, eventually, listeners, publish
 from tests.helpers.processes import ROOT, GatewayProcess, StartGateway, free_port
+from tests.helpers.ticker import config, eventually, listeners, publish
 
 MESSAGES = (
     "subscription ($t: String!) { messages(topic: $t) { seq text product { name } } }"
@@ -414,7 +414,7 @@ async def test_the_readme_graphql_ws_snippet_streams_command_output(
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         assert process.stdout is not None
-        kinds = []
+        kinds: list[str] = []
         while "COMMAND_FINISHED" not in kinds:
             line = await asyncio.wait_for(process.stdout.readline(), TIMEOUT)
             assert line, (await process.communicate())[1].decode()
@@ -456,7 +456,7 @@ async def test_a_second_identical_command_output_subscription_gets_the_replay(
     variables = json.dumps({"id": created["id"]})
     old = await node_client(clients, ws_url(gateway), OUTPUT, variables)
     assert await old.line() == {"connected": True}
-    stored = []
+    stored: list[dict[str, Any]] = []
     while not stored or stored[-1]["kind"] != "COMMAND_FINISHED":
         stored.append((await old.line())["data"]["commandOutput"])
     new = await node_client(clients, ws_url(gateway), OUTPUT, variables)
