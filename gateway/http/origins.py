@@ -2,14 +2,15 @@
 
 Browsers do not apply the same-origin policy to WebSockets (any page can open one to
 ``ws://localhost``; CVE-2025-52882 was this hole), so WebSocket upgrades are checked
-here. The allow-list is the CORS one (``gateway.cors.allow_origins``) when configured;
-without it, only local pages are allowed.
+here (the gateway's HTTP edge applies the same ``gateway.cors.allow_origins`` to every
+request once its security middleware is installed; the standalone subgraph servers
+rely on this check alone). Without an allow-list, only local pages are allowed.
 See https://fetch.spec.whatwg.org/#origin-header
 """
 
 from __future__ import annotations
 
-import fnmatch
+import re
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
@@ -54,6 +55,13 @@ def origin_allowed(
         allowed = allowed.strip().rstrip("/").lower()
         if allowed in ("*", origin):
             return True
-        if "*" in allowed and fnmatch.fnmatchcase(origin, allowed):
+        if "*" in allowed and _pattern(allowed).fullmatch(origin):
             return True
     return False
+
+
+def _pattern(entry: str) -> re.Pattern[str]:
+    """``http://localhost:*``: ``*`` stands for host or port characters only (as in
+    ``gateway.cors``), so ``https://*.example.com`` cannot match
+    ``https://evil.test/.example.com``."""
+    return re.compile("[a-z0-9.-]*".join(re.escape(part) for part in entry.split("*")))
