@@ -39,7 +39,7 @@ import orjson
 from aiohttp import WSMsgType, web
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from gateway.errors import BadRequestError, GatewayError, RequestError
+from gateway.errors import BadRequestError, RequestError
 from gateway.events import EVENT_ID, StreamEvent
 from gateway.headers import HOP_BY_HOP
 from gateway.http.graphql import APPLICATION_JSON, error_response
@@ -513,10 +513,10 @@ class _Connection:
             except asyncio.CancelledError:
                 if op_id in self.stopped and self.protocol.name == GRAPHQL_WS:
                     # The legacy protocol answers a stop with complete.
-                    with contextlib.suppress(ConnectionError, RuntimeError):
+                    with contextlib.suppress(ConnectionError):
                         await self.send({"id": raw_id, "type": "complete"})
                 raise
-        except (ConnectionError, RuntimeError) as exc:
+        except ConnectionError as exc:
             logger.debug("socket closed under an operation: %r", exc)
         except asyncio.CancelledError:
             pass
@@ -625,10 +625,8 @@ async def serve_websocket(
     sockets._open.add(connection)
     try:
         await connection.serve()
-    except (ConnectionError, RuntimeError) as exc:
+    except ConnectionError as exc:
         logger.debug("socket ended: %r", exc)
-    except GatewayError as exc:  # pragma: no cover - nothing raises one here
-        logger.warning("socket ended: %s", exc)
     finally:
         sockets._open.discard(connection)
         await connection.end_operations()
