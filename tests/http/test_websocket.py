@@ -551,3 +551,64 @@ async def test_connection_init_headers_follow_the_propagation_rules_to_a_remote_
     await ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": query}})
     assert (await receive(ws))["payload"] == {"data": {"a": "Bearer p", "o": None}}
     await ws.close()
+
+
+@pytest.mark.parametrize(
+    ("protocol", "keepalive"), [(TRANSPORT_WS, "ping"), (LEGACY_WS, "ka")]
+)
+async def test_an_idle_subscription_gets_the_protocols_keepalive(
+    aiohttp_client: Any, tmp_path: Path, protocol: str, keepalive: str
+) -> None:
+    app = create_app(
+        load_config(write_config(tmp_path, "  heartbeat_interval: 0.05\n"))
+    )
+    client = await aiohttp_client(app)
+    ws = await connect(client, protocol)
+    kind = "subscribe" if protocol == TRANSPORT_WS else "start"
+    await ws.send_json(
+        {
+            "id": "k",
+            "type": kind,
+            "payload": {"query": MESSAGES, "variables": {"t": "k"}},
+        }
+    )
+    assert (await receive(ws))["type"] == keepalive
+    assert (await receive(ws))["type"] == keepalive
+    await ws.close()
+
+
+async def test_websocket_and_sse_subscribers_share_one_upstream(
+    client: TestClient[Any, Any],
+) -> None:
+    ws = await connect(client)
+    await ws.send_json(
+        {
+            "id": "1",
+            "type": "subscribe",
+            "payload": {"query": MESSAGES, "variables": {"t": "both"}},
+        }
+    )
+    await eventually(listening(client, "both", 1), "the socket's upstream opens")
+    sse = await client.post(
+        "/graphql",
+        json={"query": MESSAGES, "variables": {"t": "both"}},
+        headers={"Accept": "text/event-stream"},
+    )
+    assert sse.status == 200
+    registry = client.app[STATE].streams
+
+    async def both_streaming() -> bool:
+        # A stream that streams has joined its upstream (nothing awaits between).
+        states = [stream.state.value for stream in registry.streams]
+        return states == ["streaming", "streaming"]
+
+    await eventually(both_streaming, "the SSE stream joins")
+    assert await listeners(client, "both") == 1, "one upstream for both wire formats"
+    await post(client, PUBLISH, {"t": "both", "x": "shared"})
+    message = await receive(ws)
+    assert message["payload"]["data"]["messages"]["text"] == "shared"
+    chunk = await asyncio.wait_for(sse.content.readuntil(b"\n\n"), TIMEOUT)
+    assert b'"text":"shared"' in chunk
+    sse.close()
+    await ws.close()
+    await eventually(listening(client, "both", 0), "the upstream closes with the last")
