@@ -15,14 +15,16 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from gateway.composition import compose
 from gateway.config import Config, load_config
 from gateway.engine import Engine
-from gateway.errors import ConfigError, SubgraphHTTPError, SubgraphStreamError
+from gateway.errors import SubgraphHTTPError, SubgraphStreamError
 from gateway.events import StreamEvent
 from gateway.operation import GraphQLRequest
 from gateway.startup import build_transports
 from gateway.subscriptions import Subscriptions
 from gateway.transports.base import RequestContext, SubgraphRequest, SubgraphResult
 from gateway.transports.inprocess import InProcessTransport
-from gateway.transports.sse import RemoteTransport
+from gateway.transports.remote import RemoteTransport
+from gateway.transports.sse import SSETransport
+from gateway.transports.ws import WSTransport
 from tests.fixtures.shop import PRODUCTS_SDL, products
 from tests.fixtures.ticker import TICKER_SDL, Ticker, ticker
 
@@ -675,18 +677,43 @@ async def test_remote_subgraphs_subscribe_over_sse_as_configured(
         transports = build_transports(config, {}, session)
     transport = transports["ticker"]
     assert isinstance(transport, RemoteTransport)
-    assert (transport.sse.url, transport.sse.method) == (url, method)
+    assert isinstance(transport.streams, SSETransport)
+    assert (transport.streams.url, transport.streams.method) == (url, method)
     assert transport.http.url == "http://127.0.0.1:4100/graphql"
 
 
-async def test_websocket_subscriptions_are_refused_at_start_up(tmp_path: Path) -> None:
-    config = remote_config(tmp_path, "    subscription:\n      protocol: ws\n")
+@pytest.mark.parametrize(
+    ("subscription", "url", "offered"),
+    [
+        (
+            "    subscription:\n      protocol: ws\n",
+            "http://127.0.0.1:4100/graphql",
+            ("graphql-transport-ws", "graphql-ws"),
+        ),
+        (
+            "    subscription:\n      url: ws://127.0.0.1:4100/ws\n"
+            "      protocol: ws\n      websocketSubprotocol: graphql-ws\n",
+            "ws://127.0.0.1:4100/ws",
+            ("graphql-ws",),
+        ),
+        (
+            "    subscription:\n      protocol: ws\n"
+            "      websocket_subprotocol: graphql-transport-ws\n",
+            "http://127.0.0.1:4100/graphql",
+            ("graphql-transport-ws",),
+        ),
+    ],
+)
+async def test_remote_subgraphs_subscribe_over_websocket_as_configured(
+    tmp_path: Path, subscription: str, url: str, offered: tuple[str, ...]
+) -> None:
+    config = remote_config(tmp_path, subscription)
     async with aiohttp.ClientSession() as session:
-        with pytest.raises(ConfigError) as caught:
-            build_transports(config, {}, session)
-    assert "not supported yet" in str(caught.value)
-    assert "'ticker'" in str(caught.value)
-    assert "subscription.protocol" in str(caught.value)
+        transports = build_transports(config, {}, session)
+    transport = transports["ticker"]
+    assert isinstance(transport, RemoteTransport)
+    assert isinstance(transport.streams, WSTransport)
+    assert (transport.streams.url, transport.streams.offered) == (url, offered)
 
 
 # -- what an idle subscription holds ---------------------------------------------------

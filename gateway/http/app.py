@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import aiohttp
 import orjson
 from aiohttp import web
+from multidict import CIMultiDictProxy
 
 from gateway.config import Config
 from gateway.engine import Engine
@@ -48,7 +49,14 @@ from gateway.http.streaming import (
     run_stream,
     stream_events,
 )
-from gateway.operation import Prepared
+from gateway.http.websocket import (
+    OperationRunner,
+    SocketOptions,
+    Sockets,
+    is_websocket_upgrade,
+    serve_websocket,
+)
+from gateway.operation import GraphQLRequest, Prepared
 from gateway.persisted import DocumentStore, PersistedDocuments, load_manifest
 from gateway.startup import (
     build_transports,
@@ -82,6 +90,9 @@ class GatewayState:
     streams: StreamRegistry = field(default_factory=StreamRegistry)
     headers: HeaderPolicy = field(default_factory=HeaderPolicy)
     """Which client headers each subgraph is sent (decided here, at the edge)."""
+    sockets: Sockets = field(default_factory=Sockets)
+    allow_origins: tuple[str, ...] | None = None
+    """Browser origins allowed to open a WebSocket (None: local pages only)."""
     persisted: PersistedDocuments = field(default_factory=PersistedDocuments)
     """APQ's store and the trusted documents."""
     connections: SingleConnections | None = None
@@ -112,6 +123,8 @@ def _wants_playground(request: web.Request) -> bool:
 
 async def graphql_handler(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
+    if is_websocket_upgrade(request):
+        return await _websocket(request, state)
     if _wants_playground(request) and state.config.gateway.playground:
         return playground_response(request)
     if wants_single_connection(request):
@@ -264,6 +277,51 @@ async def _single_connection(
         return error_response(exc, APPLICATION_JSON, keep_status=True)
 
 
+def _operation_runner(engine: Engine) -> OperationRunner:
+    """How a socket runs one operation: the same prepare, execute and subscribe
+    as over HTTP (mutations too: a socket is not a GET)."""
+
+    def run(
+        graphql_request: GraphQLRequest, context: RequestContext
+    ) -> Callable[[], AsyncIterator[StreamEvent]]:
+        prepared = engine.prepare(graphql_request)
+        if prepared.operation.kind == "subscription":
+            return lambda: engine.subscribe(prepared, context)
+
+        async def single() -> AsyncIterator[StreamEvent]:
+            yield StreamEvent(None, await engine.execute(prepared, context))
+
+        return single
+
+    return run
+
+
+async def _websocket(request: web.Request, state: GatewayState) -> web.StreamResponse:
+    engine = state.engine
+    if engine is None or state.shutting_down:
+        return not_ready_response(APPLICATION_JSON)
+    policy = state.headers
+
+    def context(headers: CIMultiDictProxy[str], remote: str | None) -> RequestContext:
+        return RequestContext(
+            headers=headers, remote=remote, forward=policy.for_request(headers)
+        )
+
+    gateway = state.config.gateway
+    return await serve_websocket(
+        request,
+        state.sockets,
+        _operation_runner(engine),
+        context,
+        SocketOptions(
+            registry=state.streams,
+            heartbeat_interval=gateway.heartbeat_interval,
+            allow_origins=state.allow_origins,
+            max_message_bytes=gateway.max_request_bytes,
+        ),
+    )
+
+
 async def _stream_errors(
     request: web.Request, state: GatewayState, exc: RequestError
 ) -> web.StreamResponse:
@@ -343,6 +401,7 @@ async def _on_shutdown(app: web.Application) -> None:
     state.streams.shutdown()
     if state.connections is not None:
         state.connections.shutdown()
+    await state.sockets.shutdown()
 
 
 async def _close_connections(app: web.Application) -> None:
