@@ -217,7 +217,7 @@ async def test_subscription_without_event_stream_is_refused(client: Any) -> None
 
 
 async def test_unknown_method_is_405(client: Any) -> None:
-    response = await client.put("/graphql", data=b"{}")
+    response = await client.patch("/graphql", data=b"{}")
     assert response.status == 405
     assert "POST" in response.headers["Allow"]
 

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from gateway.config import load_config
-from gateway.http.app import create_app
+from gateway.http.app import STATE, create_app
 from gateway.sse import Event, SSEDecoder
 
 TOKEN = "X-GraphQL-Event-Stream-Token"
@@ -150,6 +150,8 @@ async def test_closing_the_stream_stops_its_operations(client: Any) -> None:
 
 
 async def test_protocol_mistakes_get_clear_statuses(client: Any) -> None:
+    not_text = await client.put("/graphql", headers={"Accept": "application/json"})
+    assert not_text.status == 406
     unknown = await client.get(
         "/graphql", headers={TOKEN: "nope", "Accept": "text/event-stream"}
     )
@@ -180,8 +182,6 @@ async def test_protocol_mistakes_get_clear_statuses(client: Any) -> None:
 
 
 async def test_a_reservation_never_opened_expires(client: Any) -> None:
-    from gateway.http.app import STATE
-
     connections = client.server.app[STATE].connections
     connections.reservation_ttl = 0.01
     token = await reserve(client)

@@ -139,6 +139,15 @@ class SingleConnections:
 
     def reserve(self, request: web.Request) -> web.Response:
         """``PUT``: a new token."""
+        accept = request.headers.get("Accept", "*/*")
+        if not any(t in accept for t in ("*/*", "text/*", "text/plain")):
+            return _json_error(
+                RequestError(
+                    f"a reservation answers text/plain, not {accept!r}",
+                    code="NOT_ACCEPTABLE",
+                    status=406,
+                )
+            )
         client = request.remote or "unknown"
         held = sum(1 for c in self.connections.values() if c.client == client)
         if len(self.connections) >= self.registry.limits.max_streams:
