@@ -229,6 +229,23 @@ async def test_config_keys_block_non_persisted_operations(
     other = await client.post("/graphql", json={"query": "{ __typename }"})
     body = await other.json()
     assert body["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_IN_LIST"
+    # A WebSocket is no way around it.
+    async with client.ws_connect("/graphql", protocols=["graphql-transport-ws"]) as ws:
+        await ws.send_json({"type": "connection_init"})
+        assert (await ws.receive_json(timeout=10))["type"] == "connection_ack"
+        await ws.send_json(
+            {"id": "1", "type": "subscribe", "payload": {"query": "{ __typename }"}}
+        )
+        message = await ws.receive_json(timeout=10)
+        assert message["type"] == "error"
+        assert message["payload"][0]["extensions"]["code"] == (
+            "PERSISTED_QUERY_NOT_IN_LIST"
+        )
+        await ws.send_json(
+            {"id": "2", "type": "subscribe", "payload": {"query": QUERY}}
+        )
+        message = await ws.receive_json(timeout=10)
+        assert message == {"id": "2", "type": "next", "payload": ANSWER}
 
 
 def test_a_missing_manifest_is_a_config_error_with_its_key(tmp_path: Path) -> None:

@@ -277,14 +277,14 @@ async def _single_connection(
         return error_response(exc, APPLICATION_JSON, keep_status=True)
 
 
-def _operation_runner(engine: Engine) -> OperationRunner:
-    """How a socket runs one operation: the same prepare, execute and subscribe
-    as over HTTP (mutations too: a socket is not a GET)."""
+def _operation_runner(engine: Engine, persisted: PersistedDocuments) -> OperationRunner:
+    """How a socket runs one operation: the same persisted documents, prepare,
+    execute and subscribe as over HTTP (mutations too: a socket is not a GET)."""
 
     def run(
         graphql_request: GraphQLRequest, context: RequestContext
     ) -> Callable[[], AsyncIterator[StreamEvent]]:
-        prepared = engine.prepare(graphql_request)
+        prepared = engine.prepare(persisted.resolve(graphql_request))
         if prepared.operation.kind == "subscription":
             return lambda: engine.subscribe(prepared, context)
 
@@ -311,7 +311,7 @@ async def _websocket(request: web.Request, state: GatewayState) -> web.StreamRes
     return await serve_websocket(
         request,
         state.sockets,
-        _operation_runner(engine),
+        _operation_runner(engine, state.persisted),
         context,
         SocketOptions(
             registry=state.streams,

@@ -56,12 +56,15 @@ def config(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
+async def browser(tmp_path: Path) -> AsyncIterator[Browser]:
     if chromium_path() is None:
         pytest.fail("chromium is not installed (scripts/lib/system-deps.sh)")
     if not all((assets_dir() / path).is_file() for path in ASSETS.values()):
         pytest.fail("the playground's assets are missing: scripts/lib/node-deps.sh")
-    async with aiohttp.ClientSession() as session, launch(session) as page:
+    async with (
+        aiohttp.ClientSession() as session,
+        launch(session, tmp_path / "chromium") as page,
+    ):
         yield page
 
 

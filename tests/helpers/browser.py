@@ -15,7 +15,6 @@ import base64
 import itertools
 import json
 import shutil
-import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -122,59 +121,64 @@ class Browser:
 
 @asynccontextmanager
 async def launch(
-    session: aiohttp.ClientSession, *, width: int = 1280, height: int = 800
+    session: aiohttp.ClientSession,
+    profile: Path,
+    *,
+    width: int = 1280,
+    height: int = 800,
 ) -> AsyncIterator[Browser]:
-    """A headless Chromium that reaches loopback only, and one page of it."""
+    """A headless Chromium that reaches loopback only, and one page of it; its
+    profile lives in ``profile`` (a test's tmp_path: Chromium's helper processes may
+    still write there after it exits)."""
     executable = chromium_path()
     if executable is None:
         raise RuntimeError("chromium is not installed (scripts/lib/system-deps.sh)")
-    with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
-        process = await asyncio.create_subprocess_exec(
-            executable,
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--no-first-run",
-            "--no-default-browser-check",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-extensions",
-            f"--window-size={width},{height}",
-            f"--user-data-dir={profile}",
-            "--remote-debugging-port=0",
-            *LOOPBACK_ONLY,
-            "about:blank",
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-            stdin=asyncio.subprocess.DEVNULL,
-        )
-        browser: Browser | None = None
-        try:
-            port_file = Path(profile) / "DevToolsActivePort"
-            for _ in range(300):
-                if port_file.exists() and port_file.read_text().strip():
-                    break
-                if process.returncode is not None:
-                    raise RuntimeError("chromium exited at start-up")
-                await asyncio.sleep(0.1)
-            port = int(port_file.read_text().split()[0])
-            async with session.get(f"http://127.0.0.1:{port}/json/list") as response:
-                targets = await response.json()
-            page = next(t for t in targets if t.get("type") == "page")
-            ws = await session.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0)
-            browser = Browser(ws)
-            for domain in ("Page", "Runtime", "Network"):
-                await browser.send(f"{domain}.enable")
-            yield browser
-        finally:
-            if browser is not None:
-                await browser.close()
-            if process.returncode is None:
-                process.terminate()
-                try:
-                    await asyncio.wait_for(process.wait(), 10)
-                except TimeoutError:
-                    process.kill()
-                    await process.wait()
+    process = await asyncio.create_subprocess_exec(
+        executable,
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-extensions",
+        f"--window-size={width},{height}",
+        f"--user-data-dir={profile}",
+        "--remote-debugging-port=0",
+        *LOOPBACK_ONLY,
+        "about:blank",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        stdin=asyncio.subprocess.DEVNULL,
+    )
+    browser: Browser | None = None
+    try:
+        port_file = profile / "DevToolsActivePort"
+        for _ in range(300):
+            if port_file.exists() and port_file.read_text().strip():
+                break
+            if process.returncode is not None:
+                raise RuntimeError("chromium exited at start-up")
+            await asyncio.sleep(0.1)
+        port = int(port_file.read_text().split()[0])
+        async with session.get(f"http://127.0.0.1:{port}/json/list") as response:
+            targets = await response.json()
+        page = next(t for t in targets if t.get("type") == "page")
+        ws = await session.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0)
+        browser = Browser(ws)
+        for domain in ("Page", "Runtime", "Network"):
+            await browser.send(f"{domain}.enable")
+        yield browser
+    finally:
+        if browser is not None:
+            await browser.close()
+        if process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 10)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
