@@ -193,3 +193,23 @@ async def test_a_reservation_never_opened_expires(client: Any) -> None:
         "/graphql", headers={TOKEN: token, "Accept": "text/event-stream"}
     )
     assert stream.status == 404
+
+
+async def test_shutdown_ends_each_operation_then_the_stream(client: Any) -> None:
+    token = await reserve(client)
+    stream = await client.get(
+        "/graphql", headers={TOKEN: token, "Accept": "text/event-stream"}
+    )
+    events = Events(stream)
+    assert (await post(client, token, "m", MESSAGES, t="bye")).status == 202
+    for _ in range(200):
+        if await listeners(client, "bye") == 1:
+            break
+        await asyncio.sleep(0.01)
+    await client.server.app.shutdown()
+    kind, data = await events.next()
+    assert kind == "next" and data["id"] == "m"
+    assert data["payload"]["errors"][0]["extensions"]["code"] == "SHUTTING_DOWN"
+    assert await events.next() == ("complete", {"id": "m"})
+    with pytest.raises(EOFError):
+        await events.next()
