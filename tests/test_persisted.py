@@ -163,7 +163,10 @@ def _extensions(key: str) -> dict[str, Any]:
 async def test_apq_over_post_and_get(client: Any) -> None:
     key = sha256_hex(QUERY)
     extensions = json.dumps(_extensions(key))
-    miss = await client.get("/graphql", params={"extensions": extensions})
+    preflighted = {"Apollo-Require-Preflight": "true"}  # CSRF prevention
+    miss = await client.get(
+        "/graphql", params={"extensions": extensions}, headers=preflighted
+    )
     assert miss.status == 200
     body = await miss.json()
     assert body["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
@@ -171,7 +174,11 @@ async def test_apq_over_post_and_get(client: Any) -> None:
         "/graphql", json={"query": QUERY, "extensions": _extensions(key)}
     )
     assert await registered.json() == ANSWER
-    hit = await client.get("/graphql", params={"extensions": extensions, "query": ""})
+    hit = await client.get(
+        "/graphql",
+        params={"extensions": extensions, "query": ""},
+        headers=preflighted,
+    )
     assert await hit.json() == ANSWER
     posted = await client.post("/graphql", json={"extensions": _extensions(key)})
     assert await posted.json() == ANSWER

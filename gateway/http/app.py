@@ -41,6 +41,7 @@ from gateway.http.graphql import (
 )
 from gateway.http.multipart import MultipartEncoder
 from gateway.http.playground import add_playground_routes, playground_response
+from gateway.http.security import SecurityPolicy, install_security
 from gateway.http.single_connection import SingleConnections, wants_single_connection
 from gateway.http.streaming import (
     StreamLimits,
@@ -56,11 +57,13 @@ from gateway.http.websocket import (
     is_websocket_upgrade,
     serve_websocket,
 )
+from gateway.masking import new_request_id
 from gateway.operation import GraphQLRequest, Prepared
 from gateway.persisted import DocumentStore, PersistedDocuments, load_manifest
 from gateway.startup import (
     build_transports,
     compose_config,
+    error_policy,
     header_policy,
     load_local_subgraphs,
 )
@@ -162,6 +165,7 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
             headers=request.headers,
             remote=request.remote,
             forward=state.headers.for_request(request.headers),
+            request_id=new_request_id(),
         )
         answer = negotiated.stream if kind == "subscription" else single
         if answer is None:
@@ -177,12 +181,15 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
         return error_response(exc, json_media, keep_status=single.streams)
     try:
         result = await engine.execute(prepared, context)
-    except Exception:
-        # A gateway bug, not the client's fault: logged with its traceback, answered
-        # as a GraphQL error without one.
-        logger.exception("executing %r failed", prepared.operation.name)
-        error = GatewayError("the gateway failed to execute the operation")
-        return json_response({"errors": [error.to_graphql()]}, answer.media, status=500)
+    except Exception as exc:
+        # A gateway bug, not the client's fault: logged with its traceback and the
+        # request id, answered with the id and without the exception's text.
+        error = engine.errors.unexpected(
+            exc,
+            request_id=context.request_id,
+            what=f"executing {prepared.operation.name or 'the operation'}",
+        )
+        return json_response({"errors": [error]}, answer.media, status=500)
     return json_response(result, answer.media)
 
 
@@ -267,6 +274,7 @@ async def _single_connection(
             headers=request.headers,
             remote=request.remote,
             forward=state.headers.for_request(request.headers),
+            request_id=new_request_id(),
         )
         return connections.start(
             request,
@@ -382,6 +390,7 @@ async def _subgraphs_and_engine(app: web.Application) -> AsyncIterator[None]:
             transports,
             document_cache_size=config.gateway.document_cache_size,
             plan_cache_size=config.gateway.plan_cache_size,
+            errors=error_policy(config),
         )
         logger.info(
             "gateway ready: %d subgraph(s): %s",
@@ -439,6 +448,7 @@ def create_app(config: Config) -> web.Application:
             max_per_client=config.gateway.max_streams_per_client,
         ),
     )
+    install_security(app, SecurityPolicy.from_config(config))
     path = config.gateway.graphql_path
     app.router.add_route("*", path, graphql_handler)
     if config.gateway.playground:
@@ -459,6 +469,12 @@ def run_app(config: Config, loop: asyncio.AbstractEventLoop) -> None:
 
     def announce(message: object) -> None:
         del message
+        if host in ("0.0.0.0", "::", "") and not config.gateway.allowed_hosts:
+            logger.warning(
+                "listening on every interface, but only requests for localhost, "
+                "127.0.0.1 and [::1] are served: name this machine's other names "
+                "in gateway.allowed_hosts"
+            )
         logger.info(
             "gateway listening on http://%s:%d%s",
             host,

@@ -34,6 +34,7 @@ from aiohttp import web
 
 from gateway.errors import GatewayError, TooManyStreamsError
 from gateway.events import StreamEvent
+from gateway.masking import ErrorPolicy
 from gateway.sse import COMPLETE, HEARTBEAT, encode_next
 
 __all__ = [
@@ -49,6 +50,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger("gateway.http.streaming")
+
+_MASK = ErrorPolicy()
 
 SSE_HEADERS: Mapping[str, str] = {
     "Content-Type": "text/event-stream; charset=utf-8",
@@ -374,10 +377,12 @@ async def run_stream(
                     await encoder.send({"errors": [exc.to_graphql()]}, None)
                 except (ConnectionResetError, ConnectionError):
                     raise
-                except Exception:
-                    logger.exception("event source failed")
-                    error = GatewayError("the event source failed")
-                    await encoder.send({"errors": [error.to_graphql()]}, None)
+                except Exception as exc:
+                    # A bug: logged with a request id, which the client gets.
+                    error = _MASK.unexpected(
+                        exc, request_id=None, what="an event source"
+                    )
+                    await encoder.send({"errors": [error]}, None)
             except asyncio.CancelledError:
                 state = registry.stop(stream)
                 if state is _State.STREAMING:

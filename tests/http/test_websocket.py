@@ -386,7 +386,10 @@ async def test_the_upgrade_checks_origin_against_the_allow_list(
 async def test_a_configured_allow_list_replaces_the_local_default(
     aiohttp_client: Any, tmp_path: Path
 ) -> None:
-    app = create_app(load_config(write_config(tmp_path)))
+    # gateway.cors (the edge's Origin check, before any handler) admits the page;
+    # the socket's own allow-list then decides.
+    cors = "  cors:\n    allow_origins: ['https://app.example']\n"
+    app = create_app(load_config(write_config(tmp_path, cors)))
     app[STATE].allow_origins = ("https://app.example",)
     client = await aiohttp_client(app)
     ws = await client.ws_connect(
