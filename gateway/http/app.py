@@ -37,6 +37,7 @@ from gateway.http.graphql import (
     negotiate,
     read_graphql_request,
 )
+from gateway.http.origins import origin_allowed
 from gateway.http.playground import playground_html
 from gateway.http.streaming import (
     StreamLimits,
@@ -232,7 +233,9 @@ async def _websocket(request: web.Request, state: GatewayState) -> web.StreamRes
         SocketOptions(
             registry=state.streams,
             heartbeat_interval=gateway.heartbeat_interval,
-            allow_origins=state.allow_origins,
+            origin_check=lambda upgrade: origin_allowed(
+                upgrade.headers.get("Origin"), state.allow_origins
+            ),
             max_message_bytes=gateway.max_request_bytes,
         ),
     )
