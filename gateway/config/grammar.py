@@ -24,9 +24,10 @@ Our additions:
   entry is remote).
 * ``timeout`` per subgraph: seconds (``30``, ``2.5``) or a duration string (``"30s"``,
   ``"500ms"``, ``"1m30s"``; units ``ms``, ``s``, ``m``, ``h``).
-* ``subscription.protocol`` defaults to ``sse`` (this gateway streams over SSE); ``ws``
-  is accepted here and refused by the SSE layer at start-up. ``subscription.url`` may
-  be ``ws(s)://`` only with ``protocol: ws``.
+* ``subscription.protocol`` defaults to ``sse`` (Cosmo's default is ``ws``; ours is the
+  protocol our subgraph servers are simplest to reach with); ``ws`` streams over
+  WebSocket (``gateway.transports.ws``). ``subscription.url`` may be ``ws(s)://`` only
+  with ``protocol: ws``.
 * ``gateway:`` (optional): ``host`` (127.0.0.1), ``port`` (4000), ``graphql_path``
   (/graphql), ``subgraph_timeout`` (30s), ``max_request_bytes`` (5 MB; an int or
   ``"5MB"``/``"512KB"``, 1 KB = 1024 bytes), ``heartbeat_interval`` (30s),

@@ -40,6 +40,7 @@ from gateway.http.graphql import (
     read_graphql_request,
 )
 from gateway.http.multipart import MultipartEncoder
+from gateway.http.origins import origin_allowed
 from gateway.http.playground import add_playground_routes, playground_response
 from gateway.http.security import SecurityPolicy, install_security
 from gateway.http.single_connection import SingleConnections, wants_single_connection
@@ -324,7 +325,9 @@ async def _websocket(request: web.Request, state: GatewayState) -> web.StreamRes
         SocketOptions(
             registry=state.streams,
             heartbeat_interval=gateway.heartbeat_interval,
-            allow_origins=state.allow_origins,
+            origin_check=lambda upgrade: origin_allowed(
+                upgrade.headers.get("Origin"), state.allow_origins
+            ),
             max_message_bytes=gateway.max_request_bytes,
         ),
     )

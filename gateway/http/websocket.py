@@ -139,8 +139,9 @@ class SocketOptions:
     """Idle seconds before a ``ping`` (``ka`` in the legacy protocol)."""
     init_timeout: float = 10.0
     """Seconds a client has to send ``connection_init``."""
-    allow_origins: tuple[str, ...] | None = None
-    """Browser origins allowed to connect (None: local pages only)."""
+    origin_check: Callable[[web.Request], bool] | None = None
+    """Whether the upgrade's ``Origin`` may connect; None: ``origin_allowed`` with
+    its default (local pages only). The gateway passes its CORS policy."""
     max_message_bytes: int = 1024 * 1024
     event_ids: bool = False
     """Put each event's id in its payload's ``extensions.eventId`` (a subgraph
@@ -596,7 +597,12 @@ async def serve_websocket(
     options: SocketOptions,
 ) -> web.StreamResponse:
     """Upgrade ``request`` and serve GraphQL on the socket until it closes."""
-    if not origin_allowed(request.headers.get("Origin"), options.allow_origins):
+    allowed = (
+        options.origin_check(request)
+        if options.origin_check is not None
+        else origin_allowed(request.headers.get("Origin"))
+    )
+    if not allowed:
         error = RequestError(
             f"WebSocket connections from origin {request.headers.get('Origin')!r} "
             "are not allowed",
