@@ -29,7 +29,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from gateway.errors import BadRequestError, GatewayError, RequestError
+from gateway.errors import BadRequestError, RequestError
 from gateway.events import StreamEvent
 from gateway.http.streaming import (
     SSE_HEADERS,
@@ -270,7 +270,7 @@ class SingleConnections:
                 )
             except asyncio.CancelledError:
                 pass  # stopped by DELETE or the stream's end: nothing more is sent
-            except GatewayError:
+            except Exception:
                 logger.exception("single connection operation failed")
             finally:
                 connection.operations.pop(operation_id, None)
