@@ -4,8 +4,8 @@ GraphiQL and React come from the npm registry at set-up time
 (``scripts/lib/node-deps.sh`` installs ``playground/package.json`` into
 ``.cache/playground``; ``GATEWAY_PLAYGROUND_ASSETS`` names another ``node_modules``)
 and are served under ``/playground/``. Without them the page says so and how to get
-them. Queries go as JSON, subscriptions over SSE (graphql-sse's distinct connections
-mode), each with the Headers tab's headers.
+them. Queries go as JSON, subscriptions over WebSocket (graphql-transport-ws; SSE
+when a socket cannot open), each with the Headers tab's headers.
 """
 
 from __future__ import annotations
@@ -65,8 +65,63 @@ function operationKind(params, opts) {{
   }}
   return /^\\s*subscription\\b/m.test(params.query || "") ? "subscription" : "query";
 }}
+// A subscription over WebSocket (graphql-transport-ws), one socket per subscription;
+// the Headers tab's headers go in connection_init, which the gateway propagates as
+// HTTP headers. Where the socket cannot open, the subscription goes over SSE.
+async function* overWebSocket(params, headers) {{
+  const url = new URL(endpoint, location.href);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  const socket = new WebSocket(url, "graphql-transport-ws");
+  const queue = [];
+  let wake = null;
+  const push = (item) => {{ queue.push(item); if (wake) {{ wake(); wake = null; }} }};
+  socket.onopen = () => socket.send(JSON.stringify({{ type: "connection_init", payload: headers }}));
+  socket.onmessage = (event) => {{
+    const message = JSON.parse(event.data);
+    if (message.type === "connection_ack") {{
+      socket.send(JSON.stringify({{ id: "1", type: "subscribe", payload: params }}));
+    }} else if (message.type === "ping") {{
+      socket.send(JSON.stringify({{ type: "pong" }}));
+    }} else if (message.type === "next") {{
+      push({{ value: message.payload }});
+    }} else if (message.type === "error") {{
+      push({{ value: {{ errors: message.payload }} }});
+      push({{ done: true }});
+    }} else if (message.type === "complete") {{
+      push({{ done: true }});
+    }}
+  }};
+  let opened = false;
+  socket.addEventListener("open", () => {{ opened = true; }});
+  socket.onclose = (event) => push({{ done: true, closed: event, opened }});
+  try {{
+    for (;;) {{
+      while (!queue.length) await new Promise((resolve) => {{ wake = resolve; }});
+      const item = queue.shift();
+      if (item.closed && !item.opened) throw new Error("no WebSocket");
+      if (item.closed && item.closed.code !== 1000) {{
+        yield {{ errors: [{{ message: `the socket closed: ${{item.closed.code}} ${{item.closed.reason}}` }}] }};
+      }}
+      if (item.done) return;
+      yield item.value;
+    }}
+  }} finally {{
+    if (socket.readyState === WebSocket.OPEN) {{
+      socket.send(JSON.stringify({{ id: "1", type: "complete" }}));
+      socket.close(1000);
+    }}
+  }}
+}}
 async function* fetcher(params, opts) {{
   const subscription = operationKind(params, opts) === "subscription";
+  if (subscription && typeof WebSocket === "function") {{
+    try {{
+      yield* overWebSocket(params, (opts && opts.headers) || {{}});
+      return;
+    }} catch (error) {{
+      if (error.message !== "no WebSocket") throw error;
+    }}
+  }}
   const response = await fetch(endpoint, {{
     method: "POST",
     headers: {{

@@ -93,11 +93,13 @@ async def test_the_playground_works_offline(
     result = await run(browser, '{ listeners(topic: "news") }', '"listeners": 0')
     assert json.loads(result) == {"data": {"listeners": 0}}
 
-    # A subscription streams: GraphiQL shows each result as it comes, the last stays.
+    # A subscription streams (over a WebSocket): GraphiQL shows each result as it
+    # comes, the last stays.
     result = await run(
         browser, "subscription { count(to: 3, every: 0.05) }", '"count": 3'
     )
     assert json.loads(result) == {"data": {"count": 3}}
+    assert browser.websockets == [gateway.url.replace("http://", "ws://")]
 
     # The Headers tab's headers reach the subgraph (propagated by gateway.headers).
     await browser.evaluate(f"{button('Headers')}.click()")
@@ -118,9 +120,10 @@ async def test_the_playground_works_offline(
     assert "Query" in docs and "Subscription" in docs
 
     assert browser.exceptions == []
-    assert all(url.startswith((gateway.base, "data:")) for url in browser.requests), (
-        browser.requests
-    )
+    ws_base = gateway.base.replace("http://", "ws://")
+    assert all(
+        url.startswith((gateway.base, ws_base, "data:")) for url in browser.requests
+    ), browser.requests
 
 
 async def test_the_readme_eventsource_snippet_runs_in_a_page_of_the_gateway(

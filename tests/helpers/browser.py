@@ -47,6 +47,7 @@ class Browser:
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self.requests: list[str] = []
+        self.websockets: list[str] = []
         self.console: list[str] = []
         self.exceptions: list[str] = []
         self._reader = asyncio.ensure_future(self._read())
@@ -67,6 +68,9 @@ class Browser:
             method, params = data.get("method"), data.get("params", {})
             if method == "Network.requestWillBeSent":
                 self.requests.append(params["request"]["url"])
+            elif method == "Network.webSocketCreated":
+                self.requests.append(params["url"])
+                self.websockets.append(params["url"])
             elif method == "Runtime.consoleAPICalled":
                 self.console.append(
                     " ".join(str(arg.get("value", "")) for arg in params["args"])
