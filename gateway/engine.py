@@ -10,14 +10,17 @@ import logging
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
+from gateway.caching import DEFAULT_CACHE_BYTES
 from gateway.errors import PlanningError
 from gateway.events import StreamEvent
 from gateway.executor import Executor
+from gateway.limits import OperationLimits
 from gateway.operation import (
     GraphQLRequest,
     OperationCache,
     Prepared,
     prepare,
+    prepare_async,
 )
 from gateway.plan import QueryPlan
 from gateway.planner import CachingQueryPlanner
@@ -40,17 +43,32 @@ class Engine:
         *,
         document_cache_size: int = 1024,
         plan_cache_size: int = 1024,
+        document_cache_bytes: int = DEFAULT_CACHE_BYTES,
+        plan_cache_bytes: int = DEFAULT_CACHE_BYTES,
+        limits: OperationLimits | None = None,
     ) -> None:
         self.supergraph = supergraph
         self.transports = transports
-        self.operations = OperationCache(supergraph.schema, document_cache_size)
-        self.planner = CachingQueryPlanner(supergraph, plan_cache_size)
+        self.operations = OperationCache(
+            supergraph.schema,
+            document_cache_size,
+            max_bytes=document_cache_bytes,
+            limits=limits,
+        )
+        self.planner = CachingQueryPlanner(
+            supergraph, plan_cache_size, max_bytes=plan_cache_bytes
+        )
         self.executor = Executor(supergraph.schema, transports)
         self._subscriptions: Subscriptions | None = None
 
     def prepare(self, request: GraphQLRequest) -> Prepared:
         """Parse, validate and coerce. Raises ``OperationError`` / ``BadRequestError``."""
         return prepare(self.operations, request)
+
+    async def prepare_async(self, request: GraphQLRequest) -> Prepared:
+        """``prepare`` for request handlers: a large document is parsed and
+        validated in a worker thread, so the event loop keeps serving others."""
+        return await prepare_async(self.operations, request)
 
     def plan_for(self, prepared: Prepared) -> QueryPlan:
         """The (cached) plan of a prepared request. Raises ``PlanningError``."""

@@ -22,8 +22,8 @@ from __future__ import annotations
 import concurrent.futures
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
@@ -58,8 +58,9 @@ from graphql.execution.values import get_directive_values
 from graphql.language import Visitor, visit
 from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef
 
+from gateway.caching import DEFAULT_CACHE_BYTES, LRU
 from gateway.errors import PlanningError
-from gateway.operation import Operation
+from gateway.operation import AST_BYTES_PER_CHAR, Operation, document_hash
 from gateway.plan import (
     Fetch,
     Flatten,
@@ -981,23 +982,55 @@ class _PlanBuilder:
 # -- caching ---------------------------------------------------------------------------
 
 
-_PlanKey = tuple[str, str, "str | None", tuple[Any, ...]]
+_PlanKey = tuple[str, bytes, "str | None", tuple[Any, ...]]
+
+PLAN_BYTES_PER_CHAR = 2 * AST_BYTES_PER_CHAR
+"""A plan's estimated size per character of its operation: the response shape and
+the subgraph documents are each about the size of the client's parsed document."""
+
+
+@dataclass(frozen=True, slots=True)
+class _PlanFailure:
+    """A planning error, as the payload of the error to raise afresh (a cached
+    exception would keep its traceback and the frames of the request that raised
+    it alive)."""
+
+    message: str
+    code: str
+
+    def error(self) -> PlanningError:
+        return PlanningError(self.message, code=self.code)
 
 
 class CachingQueryPlanner:
-    """``QueryPlanner`` with an LRU of plans keyed by (supergraph hash, document text,
-    operation name, ``@skip``/``@include`` variable values). Concurrent misses for the
-    same key (from threads) wait for one shared future instead of planning twice."""
+    """``QueryPlanner`` with an LRU of plans keyed by (supergraph hash, document hash,
+    operation name, ``@skip``/``@include`` variable values), bounded by entries and
+    by estimated bytes. Concurrent misses for the same key (from threads) wait for
+    one shared future instead of planning twice."""
 
-    def __init__(self, supergraph: Supergraph, maxsize: int = 1024) -> None:
+    def __init__(
+        self,
+        supergraph: Supergraph,
+        maxsize: int = 1024,
+        *,
+        max_bytes: int = DEFAULT_CACHE_BYTES,
+    ) -> None:
         self.planner = QueryPlanner(supergraph)
         self.supergraph = supergraph
-        self.maxsize = max(0, maxsize)
-        self._plans: OrderedDict[_PlanKey, QueryPlan | PlanningError] = OrderedDict()
+        self._plans: LRU[_PlanKey, QueryPlan | _PlanFailure] = LRU(maxsize, max_bytes)
         self._pending: dict[
-            _PlanKey, concurrent.futures.Future[QueryPlan | PlanningError]
+            _PlanKey, concurrent.futures.Future[QueryPlan | _PlanFailure]
         ] = {}
         self._lock = threading.Lock()
+
+    @property
+    def maxsize(self) -> int:
+        return self._plans.maxsize
+
+    @property
+    def entries(self) -> LRU[_PlanKey, QueryPlan | _PlanFailure]:
+        """The cache itself (sizes and counters, for tests and metrics)."""
+        return self._plans
 
     @property
     def plan_count(self) -> int:
@@ -1005,29 +1038,26 @@ class CachingQueryPlanner:
 
     def key(self, operation: Operation, variables: Mapping[str, Any]) -> _PlanKey:
         conditions = tuple(variables.get(n) for n in operation.condition_variables)
-        return (self.supergraph.hash, operation.query, operation.name, conditions)
+        digest = operation.hash or document_hash(operation.query)
+        return (self.supergraph.hash, digest, operation.name, conditions)
 
     def plan(
         self, operation: Operation, variables: Mapping[str, Any] | None = None
     ) -> QueryPlan:
-        """The cached plan; a ``PlanningError`` is cached (and raised) too."""
+        """The cached plan; a ``PlanningError`` is cached (as its payload) too."""
         variables = variables or {}
         key = self.key(operation, variables)
-        entry = self._plans.get(key)
+        with self._lock:
+            entry = self._plans.get(key)
         if entry is None:
             entry = self._miss(key, operation, variables)
-        else:
-            try:
-                self._plans.move_to_end(key)
-            except KeyError:  # evicted by another thread meanwhile
-                pass
-        if isinstance(entry, PlanningError):
-            raise entry
+        if isinstance(entry, _PlanFailure):
+            raise entry.error()
         return entry
 
     def _miss(
         self, key: _PlanKey, operation: Operation, variables: Mapping[str, Any]
-    ) -> QueryPlan | PlanningError:
+    ) -> QueryPlan | _PlanFailure:
         with self._lock:
             entry = self._plans.get(key)
             if entry is not None:
@@ -1041,17 +1071,19 @@ class CachingQueryPlanner:
         try:
             entry = self.planner.plan(operation, variables)
         except PlanningError as exc:
-            entry = exc
+            entry = _PlanFailure(exc.message, exc.code)
         except BaseException as exc:
             future.set_exception(exc)
             with self._lock:
                 self._pending.pop(key, None)
             raise
+        nbytes = (
+            512 + 2 * len(entry.message)
+            if isinstance(entry, _PlanFailure)
+            else 512 + PLAN_BYTES_PER_CHAR * len(operation.query)
+        )
         with self._lock:
-            if self.maxsize:
-                self._plans[key] = entry
-                if len(self._plans) > self.maxsize:
-                    self._plans.popitem(last=False)
+            self._plans.put(key, entry, nbytes)
             self._pending.pop(key, None)
         future.set_result(entry)
         return entry

@@ -28,6 +28,8 @@ from gateway.errors import (
 )
 from gateway.events import StreamEvent
 from gateway.headers import HeaderPolicy
+from gateway.http import noise
+from gateway.http.body import handler_args
 from gateway.http.graphql import (
     APPLICATION_JSON,
     EVENT_STREAM,
@@ -110,10 +112,12 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
         return not_ready_response(json_media)
     try:
         graphql_request = await read_graphql_request(
-            request, state.config.gateway.max_request_bytes
+            request,
+            state.config.gateway.max_request_bytes,
+            body_timeout=state.config.gateway.limits.body_read_timeout,
         )
         try:
-            prepared = engine.prepare(graphql_request)
+            prepared = await engine.prepare_async(graphql_request)
         except OperationError as exc:
             if media == EVENT_STREAM and exc.code != "GRAPHQL_PARSE_FAILED":
                 # Accepted as a stream: the errors are its one event.
@@ -235,11 +239,15 @@ async def _subgraphs_and_engine(app: web.Application) -> AsyncIterator[None]:
         supergraph = await compose_config(config, locals_, state.session)
         transports = build_transports(config, locals_, state.session)
         state.supergraph = supergraph
+        limits = config.gateway.limits
         state.engine = Engine(
             supergraph,
             transports,
             document_cache_size=config.gateway.document_cache_size,
             plan_cache_size=config.gateway.plan_cache_size,
+            document_cache_bytes=limits.document_cache_bytes,
+            plan_cache_bytes=limits.plan_cache_bytes,
+            limits=limits.operation,
         )
         logger.info(
             "gateway ready: %d subgraph(s): %s",
@@ -261,7 +269,10 @@ async def _on_shutdown(app: web.Application) -> None:
 
 def create_app(config: Config) -> web.Application:
     """The gateway as an aiohttp application."""
-    app = web.Application(client_max_size=config.gateway.max_request_bytes)
+    app = web.Application(
+        client_max_size=config.gateway.max_request_bytes,
+        handler_args=handler_args(config.gateway.limits.keepalive_timeout),
+    )
     limits = StreamLimits(
         max_streams=config.gateway.max_streams,
         max_streams_per_client=config.gateway.max_streams_per_client,
@@ -285,6 +296,7 @@ def create_app(config: Config) -> web.Application:
 def run_app(config: Config, loop: asyncio.AbstractEventLoop) -> None:
     """Serve the gateway on ``loop`` until SIGINT/SIGTERM."""
     host, port = config.gateway.host, config.gateway.port
+    noise.install()
 
     def announce(message: object) -> None:
         del message

@@ -33,6 +33,8 @@ from gateway.errors import (
     SubgraphStreamError,
 )
 from gateway.events import EVENT_ID, StreamEvent
+from gateway.http import noise
+from gateway.http.body import handler_args
 from gateway.http.graphql import (
     APPLICATION_JSON,
     EVENT_STREAM,
@@ -43,7 +45,7 @@ from gateway.http.graphql import (
 )
 from gateway.http.streaming import StreamLimits, StreamRegistry, stream_events
 from gateway.local.subgraph import LocalSubgraph
-from gateway.operation import GraphQLRequest, OperationCache, Prepared, prepare
+from gateway.operation import GraphQLRequest, OperationCache, Prepared, prepare_async
 from gateway.transports.base import RequestContext
 from gateway.transports.inprocess import result_to_dict, subscribe_local
 
@@ -76,12 +78,12 @@ class SubgraphServerState:
 SUBGRAPH = web.AppKey("subgraph", SubgraphServerState)
 
 
-def _prepare(
+async def _prepare(
     state: SubgraphServerState, request: web.Request, gql: GraphQLRequest
 ) -> Prepared:
     """The gateway's prepare path against the subgraph's schema, then the HTTP rule
     (no mutation over GET)."""
-    prepared = prepare(state.operations, gql)
+    prepared = await prepare_async(state.operations, gql)
     if request.method == "GET" and prepared.operation.kind == "mutation":
         raise MethodNotAllowedError(
             "mutations are not allowed over GET; use POST", headers={"Allow": "POST"}
@@ -218,7 +220,7 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
     try:
         gql = await read_graphql_request(request, state.max_request_bytes)
         try:
-            prepared = _prepare(state, request, gql)
+            prepared = await _prepare(state, request, gql)
         except OperationError as exc:
             if media == EVENT_STREAM and exc.code != "GRAPHQL_PARSE_FAILED":
                 # Accepted as a stream: the errors are its one event, then complete.
@@ -278,6 +280,7 @@ def create_subgraph_app(
     heartbeat_interval: float = 30.0,
     max_request_bytes: int = 1024 * 1024,
     max_streams: int = 100_000,
+    keepalive_timeout: float = 15.0,
 ) -> web.Application:
     """An aiohttp application serving ``local`` at ``/graphql``, ``/graphql/stream``
     and ``/health``.
@@ -285,7 +288,10 @@ def create_subgraph_app(
     Every stream comes from one client (the gateway) in the usual setup, so the
     per-client stream limit is the total one.
     """
-    app = web.Application(client_max_size=max_request_bytes)
+    app = web.Application(
+        client_max_size=max_request_bytes,
+        handler_args=handler_args(keepalive_timeout),
+    )
     app[SUBGRAPH] = SubgraphServerState(
         local=local,
         heartbeat_interval=heartbeat_interval,
@@ -315,6 +321,7 @@ def run_subgraph(
     """Serve ``local`` until SIGINT/SIGTERM. A client that disconnects cancels its
     handler at once (``handler_cancellation``), which closes its subscription."""
     app = create_subgraph_app(local, heartbeat_interval=heartbeat_interval)
+    noise.install()
     web.run_app(
         app,
         host=host,
