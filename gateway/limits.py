@@ -106,8 +106,8 @@ class DocumentMeasure:
 
 def is_token_limit_error(message: str) -> bool:
     """Whether graphql-core's parser stopped at ``max_tokens`` (its message)."""
-    return message.startswith("Document contains more than") and message.endswith(
-        "Parsing aborted."
+    return "Document contains more than" in message and message.endswith(
+        "tokens. Parsing aborted."
     )
 
 
