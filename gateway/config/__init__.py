@@ -12,6 +12,7 @@ from gateway.config.model import (
     GatewayConfig,
     HeaderRule,
     IntrospectionConfig,
+    LimitsConfig,
     SubgraphConfig,
     SubscriptionConfig,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "GatewayConfig",
     "HeaderRule",
     "IntrospectionConfig",
+    "LimitsConfig",
     "SubgraphConfig",
     "SubscriptionConfig",
     "load_config",

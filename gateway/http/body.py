@@ -32,11 +32,21 @@ CONTENT_CODINGS = ("identity", "gzip", "x-gzip", "deflate")
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS}
 
 
+LINGERING_TIME = 1.0
+"""Seconds a body left unread after the answer (a 408, a 413) is still drained
+before the connection closes (aiohttp's default is 10)."""
+
+
 def handler_args(keepalive_timeout: float) -> Mapping[str, Any]:
     """aiohttp request-handler settings of every server the gateway runs: idle
-    keep-alive connections close after ``keepalive_timeout`` seconds, and bodies
-    are decoded by ``read_body`` (with a cap), not by aiohttp."""
-    return {"keepalive_timeout": keepalive_timeout, "auto_decompress": False}
+    keep-alive connections close after ``keepalive_timeout`` seconds, a body left
+    unread is drained for at most ``LINGERING_TIME``, and bodies are decoded by
+    ``read_body`` (with a cap), not by aiohttp."""
+    return {
+        "keepalive_timeout": keepalive_timeout,
+        "lingering_time": LINGERING_TIME,
+        "auto_decompress": False,
+    }
 
 
 def _too_large(max_bytes: int) -> PayloadTooLargeError:
