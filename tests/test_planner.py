@@ -381,3 +381,35 @@ def test_subgraph_operation_names_are_valid_graphql_names() -> None:
     assert isinstance(query_plan.node, Fetch)
     assert query_plan.node.operation_name == "Count__my_products__0"
     assert query_plan.node.operation == "query Count__my_products__0 { n }"
+
+
+class _FailingPlanner(QueryPlanner):
+    def plan(self, operation: Operation, variables: Any = None) -> QueryPlan:
+        self.plan_count += 1
+        raise PlanningError("no subgraph resolves Query.nothing")
+
+
+def test_a_planning_error_is_cached_as_its_payload_and_raised_afresh(
+    supergraph: Supergraph,
+) -> None:
+    planner = CachingQueryPlanner(supergraph)
+    planner.planner = _FailingPlanner(supergraph)
+    op = operation(supergraph, "{ topProducts { name } }")
+    raised = []
+    for _ in range(3):
+        with pytest.raises(PlanningError, match="Query.nothing") as caught:
+            planner.plan(op)
+        raised.append(caught.value)
+    assert planner.plan_count == 1
+    assert raised[0] is not raised[1] is not raised[2]
+    [entry] = [value for value, _ in planner.entries._entries.values()]
+    assert not isinstance(entry, BaseException)
+
+
+def test_the_plan_cache_is_bounded_by_bytes(supergraph: Supergraph) -> None:
+    planner = CachingQueryPlanner(supergraph, max_bytes=64 * 1024)
+    for first in range(1, 40):
+        op = operation(supergraph, f"{{ topProducts(first: {first}) {{ name }} }}")
+        planner.plan(op)
+    assert planner.entries.bytes <= 64 * 1024
+    assert len(planner.entries) < 39
