@@ -10,36 +10,31 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
+from bench.common import (
+    PY,
+    ROOT,
+    Sample,
+    free_port,
+    peak_rss_kib,
+    pinned,
+    post,
+    start,
+    stop,
+    wait_until_up,
+    wrk,
+)
 from bench.subgraphs import PRODUCTS_SDL, REVIEWS_SDL
-
-ROOT = Path(__file__).resolve().parents[1]
-PY = sys.executable
 
 SINGLE = "{ topProducts { upc name price } }"
 JOIN = "{ topProducts { name price reviews { body stars } } }"
-
-
-@dataclass
-class Sample:
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    errors: int
 
 
 @dataclass
@@ -51,123 +46,6 @@ class Result:
 
     def median(self, attr: str) -> float:
         return statistics.median(getattr(s, attr) for s in self.samples)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def pinned(core: str, argv: list[str]) -> list[str]:
-    if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
-        return ["taskset", "-c", core, *argv]
-    return argv
-
-
-def start(
-    argv: list[str], log: Path, env: dict[str, str] | None = None
-) -> subprocess.Popen[bytes]:
-    out = log.open("wb")
-    return subprocess.Popen(
-        argv,
-        cwd=ROOT,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
-    )
-
-
-def post(url: str, query: str) -> dict[str, Any]:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps({"query": query}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
-
-
-def wait_until_up(url: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            post(url, "{ __typename }")
-            return
-        except (urllib.error.URLError, ConnectionError, OSError):
-            if time.monotonic() > deadline:
-                raise SystemExit(f"{url} did not come up in {timeout}s") from None
-            time.sleep(0.1)
-
-
-def peak_rss_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def wrk_argv(
-    url: str, query: str, *, seconds: float, connections: int, workdir: Path
-) -> list[str]:
-    """The wrk command (pinned to core 1) that POSTs ``query`` to ``url``."""
-    script = workdir / "post.lua"
-    body = json.dumps({"query": query})
-    script.write_text(
-        'wrk.method = "POST"\n'
-        f"wrk.body = {json.dumps(body)}\n"
-        'wrk.headers["Content-Type"] = "application/json"\n'
-    )
-    return pinned(
-        "1",
-        [
-            "wrk",
-            "-t1",
-            f"-c{connections}",
-            f"-d{max(1, round(seconds))}s",
-            "--latency",
-            "-s",
-            str(script),
-            url,
-        ],
-    )
-
-
-def wrk(
-    url: str, query: str, *, seconds: float, connections: int, workdir: Path
-) -> Sample:
-    argv = wrk_argv(
-        url, query, seconds=seconds, connections=connections, workdir=workdir
-    )
-    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-    return parse_wrk(out)
-
-
-def _ms(text: str) -> float:
-    units = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
-    for unit in ("us", "ms", "s", "m"):
-        if text.endswith(unit):
-            return float(text[: -len(unit)]) * units[unit]
-    return float(text)
-
-
-def parse_wrk(out: str) -> Sample:
-    rps = p50 = p99 = 0.0
-    errors = 0
-    for line in out.splitlines():
-        parts = line.split()
-        if line.startswith("Requests/sec:"):
-            rps = float(parts[1])
-        elif len(parts) == 2 and parts[0] == "50%":
-            p50 = _ms(parts[1])
-        elif len(parts) == 2 and parts[0] == "99%":
-            p99 = _ms(parts[1])
-        elif "Non-2xx" in line or "Socket errors" in line:
-            errors += sum(int(x.rstrip(",")) for x in parts if x.rstrip(",").isdigit())
-    return Sample(rps=rps, p50_ms=p50, p99_ms=p99, errors=errors)
 
 
 def write_config(
@@ -277,24 +155,24 @@ def main(argv: list[str] | None = None) -> int:
             ("gw-nodedup", "join", JOIN),
         ]
         results = {(t, s): Result(t, s) for t, s, _ in plan}
-        for target, _, query in plan:
-            wrk(
+
+        def run(target: str, query: str, seconds: float, what: str) -> Sample:
+            return wrk(
                 urls[target],
                 query,
-                seconds=args.warmup,
+                seconds=seconds,
                 connections=args.connections,
                 workdir=workdir,
+                what=what,
             )
+
+        for target, scenario, query in plan:
+            run(target, query, args.warmup, f"warm-up of {target} {scenario}")
         for round_no in range(args.rounds):
             order = plan if round_no % 2 == 0 else list(reversed(plan))
             for target, scenario, query in order:
-                sample = wrk(
-                    urls[target],
-                    query,
-                    seconds=args.seconds,
-                    connections=args.connections,
-                    workdir=workdir,
-                )
+                what = f"round {round_no + 1}: {target} {scenario}"
+                sample = run(target, query, args.seconds, what)
                 results[(target, scenario)].samples.append(sample)
                 print(
                     f"round {round_no + 1}: {target:10} {scenario:7} "
@@ -352,13 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {args.out}")
         return 0
     finally:
-        for proc in procs.values():
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs.values():
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(procs.values())
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
-"""The event loop benchmark processes run on: uvloop when it is installed."""
+"""How benchmark servers run: on uvloop when it is installed, quietly, on loopback."""
 
 from __future__ import annotations
 
 import asyncio
 
-__all__ = ["new_loop"]
+from aiohttp import web
+
+__all__ = ["new_loop", "serve"]
 
 
 def new_loop() -> asyncio.AbstractEventLoop:
@@ -14,3 +16,10 @@ def new_loop() -> asyncio.AbstractEventLoop:
         return asyncio.new_event_loop()
     loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
     return loop
+
+
+def serve(app: web.Application, port: int) -> None:
+    """Serve ``app`` on 127.0.0.1:``port`` until killed, with no access log."""
+    web.run_app(
+        app, host="127.0.0.1", port=port, access_log=None, print=None, loop=new_loop()
+    )

@@ -26,7 +26,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -39,14 +38,27 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict
 
-from bench.__main__ import (
-    JOIN,
-    SINGLE,
+from bench.__main__ import JOIN, SINGLE
+from bench.common import (
+    CONTENDED,
+    PY,
+    ROOT,
+    busy_share,
+    contended,
+    cpu_times,
     free_port,
+    others_on_core,
     parse_wrk,
     peak_rss_kib,
     pinned,
+    proc_stat,
+    process_cpu_seconds,
+    process_seconds_on,
+    require_clean,
     start,
+    stop,
+    total_requests,
+    wait_for_quiet,
     wait_until_up,
     wrk_argv,
 )
@@ -54,10 +66,8 @@ from bench.subgraphs import PRODUCTS_SDL, REVIEWS_SDL
 
 __all__ = ["main", "subgraph_main"]
 
-ROOT = Path(__file__).resolve().parents[1]
 PEERS_SRC = ROOT / "bench" / "peers"
 NODE_DIR = ROOT / ".cache" / "bench-peers"
-PY = sys.executable
 SUBGRAPHS = ("products", "reviews")
 SCENARIOS = {"single": SINGLE, "join": JOIN}
 
@@ -66,8 +76,6 @@ RPS_BAR_HIVE = 2.5
 RPS_BAR_APOLLO = 2.0
 P99_BAR_HIVE = 0.5
 RSS_BAR_HIVE = 0.2
-# Below this share of its (saturated) core, a sample measured someone else: redo it.
-CONTENDED = 0.8
 
 
 # --------------------------------------------------------------------------- targets
@@ -85,13 +93,15 @@ class Target:
 
 
 TARGETS = (
-    Target("ours", "gateway (dedup on)", "ours", True),
+    # Like for like first (one subgraph request per fetch): the tables lead with these.
     Target("ours-nodedup", "gateway (dedup off)", "ours", False),
-    Target("hive", "Hive Gateway (dedup on)", "hive", True),
     Target("hive-nodedup", "Hive Gateway (dedup off)", "hive", False),
     Target("apollo", "Apollo Gateway", "apollo", None),
     # A pass-through proxy cannot join: it is the ceiling for the single-subgraph query.
     Target("proxy", "bare aiohttp proxy", "proxy", None, ("single",)),
+    # In-flight deduplication on, both gateways' default: beside the figures above.
+    Target("ours", "gateway (dedup on)", "ours", True),
+    Target("hive", "Hive Gateway (dedup on)", "hive", True),
 )
 
 
@@ -106,7 +116,7 @@ def subgraph_main(argv: Sequence[str] | None = None) -> None:
     """
     from aiohttp import web
 
-    from bench.loop import new_loop
+    from bench.loop import serve
     from bench.subgraphs import create_app, schema_for
 
     parser = argparse.ArgumentParser(prog="python -m bench.peers subgraph")
@@ -121,13 +131,13 @@ def subgraph_main(argv: Sequence[str] | None = None) -> None:
             handler = route.handler
     if handler is None:
         raise SystemExit("bench.subgraphs.create_app has no POST route")
-    serve = handler
+    answer = handler
     count = 0
 
     async def graphql(request: web.Request) -> web.StreamResponse:
         nonlocal count
         count += 1
-        return await serve(request)
+        return await answer(request)
 
     async def requests(_: web.Request) -> web.Response:
         return web.json_response({"requests": count})
@@ -135,14 +145,7 @@ def subgraph_main(argv: Sequence[str] | None = None) -> None:
     app = web.Application()
     app.router.add_post("/graphql", graphql)
     app.router.add_get("/count", requests)
-    web.run_app(
-        app,
-        host="127.0.0.1",
-        port=args.port,
-        access_log=None,
-        print=None,
-        loop=new_loop(),
-    )
+    serve(app, args.port)
 
 
 def subgraph_count(port: int) -> int:
@@ -151,70 +154,6 @@ def subgraph_count(port: int) -> int:
 
 
 # ------------------------------------------------------------------- measurements
-
-
-class CpuTimes(TypedDict):
-    busy: int
-    total: int
-
-
-def cpu_times() -> dict[str, CpuTimes]:
-    """Busy and total jiffies per core, from /proc/stat."""
-    times: dict[str, CpuTimes] = {}
-    try:
-        lines = Path("/proc/stat").read_text().splitlines()
-    except OSError:
-        return times
-    for line in lines:
-        name, *values = line.split()
-        if name.startswith("cpu") and name != "cpu":
-            ticks = [int(v) for v in values]
-            idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
-            times[name] = {"busy": sum(ticks) - idle, "total": sum(ticks)}
-    return times
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of one process, all its threads, from /proc/PID/stat."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    # Fields after the parenthesised command name; utime and stime are 14 and 15.
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def wait_for_quiet(
-    core: str = "cpu0", *, limit: float = 0.15, wait: float = 5.0
-) -> float:
-    """Wait until the gateway core is nearly idle; returns its last busy share.
-
-    Between measurements every server under test is idle, so what keeps core 0 busy is
-    some other process on the machine; a sample taken under it measures that process.
-    Gives up after ``wait`` seconds (the sample then shows as contended).
-    """
-    deadline = time.monotonic() + wait
-    while True:
-        before = cpu_times()
-        time.sleep(0.5)
-        busy = busy_share(before, cpu_times()).get(core, 0.0)
-        if busy <= limit or time.monotonic() >= deadline:
-            return busy
-
-
-def busy_share(
-    before: dict[str, CpuTimes], after: dict[str, CpuTimes]
-) -> dict[str, float]:
-    share: dict[str, float] = {}
-    for core, end in after.items():
-        begin = before.get(core)
-        if begin is None:
-            continue
-        total = end["total"] - begin["total"]
-        if total > 0:
-            share[core] = round((end["busy"] - begin["busy"]) / total, 3)
-    return share
 
 
 @dataclass(slots=True)
@@ -233,15 +172,13 @@ class Measurement:
     core_share: float
     # How busy core 0 was just before, with every server under test idle.
     background: float
+    # Process time other processes spent on the server's core while wrk ran.
+    others_cpu_s: float = 0.0
+    elapsed_s: float = 0.0
 
     def contended(self) -> bool:
-        """The server's core was busy, but not with the server: someone else ran there.
-
-        A closed-loop load keeps a single-threaded server at one full core; when its
-        core is saturated and the server still got less than CONTENDED of it, another
-        process on the machine took the rest, and the sample measures that process.
-        """
-        return self.cpu_busy.get("cpu0", 0.0) >= 0.95 and self.core_share < CONTENDED
+        """Another process ran on the server's core (``bench.common.contended``)."""
+        return contended(self.others_cpu_s, self.elapsed_s)
 
 
 @dataclass(slots=True)
@@ -264,14 +201,6 @@ class Result:
         return sent / answered if answered else 0.0
 
 
-def total_requests(out: str) -> int:
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) >= 3 and parts[1] == "requests" and parts[2] == "in":
-            return int(parts[0])
-    return 0
-
-
 def run_wrk(
     url: str,
     query: str,
@@ -288,11 +217,13 @@ def run_wrk(
     background = wait_for_quiet()
     counts = {name: subgraph_count(port) for name, port in subgraph_ports.items()}
     cpu = cpu_times()
+    core = process_seconds_on("cpu0", proc_stat())
     spent = process_cpu_seconds(pid)
     began = time.monotonic()
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     elapsed = time.monotonic() - began
     spent = process_cpu_seconds(pid) - spent
+    core_after = process_seconds_on("cpu0", proc_stat())
     cpu_after = cpu_times()
     # Requests still in flight when wrk stops reach the subgraphs a moment later.
     time.sleep(0.2)
@@ -300,7 +231,7 @@ def run_wrk(
         name: subgraph_count(port) - counts[name]
         for name, port in subgraph_ports.items()
     }
-    sample = parse_wrk(out)
+    sample = require_clean(parse_wrk(out), f"wrk against {url} ({query})")
     answered = total_requests(out)
     return Measurement(
         rps=sample.rps,
@@ -313,6 +244,8 @@ def run_wrk(
         cpu_ms_per_request=round(1000 * spent / answered, 4) if answered else 0.0,
         core_share=round(spent / elapsed, 3) if elapsed > 0 else 0.0,
         background=background,
+        others_cpu_s=others_on_core("cpu0", core, core_after, spent),
+        elapsed_s=round(elapsed, 3),
     )
 
 
@@ -746,15 +679,7 @@ def processes() -> Iterator[dict[str, subprocess.Popen[bytes]]]:
     try:
         yield procs
     finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in procs.values():
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(procs.values())
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -772,8 +697,8 @@ def _parser() -> argparse.ArgumentParser:
         "--retries",
         type=int,
         default=2,
-        help="times a sample is measured again when another process took the "
-        f"gateway's core (it got < {CONTENDED * 100:.0f}%% of it)",
+        help="times a sample is measured again when other processes took more "
+        f"than {CONTENDED * 100:.0f}%% of the gateway's core",
     )
     parser.add_argument(
         "--targets",

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from bench.loop import new_loop
+from bench.loop import serve
 
 __all__ = ["create_app"]
 
@@ -46,14 +46,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--upstream", required=True)
     args = parser.parse_args()
-    web.run_app(
-        create_app(args.upstream),
-        host="127.0.0.1",
-        port=args.port,
-        access_log=None,
-        print=None,
-        loop=new_loop(),
-    )
+    serve(create_app(args.upstream), args.port)
 
 
 if __name__ == "__main__":

@@ -49,22 +49,26 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from bench.__main__ import free_port, pinned
-from bench.peers import (
-    NODE_DIR,
+from bench.common import (
+    PY,
+    ROOT,
     busy_share,
+    contended,
     cpu_times,
-    install_peers,
-    node_version,
-    package_versions,
+    free_port,
+    others_on_core,
+    pinned,
+    post,
+    proc_stat,
     process_cpu_seconds,
+    process_seconds_on,
+    rss_kib,
     wait_for_quiet,
 )
+from bench.peers import NODE_DIR, install_peers, node_version, package_versions
 
 __all__ = ["main"]
 
-ROOT = Path(__file__).resolve().parents[1]
-PY = sys.executable
 TEXT = "x" * 64
 QUERY = "subscription ($t: String!) { messages(topic: $t) { seq text } }"
 
@@ -74,13 +78,6 @@ def raise_nofile() -> None:
     wanted = hard if hard != resource.RLIM_INFINITY else 1 << 20
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 # -- the bare server ---------------------------------------------------------------------
@@ -172,17 +169,27 @@ class _Subscriber:
         self.writer = writer
 
     async def count_events(self, wanted: int) -> None:
-        seen, tail = 0, b""
+        """Read until ``wanted`` ``next`` events came. A ``next`` whose payload has
+        ``errors`` is not a delivery: the burst fails (``ErrorFrame``)."""
+        seen, buffer = 0, b""
         while seen < wanted:
             chunk = await self.reader.read(1 << 16)
             if not chunk:
                 raise EOFError("the stream ended early")
-            data = tail + chunk
-            seen += data.count(b"event: next")
-            tail = data[-10:]
+            *frames, buffer = (buffer + chunk).replace(b"\r\n", b"\n").split(b"\n\n")
+            for frame in frames:
+                if b"event: next" not in frame:
+                    continue
+                if b'"errors"' in frame:
+                    raise ErrorFrame(f"an error event instead of a delivery: {frame!r}")
+                seen += 1
 
     def close(self) -> None:
         self.writer.close()
+
+
+class ErrorFrame(RuntimeError):
+    """A subscriber got an error where an event was due: the burst failed."""
 
 
 async def _subscribe(port: int, topic: str) -> _Subscriber:
@@ -213,14 +220,7 @@ async def _open_many(
 
 
 def _post(url: str, query: str) -> dict[str, Any]:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps({"query": query}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        body: dict[str, Any] = json.loads(response.read())
-    return body
+    return post(url, query, timeout=60)
 
 
 async def _publish(target: str, port: int, events: int) -> None:
@@ -371,11 +371,6 @@ async def _measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
 PEER_TARGETS = ("ours", "hive")
 PEER_LABELS = {"ours": "our gateway", "hive": "Hive Gateway"}
-# A fan-out burst during which other processes ran on the gateway's core for more than
-# this share of the burst measured them too: it is measured again. (Busy time alone
-# cannot tell: loopback TCP work lands on the core as softirq time, charged to no
-# process, so a gateway alone on its core shows as "saturated" with a low share.)
-CONTENDED = 0.2
 # Distinct topics: the last PROBE of them must have their ticker source open while
 # held (a subscription whose upstream failed is not an idle subscription).
 PROBE = 10
@@ -407,25 +402,7 @@ class FanoutSample:
 
     def contended(self) -> bool:
         """Other processes took more than CONTENDED of the gateway's core."""
-        return self.elapsed_s > 0 and self.others_cpu_s / self.elapsed_s > CONTENDED
-
-
-def process_seconds_on(core: str, stat: str) -> float:
-    """User + nice + system time spent on one core (a line of /proc/stat, e.g.
-    ``cpu0``): time processes ran there, without irq, softirq and idle."""
-    for line in stat.splitlines():
-        name, *values = line.split()
-        if name == core:
-            user, nice, system = (int(v) for v in values[:3])
-            return (user + nice + system) / os.sysconf("SC_CLK_TCK")
-    return 0.0
-
-
-def _proc_stat() -> str:
-    try:
-        return Path("/proc/stat").read_text()
-    except OSError:
-        return ""
+        return contended(self.others_cpu_s, self.elapsed_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -600,7 +577,7 @@ async def _peer_fanout(
     try:
         await asyncio.sleep(0.5)
         background = await asyncio.to_thread(wait_for_quiet)
-        cpu, core = cpu_times(), process_seconds_on("cpu0", _proc_stat())
+        cpu, core = cpu_times(), process_seconds_on("cpu0", proc_stat())
         gateway, subgraph = process_cpu_seconds(pid), process_cpu_seconds(ticker_pid)
         query = f'mutation {{ burst(topic: "{topic}", count: {events}, size: 64) }}'
         started = time.perf_counter()
@@ -608,12 +585,12 @@ async def _peer_fanout(
         await asyncio.gather(*(sub.count_events(events) for sub in subs))
         elapsed = time.perf_counter() - started
         gateway = process_cpu_seconds(pid) - gateway
-        core = process_seconds_on("cpu0", _proc_stat()) - core
+        core_after = process_seconds_on("cpu0", proc_stat())
         sample = FanoutSample(
             deliveries=subscribers * events,
             elapsed_s=elapsed,
             gateway_cpu_s=gateway,
-            others_cpu_s=round(max(core - gateway, 0.0), 3),
+            others_cpu_s=others_on_core("cpu0", core, core_after, gateway),
             subgraph_cpu_s=process_cpu_seconds(ticker_pid) - subgraph,
             cpu0_busy=busy_share(cpu, cpu_times()).get("cpu0", 0.0),
             background=background,

@@ -17,7 +17,7 @@ from ariadne import QueryType
 from ariadne.contrib.federation import FederatedObjectType, make_federated_schema
 from graphql import GraphQLSchema, graphql_sync
 
-from bench.loop import new_loop
+from bench.loop import serve
 
 __all__ = ["PRODUCTS_SDL", "REVIEWS_SDL", "create_app", "schema_for"]
 
@@ -128,14 +128,7 @@ def main() -> None:
     parser.add_argument("name")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    web.run_app(
-        create_app(schema_for(args.name)),
-        host="127.0.0.1",
-        port=args.port,
-        access_log=None,
-        print=None,
-        loop=new_loop(),
-    )
+    serve(create_app(schema_for(args.name)), args.port)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from gateway.errors import TooManyStreamsError
 from gateway.events import StreamEvent
 from gateway.http.streaming import StreamLimits, StreamRegistry, stream_events
 from gateway.sse import COMPLETE, HEARTBEAT, Event, SSEDecoder, encode_next
+from tests.helpers.streams import read_until
 
 ClientFactory = Callable[..., Awaitable[TestClient[web.Request, web.Application]]]
 REGISTRY = web.AppKey("registry", StreamRegistry)
@@ -61,15 +62,6 @@ def make_app(
 
     app.router.add_get("/stream", handler)
     return app
-
-
-async def read_until(response: aiohttp.ClientResponse, marker: bytes) -> bytes:
-    received = b""
-    while marker not in received:
-        chunk = await asyncio.wait_for(response.content.readany(), 10)
-        assert chunk, f"stream ended before {marker!r}; got {received!r}"
-        received += chunk
-    return received
 
 
 def runs_streaming_code(task: asyncio.Task[Any]) -> bool:

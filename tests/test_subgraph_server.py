@@ -20,9 +20,10 @@ from gateway.errors import ConfigError
 from gateway.http.subgraph_app import SUBGRAPH, create_subgraph_app
 from gateway.local import LocalSubgraph
 from gateway.local.standalone import main
-from gateway.sse import COMPLETE, HEARTBEAT, Comment, Event, SSEDecoder, encode_next
+from gateway.sse import COMPLETE, HEARTBEAT, Comment, Event, encode_next
 from gateway.transports.base import RequestContext, SubgraphRequest
 from gateway.transports.sse import SSETransport
+from tests.helpers.streams import decode, read_until
 
 ClientFactory = Callable[..., Awaitable[TestClient[web.Request, web.Application]]]
 ServerFactory = Callable[..., Awaitable[TestServer]]
@@ -126,23 +127,6 @@ async def client(
 ) -> TestClient[web.Request, web.Application]:
     app = create_subgraph_app(build_subgraph(probe), heartbeat_interval=3600)
     return await aiohttp_client(app)
-
-
-def decode(raw: bytes) -> list[Event | Comment]:
-    decoder = SSEDecoder()
-    out = decoder.feed(raw)
-    assert decoder.close() is False, "the stream ended inside a frame"
-    return out
-
-
-async def read_until(response: aiohttp.ClientResponse, marker: bytes) -> bytes:
-    """Read the stream until ``marker`` has arrived."""
-    received = b""
-    while marker not in received:
-        chunk = await asyncio.wait_for(response.content.readany(), 10)
-        assert chunk, f"stream ended before {marker!r}; got {received!r}"
-        received += chunk
-    return received
 
 
 # --- GraphQL over HTTP ------------------------------------------------------------------

@@ -1,5 +1,9 @@
-"""A YAML reader that knows where every value came from: typed scalars, ``${VAR}``
-expansion and one-line ``file:line:column: key.path: what`` errors."""
+"""A YAML reader that knows where every value came from, for ``file:line:col`` errors.
+
+Typed scalars (strings, integers, booleans, durations, sizes, URLs, header names),
+``${VAR}`` expansion, merge keys, and one-line ``file:line:column: key.path: what``
+errors; ``gateway.config.grammar`` adds the sections of supergraph.yaml.
+"""
 
 from __future__ import annotations
 

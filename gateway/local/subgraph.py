@@ -1,5 +1,8 @@
-"""What an in-process subgraph module hands the gateway: ``LocalSubgraph`` and the
-``SourceEvent`` a resumable subscription source yields."""
+"""What an in-process subgraph hands the gateway: ``LocalSubgraph``, ``SourceEvent``.
+
+A resumable subscription source yields ``SourceEvent(id, value)``; the id becomes the
+SSE ``id:`` a client resumes from.
+"""
 
 from __future__ import annotations
 

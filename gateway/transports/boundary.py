@@ -1,6 +1,7 @@
-"""The boundary where foreign errors become ours: aiohttp, OS and JSON faults of a
-subgraph turn into ``gateway.errors.SubgraphError`` here and nowhere else (as httpx's
-``map_httpcore_exceptions``).
+"""The one place where a subgraph's aiohttp, OS and JSON faults become ``SubgraphError``.
+
+As httpx's ``map_httpcore_exceptions``: nothing else in the gateway turns a foreign
+exception of subgraph I/O into one of ours.
 
 Transports wrap their I/O in ``mapped_errors(service, url)`` and decode bodies with
 ``decode_graphql_response``; nothing else in the gateway catches aiohttp's exceptions.

@@ -30,7 +30,7 @@ from gateway.errors import SubgraphError, SubgraphResponseTooLargeError
 from gateway.transports.base import SubgraphRequest, SubgraphResult
 from gateway.transports.boundary import decode_graphql_response, mapped_errors
 
-__all__ = ["HTTPTransport"]
+__all__ = ["HTTPTransport", "encode_body"]
 
 logger = logging.getLogger("gateway.transports.http")
 
@@ -64,6 +64,18 @@ def _is_query(request: SubgraphRequest) -> bool:
     return text.startswith("{") or text.startswith("query")
 
 
+def encode_body(request: SubgraphRequest) -> bytes:
+    """The JSON body of a GraphQL-over-HTTP POST for ``request``."""
+    payload: dict[str, Any] = {"query": request.query}
+    if request.operation_name is not None:
+        payload["operationName"] = request.operation_name
+    if request.variables:
+        payload["variables"] = request.variables
+    if request.extensions:
+        payload["extensions"] = request.extensions
+    return orjson.dumps(payload)
+
+
 class HTTPTransport:
     """POSTs GraphQL requests to ``url`` as JSON."""
 
@@ -91,18 +103,8 @@ class HTTPTransport:
         self.upstream_requests = 0
         """How many HTTP requests this transport has sent (dedup shows here)."""
 
-    def _body(self, request: SubgraphRequest) -> bytes:
-        payload: dict[str, Any] = {"query": request.query}
-        if request.operation_name is not None:
-            payload["operationName"] = request.operation_name
-        if request.variables:
-            payload["variables"] = request.variables
-        if request.extensions:
-            payload["extensions"] = request.extensions
-        return orjson.dumps(payload)
-
     async def fetch(self, request: SubgraphRequest) -> SubgraphResult:
-        body = self._body(request)
+        body = encode_body(request)
         extra = request.context.headers_to(self.name)
         if not self._dedup or not _is_query(request):
             raw = await self._send(body, extra)

@@ -43,7 +43,7 @@ from gateway.transports.boundary import (
     decode_graphql_response,
     mapped_errors,
 )
-from gateway.transports.http import HTTPTransport
+from gateway.transports.http import HTTPTransport, encode_body
 
 __all__ = ["RemoteTransport", "SSEMethod", "SSETransport"]
 
@@ -167,16 +167,6 @@ class SSETransport:
             params["extensions"] = orjson.dumps(request.extensions).decode()
         return params
 
-    def _body(self, request: SubgraphRequest) -> bytes:
-        payload: dict[str, Any] = {"query": request.query}
-        if request.operation_name is not None:
-            payload["operationName"] = request.operation_name
-        if request.variables:
-            payload["variables"] = request.variables
-        if request.extensions:
-            payload["extensions"] = request.extensions
-        return orjson.dumps(payload)
-
     async def _open(
         self, session: aiohttp.ClientSession, request: SubgraphRequest
     ) -> aiohttp.ClientResponse:
@@ -192,7 +182,7 @@ class SSETransport:
                     )
                 return await session.post(
                     self.url,
-                    data=self._body(request),
+                    data=encode_body(request),
                     headers=headers,
                     timeout=self._client_timeout,
                 )

@@ -9,6 +9,7 @@ import os
 import pytest
 
 from bench.sse import (
+    ErrorFrame,
     FanoutSample,
     IdleSample,
     _Subscriber,
@@ -167,3 +168,10 @@ def test_a_stream_that_ends_before_every_event_is_an_error() -> None:
     frame = b"event: next\ndata: {}\n\n"
     with pytest.raises(EOFError):
         asyncio.run(_subscriber([frame, frame]).count_events(3))
+
+
+def test_an_error_event_in_a_fanout_is_not_counted_as_a_delivery() -> None:
+    good = b'event: next\ndata: {"data":{"messages":{"seq":1}}}\n\n'
+    bad = b'event: next\ndata: {"errors":[{"message":"upstream gone"}]}\n\n'
+    with pytest.raises(ErrorFrame):
+        asyncio.run(_subscriber([good, bad, good]).count_events(3))

@@ -45,14 +45,7 @@ async def _curl(*argv: str, stdin: bytes | None, timeout: float) -> str:
         stderr=asyncio.subprocess.PIPE,
         env=CURL_ENV,
     )
-    try:
-        out, err = await asyncio.wait_for(process.communicate(stdin), timeout)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    assert process.returncode == 0, err.decode()
-    return out.decode()
+    return await finish(process, timeout, stdin)
 
 
 async def curl_graphql(
@@ -131,10 +124,12 @@ async def start_curl(argv: list[str]) -> asyncio.subprocess.Process:
     )
 
 
-async def finish(process: asyncio.subprocess.Process, timeout: float = 30) -> str:
-    """The whole output of a background curl; killed if it outlives ``timeout``."""
+async def finish(
+    process: asyncio.subprocess.Process, timeout: float = 30, stdin: bytes | None = None
+) -> str:
+    """The whole output of a curl (fed ``stdin``); killed if it outlives ``timeout``."""
     try:
-        out, err = await asyncio.wait_for(process.communicate(), timeout)
+        out, err = await asyncio.wait_for(process.communicate(stdin), timeout)
     finally:
         if process.returncode is None:
             process.kill()
