@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -32,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+
+from bench.common import free_port
 
 __all__ = ["main"]
 
@@ -92,12 +93,6 @@ def usage(pid: int) -> Usage:
         threads=len(os.listdir(f"/proc/{pid}/task")),
         rss_kib=rss,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def status_of(answer: bytes) -> int:

@@ -143,6 +143,7 @@ async def test_sixty_levels_of_nesting_are_refused_with_max_depth_limit(
 # -- 1: caches bounded by bytes ---------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_forty_distinct_large_bad_documents_do_not_pin_memory(
     start_gateway: StartGateway, tmp_path: Path, session: aiohttp.ClientSession
 ) -> None:
@@ -208,6 +209,7 @@ total_fields: {enabled: false}
 # -- 3: streams are always released -----------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_two_thousand_clients_dropped_during_a_burst_leave_no_stream_behind(
     start_gateway: StartGateway, tmp_path: Path, session: aiohttp.ClientSession
 ) -> None:
