@@ -8,12 +8,15 @@ then runs, one after another:
   bad chunk sizes, bad Content-Length, huge headers, bad gzip, unknown encodings);
 * ``subscribe``: N subscribe/disconnect cycles (default 10 000) while a publisher
   bursts events, so clients leave in the middle of writes; then every stream slot of
-  ``max_streams_per_client`` must be free again;
+  ``max_streams_per_client`` must be free again (the ticker fixture keeps every
+  published message for replay: its history is most of the RSS this phase adds);
 * ``aliases``: alias fan-out, refused (500 aliases) and allowed (60 aliases);
-* ``documents``: 40 distinct 2 MB bad documents, then 1 000 repeats of one;
+* ``documents``: 40 distinct 2 MB bad documents (``--documents``), then 1 000
+  repeats of one;
 * ``slow``: 50 partial-body and 50 endless-chunked connections.
 
-Prints, per phase, the requests sent and the 5xx answers, then tracebacks in the
+Prints, per phase, the requests sent, the 5xx answers and the RSS after it, then
+tracebacks in the
 gateway's log and its fds, threads (``/proc/PID/task``) and RSS before and after.
 Figures are counts: the machine may be shared.
 """
@@ -66,6 +69,7 @@ class Phase:
     requests: int = 0
     server_errors: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
+    rss_after_kib: int = 0
 
     def count(self, status: int) -> None:
         self.requests += 1
@@ -142,9 +146,12 @@ class Soak:
     async def subscribe(self, session: aiohttp.ClientSession, cycles: int) -> None:
         phase = self.phase("subscribe")
         bursting = True
+        published = 0
 
         async def burst() -> None:
+            nonlocal published
             while bursting:
+                published += 50
                 async with session.post(
                     self.url,
                     json={
@@ -190,6 +197,9 @@ class Soak:
                 break
             await asyncio.sleep(0.1)
         print(f"subscribe: {free}/{SLOTS} stream slots free after the cycles")
+        print(
+            f"subscribe: {published} messages of 500 bytes published (kept for replay)"
+        )
 
     async def aliases(self, session: aiohttp.ClientSession, rounds: int) -> None:
         phase = self.phase("aliases")
@@ -209,9 +219,9 @@ class Soak:
                     await response.read()
                     phase.count(response.status)
 
-    async def documents(self, session: aiohttp.ClientSession) -> None:
+    async def documents(self, session: aiohttp.ClientSession, count: int) -> None:
         phase = self.phase("documents")
-        for i in range(40):
+        for i in range(count):
             if not self.time_left():
                 break
             if i % 8:
@@ -349,7 +359,7 @@ async def soak(
             ("corpus", lambda: soak.corpus(args.corpus_rounds)),
             ("subscribe", lambda: soak.subscribe(session, args.cycles)),
             ("aliases", lambda: soak.aliases(session, args.alias_rounds)),
-            ("documents", lambda: soak.documents(session)),
+            ("documents", lambda: soak.documents(session, args.documents)),
             ("slow", soak.slow),
         ]
         for name, step in steps:
@@ -357,17 +367,20 @@ async def soak(
                 continue
             print(f"{name} ...", flush=True)
             await step()
+            soak.phases[-1].rss_after_kib = usage(process.pid).rss_kib
         await asyncio.sleep(args.settle)  # lingering and keep-alive timers end
         after = usage(process.pid)
         async with session.get(f"http://127.0.0.1:{port}/health") as response:
             health = response.status
     tracebacks = count_tracebacks(log)
     print()
-    print(f"{'phase':<10} {'requests':>9} {'5xx':>5}  statuses")
+    print(f"{'phase':<10} {'requests':>9} {'5xx':>5} {'RSS MiB':>8}  statuses")
     for phase in soak.phases:
         statuses = ", ".join(f"{k}: {v}" for k, v in sorted(phase.statuses.items()))
+        rss = phase.rss_after_kib / 1024
         print(
-            f"{phase.name:<10} {phase.requests:>9} {phase.server_errors:>5}  {statuses}"
+            f"{phase.name:<10} {phase.requests:>9} {phase.server_errors:>5} "
+            f"{rss:>8.1f}  {statuses}"
         )
     total = sum(p.requests for p in soak.phases)
     errors = sum(p.server_errors for p in soak.phases)
@@ -416,6 +429,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--settle", type=float, default=7.0, help="seconds before 'after'"
+    )
+    parser.add_argument(
+        "--documents", type=int, default=40, help="distinct 2 MB bad documents"
     )
     parser.add_argument(
         "--skip", action="append", default=[], help="a phase to skip (repeatable)"
