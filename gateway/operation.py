@@ -407,8 +407,9 @@ def _finish(
     operations: OperationCache, operation: Operation, request: GraphQLRequest
 ) -> Prepared:
     variables = coerce_variables(operations.schema, operation, request.variables)
-    if operation.complexity is None:  # list sizes come from variables
-        limits = operations.limits
+    limits = operations.limits
+    if operation.complexity is None and limits.complexity is not None:
+        # List sizes come from variables: the estimate is this request's.
         cost, _ = complexity(
             operations.schema,
             operation.definition,
