@@ -7,6 +7,7 @@ https://spec.graphql.org/October2021/#sec-Coercing-Variable-Values
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -224,6 +225,23 @@ OFF_LOOP_CHARS = 8 * 1024
 """Documents longer than this are parsed and validated in a worker thread by
 ``get_async``: the event loop keeps answering other requests meanwhile."""
 
+PREPARE_THREADS = 2
+"""Worker threads that parse and validate large documents. Their own pool, not the
+loop's default executor: a flood of large documents queues here, not in front of
+the subgraphs' file reads. More would not help: parsing holds the GIL."""
+
+_prepare_pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def _pool() -> concurrent.futures.ThreadPoolExecutor:
+    global _prepare_pool
+    if _prepare_pool is None:
+        _prepare_pool = concurrent.futures.ThreadPoolExecutor(
+            PREPARE_THREADS, thread_name_prefix="gateway-prepare"
+        )
+    return _prepare_pool
+
+
 _Key = tuple[bytes, "str | None"]
 
 
@@ -302,8 +320,8 @@ class OperationCache:
         if entry is None:
             pending = self._pending.get(key)
             if pending is None:
-                pending = asyncio.ensure_future(
-                    asyncio.to_thread(self._build, query, operation_name, key[0])
+                pending = asyncio.get_running_loop().run_in_executor(
+                    _pool(), self._build, query, operation_name, key[0]
                 )
                 self._pending[key] = pending
                 pending.add_done_callback(partial(self._settle, key, query))
