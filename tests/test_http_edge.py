@@ -12,6 +12,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import orjson
 import pytest
 
@@ -254,21 +255,18 @@ async def test_health_answers_while_a_large_document_is_being_prepared(
     query = "{ topProducts { " + "name " * 1900 + "} }"  # allowed, over OFF_LOOP_CHARS
     assert len(query) > gateway.operation.OFF_LOOP_CHARS
     order: list[str] = []
-    client_session = app  # the aiohttp test server
-    import aiohttp
-
     async with aiohttp.ClientSession() as session:
 
         async def big() -> None:
             async with session.post(
-                client_session.make_url("/graphql"), json={"query": query}
+                app.make_url("/graphql"), json={"query": query}
             ) as response:
                 assert response.status == 200
                 order.append("query")
 
         async def health() -> None:
             await asyncio.get_running_loop().run_in_executor(None, preparing.wait, 30)
-            async with session.get(client_session.make_url("/health")) as response:
+            async with session.get(app.make_url("/health")) as response:
                 assert response.status == 200
                 order.append("health")
             release.set()
