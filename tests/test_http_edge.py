@@ -189,7 +189,7 @@ def test_malformed_request_noise_is_one_warning_a_minute_per_kind() -> None:
 
     now = [0.0]
     noise = MalformedRequestLog(interval=60, clock=lambda: now[0])
-    bad_line = http_exceptions.BadStatusLine(b"GARBAGE")
+    bad_line = http_exceptions.BadStatusLine("GARBAGE")
     bad_chunk = http_exceptions.TransferEncodingError("bad chunk")
     passed = [noise.filter(_record(bad_line)) for _ in range(50)]
     assert passed.count(True) == 1

@@ -237,7 +237,9 @@ async def test_two_thousand_clients_dropped_during_a_burst_leave_no_stream_behin
             if response.status != 200:
                 return response.status
             await response.content.readany()  # the stream is up
-            response.connection.transport.abort()  # gone, mid-write
+            connection = response.connection
+            assert connection is not None and connection.transport is not None
+            connection.transport.abort()  # gone, mid-write
             return 200
 
     publisher = asyncio.ensure_future(burst())
