@@ -10,15 +10,18 @@ import logging
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
+from gateway.caching import DEFAULT_CACHE_BYTES
 from gateway.errors import PlanningError
 from gateway.events import StreamEvent
 from gateway.execution import Executor
+from gateway.limits import OperationLimits
 from gateway.masking import ErrorPolicy
 from gateway.operation import (
     GraphQLRequest,
     OperationCache,
     Prepared,
     prepare,
+    prepare_async,
 )
 from gateway.planner import CachingQueryPlanner
 from gateway.planner.nodes import QueryPlan
@@ -42,18 +45,33 @@ class Engine:
         document_cache_size: int = 1024,
         plan_cache_size: int = 1024,
         errors: ErrorPolicy | None = None,
+        document_cache_bytes: int = DEFAULT_CACHE_BYTES,
+        plan_cache_bytes: int = DEFAULT_CACHE_BYTES,
+        limits: OperationLimits | None = None,
     ) -> None:
         self.supergraph = supergraph
         self.transports = transports
         self.errors = errors or ErrorPolicy()
-        self.operations = OperationCache(supergraph.schema, document_cache_size)
-        self.planner = CachingQueryPlanner(supergraph, plan_cache_size)
+        self.operations = OperationCache(
+            supergraph.schema,
+            document_cache_size,
+            max_bytes=document_cache_bytes,
+            limits=limits,
+        )
+        self.planner = CachingQueryPlanner(
+            supergraph, plan_cache_size, max_bytes=plan_cache_bytes
+        )
         self.executor = Executor(supergraph.schema, transports, self.errors)
         self._subscriptions: Subscriptions | None = None
 
     def prepare(self, request: GraphQLRequest) -> Prepared:
         """Parse, validate and coerce. Raises ``OperationError`` / ``BadRequestError``."""
         return prepare(self.operations, request)
+
+    async def prepare_async(self, request: GraphQLRequest) -> Prepared:
+        """``prepare`` for request handlers: a large document is parsed and
+        validated in a worker thread, so the event loop keeps serving others."""
+        return await prepare_async(self.operations, request)
 
     def plan_for(self, prepared: Prepared) -> QueryPlan:
         """The (cached) plan of a prepared request. Raises ``PlanningError``."""

@@ -6,9 +6,10 @@
     ├── RequestError          the client's request cannot run (HTTP status + extensions.code)
     │   ├── BadRequestError       malformed body, missing query, wrong content type    400
     │   ├── PayloadTooLargeError  body over gateway.max_request_bytes                  413
+    │   ├── RequestTimeoutError   body not sent within limits.body_read_timeout        408
     │   ├── MethodNotAllowedError a mutation over GET, an unknown method               405
     │   ├── NotAcceptableError    an Accept header the gateway cannot answer           406
-    │   ├── OperationError        parse/validation/variable errors of the operation    400
+    │   ├── OperationError        parse/validation/variable errors, operation limits   400
     │   │   └── PersistedQueryNotFoundError  APQ: unknown hash; the client resends it with
     │   │                             its document          PERSISTED_QUERY_NOT_FOUND
     │   ├── TooManyStreamsError   stream limits reached                                429
@@ -23,6 +24,7 @@
         ├── SubgraphTimeoutError      no answer within the timeout      SUBGRAPH_TIMEOUT
         ├── SubgraphHTTPError         a non-2xx status                  SUBGRAPH_HTTP_ERROR
         ├── SubgraphBadResponseError  not JSON, not a GraphQL response  SUBGRAPH_BAD_RESPONSE
+        │   └── SubgraphResponseTooLargeError  over max_response_bytes  SUBGRAPH_RESPONSE_TOO_LARGE
         └── SubgraphStreamError       a stream ended in upstream errors SUBGRAPH_STREAM_ERROR
 
 Every error has ``code`` (the ``extensions.code`` clients see) and ``message``.
@@ -53,9 +55,11 @@ __all__ = [
     "PlanningError",
     "PreflightRequiredError",
     "RequestError",
+    "RequestTimeoutError",
     "SubgraphBadResponseError",
     "SubgraphError",
     "SubgraphHTTPError",
+    "SubgraphResponseTooLargeError",
     "SubgraphStreamError",
     "SubgraphTimeoutError",
     "SubgraphUnreachableError",
@@ -187,6 +191,13 @@ class PayloadTooLargeError(RequestError):
     status = 413
 
 
+class RequestTimeoutError(RequestError):
+    """The client did not send its request body within the body read timeout."""
+
+    code = "REQUEST_TIMEOUT"
+    status = 408
+
+
 class MethodNotAllowedError(RequestError):
     code = "METHOD_NOT_ALLOWED"
     status = 405
@@ -199,7 +210,10 @@ class NotAcceptableError(RequestError):
 
 class OperationError(RequestError):
     """Parse, validation or variable-coercion errors (``GRAPHQL_PARSE_FAILED``,
-    ``GRAPHQL_VALIDATION_FAILED``, ``BAD_USER_INPUT``, ``OPERATION_NOT_FOUND``...)."""
+    ``GRAPHQL_VALIDATION_FAILED``, ``BAD_USER_INPUT``, ``OPERATION_NOT_FOUND``...),
+    and operation limits (``MAX_TOKENS_LIMIT``, ``MAX_DEPTH_LIMIT``,
+    ``MAX_ALIASES_LIMIT``, ``MAX_ROOT_FIELDS_LIMIT``, ``MAX_TOTAL_FIELDS_LIMIT``,
+    ``MAX_COMPLEXITY_LIMIT``: see ``gateway.limits``)."""
 
     code = "GRAPHQL_VALIDATION_FAILED"
     status = 400
@@ -279,6 +293,12 @@ class SubgraphHTTPError(SubgraphError):
 
 class SubgraphBadResponseError(SubgraphError):
     code = "SUBGRAPH_BAD_RESPONSE"
+
+
+class SubgraphResponseTooLargeError(SubgraphBadResponseError):
+    """The answer is over ``max_response_bytes``; the rest was not read."""
+
+    code = "SUBGRAPH_RESPONSE_TOO_LARGE"
 
 
 # --- Upstream streams (gateway.transports.sse) --------------------------------------

@@ -28,6 +28,8 @@ Our additions:
   subgraph is one line: replace ``module:`` by ``routing_url: http://host:port/graphql``
   (``subscription``/``introspection``/``timeout`` may stay in place; they apply when the
   entry is remote).
+* ``max_response_bytes`` per subgraph: the largest answer read from it (default
+  ``gateway.limits.subgraph_max_response_bytes``).
 * ``timeout`` per subgraph: seconds (``30``, ``2.5``) or a duration string (``"30s"``,
   ``"500ms"``, ``"1m30s"``; units ``ms``, ``s``, ``m``, ``h``).
 * ``subscription.protocol`` defaults to ``sse`` (Cosmo's default is ``ws``; ours is the
@@ -43,7 +45,7 @@ Our additions:
   when ``host`` is a loopback address: a request with ``Apollo-Expose-Query-Plan:
   true`` or ``X-WG-Include-Query-Plan: true`` gets ``extensions.queryPlan``),
   ``document_cache_size`` and
-  ``plan_cache_size`` (1024), ``log_level`` (info) and ``headers``: Cosmo-style rules
+  ``plan_cache_size`` (1024), ``log_level`` (info), ``limits`` and ``headers``: Cosmo-style rules
   under ``all.request`` (every subgraph) and ``subgraphs.<name>.request``; a rule is
   ``{op: propagate, named: X-Id | matching: <regex>, rename?, default?}`` or
   ``{op: set, name: X-Gateway, value: ...}``.
@@ -62,6 +64,12 @@ Our additions:
   ``stacktrace``/``exception`` are refused: use ``dev_mode``),
   ``default_extension_code`` (DOWNSTREAM_SERVICE_ERROR), ``attach_service_name``.
   See https://cosmo-docs.wundergraph.com/router/configuration
+* ``gateway.limits`` (optional): operation limits ``max_tokens`` (15000), ``depth``
+  (32), ``aliases`` (100), ``root_fields`` (64), ``total_fields`` (2000),
+  ``complexity`` (50000), each an integer or Cosmo's ``{enabled, limit}``, and
+  ``default_list_size`` (10, for complexity); ``document_cache_bytes`` and
+  ``plan_cache_bytes`` (32MB each), ``subgraph_max_response_bytes`` (64MB),
+  ``body_read_timeout`` (30s) and ``keepalive_timeout`` (15s). See ``gateway.limits``.
 * ``${VAR}`` and ``${VAR:-default}`` are expanded in every string value (never in
   keys) from the environment; the default applies when VAR is unset or empty, an unset
   ``${VAR}`` without default is an error, and ``$${VAR}`` is a literal ``${VAR}``.
@@ -102,6 +110,7 @@ from gateway.config.model import (
     GatewayConfig,
     HeaderRule,
     IntrospectionConfig,
+    LimitsConfig,
     PersistedOperationsConfig,
     SubgraphConfig,
     SubgraphErrorPropagation,
@@ -110,6 +119,7 @@ from gateway.config.model import (
 )
 from gateway.config.supergraph_file import subgraphs_from_supergraph
 from gateway.errors import ConfigError
+from gateway.limits import OperationLimits
 
 __all__ = ["load_config"]
 
@@ -144,6 +154,7 @@ _SUBGRAPH_KEYS = (
     "subscription",
     "introspection",
     "timeout",
+    "max_response_bytes",
 )
 _SCHEMA_KEYS = ("file", "sdl", "subgraph_url", "introspection_headers")
 _SUBSCRIPTION_KEYS = (
@@ -153,6 +164,23 @@ _SUBSCRIPTION_KEYS = (
     "websocket_subprotocol",
 )
 _INTROSPECTION_KEYS = ("url", "headers")
+_OPERATION_LIMIT_KEYS = (
+    "max_tokens",
+    "depth",
+    "aliases",
+    "root_fields",
+    "total_fields",
+    "complexity",
+)
+_LIMITS_KEYS = (
+    *_OPERATION_LIMIT_KEYS,
+    "default_list_size",
+    "document_cache_bytes",
+    "plan_cache_bytes",
+    "subgraph_max_response_bytes",
+    "body_read_timeout",
+    "keepalive_timeout",
+)
 _GATEWAY_KEYS = (
     "host",
     "port",
@@ -168,6 +196,7 @@ _GATEWAY_KEYS = (
     "expose_query_plans",
     "document_cache_size",
     "plan_cache_size",
+    "limits",
     "headers",
     "log_level",
     "allowed_hosts",
@@ -447,6 +476,12 @@ class _Grammar(LocatedReader):
             if timeout_node is not None
             else None
         )
+        size_node = value("max_response_bytes")
+        max_response_bytes = (
+            self.size(size_node, f"{path}.max_response_bytes")
+            if size_node is not None
+            else None
+        )
         return SubgraphConfig(
             name=name,
             routing_url=routing_url,
@@ -458,6 +493,7 @@ class _Grammar(LocatedReader):
             subscription=subscription,
             timeout=timeout,
             line=line_of(anchor),
+            max_response_bytes=max_response_bytes,
         )
 
     def schema(
@@ -636,6 +672,8 @@ class _Grammar(LocatedReader):
                 fields.get("persisted_operations", (None, None))[1],
                 fields.get("automatic_persisted_queries", (None, None))[1],
             )
+        if "limits" in fields:
+            settings["limits"] = self.limits(fields["limits"][1], "gateway.limits")
         per_subgraph: dict[str, tuple[HeaderRule, ...]] = {}
         if "headers" in fields:
             settings["headers"], per_subgraph = self.headers(
@@ -794,6 +832,48 @@ class _Grammar(LocatedReader):
         if not roots:
             self.fail(node, path, "is empty: name at least one directory")
         return tuple(roots)
+
+    def limits(self, node: Node, path: str) -> LimitsConfig:
+        """``gateway.limits``. An operation limit is an integer, or Cosmo's
+        ``{enabled: bool, limit: int}``; ``enabled: false`` turns it off."""
+        fields = self.optional_mapping(node, path, _LIMITS_KEYS)
+        operation: dict[str, Any] = {}
+        for name in _OPERATION_LIMIT_KEYS:
+            if name in fields:
+                operation[name] = self.operation_limit(
+                    fields[name][1], f"{path}.{name}"
+                )
+        if "default_list_size" in fields:
+            operation["default_list_size"] = self.integer(
+                fields["default_list_size"][1], f"{path}.default_list_size", minimum=1
+            )
+        settings: dict[str, Any] = {"operation": OperationLimits(**operation)}
+        readers: dict[str, Callable[[Node, str], Any]] = {
+            "document_cache_bytes": self.size,
+            "plan_cache_bytes": self.size,
+            "subgraph_max_response_bytes": self.size,
+            "body_read_timeout": self.duration,
+            "keepalive_timeout": self.duration,
+        }
+        for name, reader in readers.items():
+            if name in fields:
+                settings[name] = reader(fields[name][1], f"{path}.{name}")
+        return LimitsConfig(**settings)
+
+    def operation_limit(self, node: Node, path: str) -> int | None:
+        if not isinstance(node, MappingNode):
+            return self.integer(node, path, minimum=1)
+        fields = self.mapping(node, path, ("enabled", "limit"))
+        enabled = (
+            self.boolean(fields["enabled"][1], f"{path}.enabled")
+            if "enabled" in fields
+            else True
+        )
+        if not enabled:
+            return None
+        if "limit" not in fields:
+            self.fail(node, f"{path}.limit", "missing: the limit to apply")
+        return self.integer(fields["limit"][1], f"{path}.limit", minimum=1)
 
     def log_level(self, node: Node, path: str) -> str:
         level = self.string(node, path).strip().lower()

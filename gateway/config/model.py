@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from gateway.config.located import did_you_mean
 from gateway.errors import ConfigError
+from gateway.limits import OperationLimits
 
 __all__ = [
     "DEFAULT_CORS_HEADERS",
@@ -27,6 +28,7 @@ __all__ = [
     "HeaderOp",
     "HeaderRule",
     "IntrospectionConfig",
+    "LimitsConfig",
     "PersistedOperationsConfig",
     "SubgraphConfig",
     "SubgraphErrorPropagation",
@@ -110,6 +112,9 @@ class SubgraphConfig:
     timeout: float | None = None
     headers: tuple[HeaderRule, ...] = ()
     line: int | None = None
+    max_response_bytes: int | None = None
+    """The largest answer read from this subgraph (default:
+    ``gateway.limits.subgraph_max_response_bytes``)."""
 
     @property
     def subscription_url(self) -> str | None:
@@ -170,6 +175,24 @@ class SubgraphErrorPropagation:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitsConfig:
+    """``gateway.limits``: what one client can make the gateway spend."""
+
+    operation: OperationLimits = field(default_factory=OperationLimits)
+    """Tokens, depth, aliases, root fields, total fields and complexity of a document."""
+    document_cache_bytes: int = 32 * MEGABYTE
+    """Byte budget of the parsed-document cache (estimated sizes)."""
+    plan_cache_bytes: int = 32 * MEGABYTE
+    """Byte budget of the query-plan cache (estimated sizes)."""
+    subgraph_max_response_bytes: int = 64 * MEGABYTE
+    """The largest answer read from a subgraph (per subgraph: ``max_response_bytes``)."""
+    body_read_timeout: float = 30.0
+    """Seconds a client has to send a request body."""
+    keepalive_timeout: float = 15.0
+    """Seconds an idle keep-alive connection stays open."""
+
+
+@dataclass(frozen=True, slots=True)
 class GatewayConfig:
     """The ``gateway:`` section; ``GatewayConfig()`` is the default gateway."""
 
@@ -221,6 +244,8 @@ class GatewayConfig:
         if self.expose_query_plans is not None:
             return self.expose_query_plans
         return self.host in ("localhost", "::1") or self.host.startswith("127.")
+
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,8 @@ from gateway.errors import (
 )
 from gateway.events import StreamEvent
 from gateway.headers import HeaderPolicy
+from gateway.http import noise
+from gateway.http.body import handler_args
 from gateway.http.graphql import (
     APPLICATION_JSON,
     EVENT_STREAM,
@@ -42,9 +44,8 @@ from gateway.http.graphql import (
     read_graphql_request,
 )
 from gateway.http.multipart import MultipartEncoder
-from gateway.http.origins import origin_allowed
 from gateway.http.playground import add_playground_routes, playground_response
-from gateway.http.security import SecurityPolicy, install_security
+from gateway.http.security import SECURITY, SecurityPolicy, install_security
 from gateway.http.single_connection import SingleConnections, wants_single_connection
 from gateway.http.streaming import (
     StreamLimits,
@@ -98,8 +99,6 @@ class GatewayState:
     headers: HeaderPolicy = field(default_factory=HeaderPolicy)
     """Which client headers each subgraph is sent (decided here, at the edge)."""
     sockets: Sockets = field(default_factory=Sockets)
-    allow_origins: tuple[str, ...] | None = None
-    """Browser origins allowed to open a WebSocket (None: local pages only)."""
     persisted: PersistedDocuments = field(default_factory=PersistedDocuments)
     """APQ's store and the trusted documents."""
     connections: SingleConnections | None = None
@@ -147,11 +146,13 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
         return not_ready_response(json_media)
     try:
         graphql_request = await read_graphql_request(
-            request, state.config.gateway.max_request_bytes
+            request,
+            state.config.gateway.max_request_bytes,
+            body_timeout=state.config.gateway.limits.body_read_timeout,
         )
         graphql_request = state.persisted.resolve(graphql_request)
         try:
-            prepared = engine.prepare(graphql_request)
+            prepared = await engine.prepare_async(graphql_request)
         except OperationError as exc:
             if single.media == EVENT_STREAM and exc.code != "GRAPHQL_PARSE_FAILED":
                 # Accepted as a stream: the errors are its one event.
@@ -295,7 +296,7 @@ async def _single_connection(
             request, state.config.gateway.max_request_bytes
         )
         graphql_request = state.persisted.resolve(graphql_request)
-        prepared = engine.prepare(graphql_request)
+        prepared = await engine.prepare_async(graphql_request)
         context = RequestContext(
             headers=request.headers,
             remote=request.remote,
@@ -350,12 +351,27 @@ async def _websocket(request: web.Request, state: GatewayState) -> web.StreamRes
         SocketOptions(
             registry=state.streams,
             heartbeat_interval=gateway.heartbeat_interval,
-            origin_check=lambda upgrade: origin_allowed(
-                upgrade.headers.get("Origin"), state.allow_origins
-            ),
+            origin_check=_socket_origin_check(request.app[SECURITY]),
             max_message_bytes=gateway.max_request_bytes,
         ),
     )
+
+
+def _socket_origin_check(policy: SecurityPolicy) -> Callable[[web.Request], bool]:
+    """Browsers apply no same-origin rule to WebSockets, so the upgrade's ``Origin``
+    passes the same test as any request (``gateway.cors``; CVE-2025-52882's hole).
+    The security middleware has already refused others; this keeps the socket's own
+    check in agreement with it rather than stricter."""
+
+    def check(upgrade: web.Request) -> bool:
+        origin = upgrade.headers.get("Origin")
+        return (
+            origin is None
+            or policy.same_origin(upgrade, origin)
+            or policy.origins.allows(origin)
+        )
+
+    return check
 
 
 async def _stream_errors(
@@ -413,12 +429,16 @@ async def _subgraphs_and_engine(app: web.Application) -> AsyncIterator[None]:
         supergraph = await compose_config(config, locals_, state.session)
         transports = build_transports(config, locals_, state.session)
         state.supergraph = supergraph
+        limits = config.gateway.limits
         state.engine = Engine(
             supergraph,
             transports,
             document_cache_size=config.gateway.document_cache_size,
             plan_cache_size=config.gateway.plan_cache_size,
             errors=error_policy(config),
+            document_cache_bytes=limits.document_cache_bytes,
+            plan_cache_bytes=limits.plan_cache_bytes,
+            limits=limits.operation,
         )
         logger.info(
             "gateway ready: %d subgraph(s): %s",
@@ -459,7 +479,10 @@ def persisted_documents(config: Config) -> PersistedDocuments:
 
 def create_app(config: Config) -> web.Application:
     """The gateway as an aiohttp application."""
-    app = web.Application(client_max_size=config.gateway.max_request_bytes)
+    app = web.Application(
+        client_max_size=config.gateway.max_request_bytes,
+        handler_args=handler_args(config.gateway.limits.keepalive_timeout),
+    )
     limits = StreamLimits(
         max_streams=config.gateway.max_streams,
         max_streams_per_client=config.gateway.max_streams_per_client,
@@ -494,6 +517,7 @@ def create_app(config: Config) -> web.Application:
 def run_app(config: Config, loop: asyncio.AbstractEventLoop) -> None:
     """Serve the gateway on ``loop`` until SIGINT/SIGTERM."""
     host, port = config.gateway.host, config.gateway.port
+    noise.install()
 
     def announce(message: object) -> None:
         del message

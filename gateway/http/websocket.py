@@ -44,7 +44,12 @@ from gateway.events import EVENT_ID, StreamEvent
 from gateway.headers import HOP_BY_HOP
 from gateway.http.graphql import APPLICATION_JSON, error_response
 from gateway.http.origins import origin_allowed
-from gateway.http.streaming import StreamRegistry, run_stream, shutdown_payload
+from gateway.http.streaming import (
+    StreamRegistry,
+    client_key,
+    run_stream,
+    shutdown_payload,
+)
 from gateway.operation import GraphQLRequest
 from gateway.transports.base import RequestContext
 
@@ -305,7 +310,7 @@ class _Connection:
         self.run = run
         self.make_context = make_context
         self.options = options
-        self.client = request.remote or "unknown"
+        self.client = client_key(request)
         self.context: RequestContext | None = None
         """Set by ``connection_init``; operations run with it."""
         self.init_seen = False
