@@ -1,25 +1,47 @@
-"""Federation subgraph schemas built from ariadne-graphql-modules types.
+"""The one federation helper of the bundled subgraphs (claude, git, github).
 
-ariadne-graphql-modules 0.8 has no federation support, so ``make_federated_schema``
-does the part the Apollo subgraph specification asks of a subgraph: it prints the
-modules' SDL under a Federation 2 ``@link``, adds ``_service { sdl }`` and, when
-there are entities (``@key`` types), the ``_Entity`` union and
-``_entities(representations:)``.
+ariadne-graphql-modules 0.8, the project's schema-definition library, has no
+federation support, and ``ariadne.contrib.federation`` works from SDL strings and
+bindables rather than module types; so this module does, on the module types, the
+part the Apollo subgraph specification asks of a subgraph: it prints their SDL under
+a Federation 2 ``@link`` (importing the directives the SDL uses), adds
+``_service { sdl }`` and, when there are entities (``@key`` types), the ``_Entity``
+union and ``_entities(representations:)``.
 
 See https://www.apollographql.com/docs/graphos/reference/federation/subgraph-spec
 
-A module type that uses a federation directive lists it in ``__requires__``::
+The whole API::
+
+    from subgraphs.federation import Entity, federation_directives, make_federated_schema
 
     class SessionType(ObjectType):
         __schema__ = 'type Session @key(fields: "id") { id: ID! }'
-        __requires__ = [*federation_directives("key")]
+        __requires__ = [*federation_directives("key")]  # each directive it uses
 
-The ``@link`` import list is computed from the directives the SDL actually uses.
+    federated = make_federated_schema(
+        QueryType, MutationType, SubscriptionType,      # root types; the rest follow
+        entities=[
+            # one representation at a time (sync or async) ...
+            Entity("Session", SessionRecord, resolve_reference=load_one),
+            # ... or all representations of the type in one call, in order
+            Entity("Session", SessionRecord, resolve_references=load_many),
+        ],
+    )
+    federated.schema  # the executable GraphQLSchema (with _service, _entities)
+    federated.sdl     # what _service { sdl } answers (without them)
+
+A representation that cannot be resolved is an error at its own index of
+``_entities``; the other representations still resolve. ``resolve_reference`` may
+return ``None`` (no such entity); ``resolve_references`` returns one value (or
+``None``, or an exception) per representation it was given. Errors are GraphQL
+errors with an ``extensions.code``, as every subgraph's ``errors.py`` defines them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +73,7 @@ from graphql import (
 
 __all__ = [
     "FEDERATION_VERSION_URL",
+    "BatchReferenceResolver",
     "Entity",
     "FederatedSchema",
     "ReferenceResolver",
@@ -101,19 +124,34 @@ _FEDERATION_DIRECTIVES = frozenset(
 ReferenceResolver = Callable[[dict[str, Any], GraphQLResolveInfo], Any]
 """``(representation, info) -> entity | None`` (or an awaitable of it)."""
 
+BatchReferenceResolver = Callable[
+    [list[dict[str, Any]], GraphQLResolveInfo], Awaitable[Sequence[Any]]
+]
+"""``(representations, info) -> [entity | None | Exception, ...]``, one per
+representation, in order."""
+
 
 @dataclass(frozen=True, slots=True)
 class Entity:
     """An entity this subgraph can resolve from a representation.
 
-    ``model`` is the Python class of the values ``resolve_reference`` returns, so
+    ``model`` is the Python class of the values the resolver returns, so
     ``_Entity`` can tell which GraphQL type a value is (a ``Mapping`` value may
-    instead carry ``__typename``).
+    instead carry ``__typename``). Give exactly one of ``resolve_reference`` and
+    ``resolve_references``.
     """
 
     name: str
     model: type
-    resolve_reference: ReferenceResolver
+    resolve_reference: ReferenceResolver | None = None
+    resolve_references: BatchReferenceResolver | None = None
+
+    def __post_init__(self) -> None:
+        if (self.resolve_reference is None) == (self.resolve_references is None):
+            raise ValueError(
+                f"entity {self.name}: give one of resolve_reference and "
+                "resolve_references"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +261,10 @@ def make_federated_schema(
     return FederatedSchema(schema=schema, sdl=sdl)
 
 
+async def _store(results: list[Any], index: int, value: Awaitable[Any]) -> None:
+    results[index] = await value
+
+
 def _bind_entities(
     schema: GraphQLSchema, query: GraphQLObjectType, entities: Sequence[Entity]
 ) -> None:
@@ -238,7 +280,7 @@ def _bind_entities(
                 return name
         return None
 
-    def resolve_one(representation: Any, info: GraphQLResolveInfo) -> Any:
+    def check(representation: Any) -> Entity | GraphQLError:
         if not isinstance(representation, dict) or not isinstance(
             representation.get("__typename"), str
         ):
@@ -253,16 +295,65 @@ def _bind_entities(
                 f"this subgraph cannot resolve entities of type {typename!r}",
                 extensions={"code": "BAD_USER_INPUT"},
             )
+        return entity
+
+    async def resolve_one(
+        entity: Entity, representation: dict[str, Any], info: GraphQLResolveInfo
+    ) -> Any:
+        assert entity.resolve_reference is not None
         try:
             value = entity.resolve_reference(representation, info)
+            if inspect.isawaitable(value):
+                value = await value
         except Exception as error:  # reported at this item, the others resolve
             return error
-        return value  # graphql-core awaits awaitables per list item
+        return value
 
-    def resolve_entities(
+    async def resolve_batch(
+        entity: Entity,
+        indexed: list[tuple[int, dict[str, Any]]],
+        info: GraphQLResolveInfo,
+        results: list[Any],
+    ) -> None:
+        assert entity.resolve_references is not None
+        try:
+            values = list(
+                await entity.resolve_references([rep for _, rep in indexed], info)
+            )
+        except Exception as error:  # every item of this type fails with it
+            values = [error] * len(indexed)
+        if len(values) != len(indexed):
+            values = [
+                GraphQLError(
+                    f"resolving {entity.name} entities gave {len(values)} values "
+                    f"for {len(indexed)} representations",
+                    extensions={"code": "INTERNAL_SERVER_ERROR"},
+                )
+            ] * len(indexed)
+        for (index, _), value in zip(indexed, values, strict=True):
+            results[index] = value
+
+    async def resolve_entities(
         _root: Any, info: GraphQLResolveInfo, representations: list[Any]
     ) -> list[Any]:
-        return [resolve_one(rep, info) for rep in representations]
+        results: list[Any] = [None] * len(representations)
+        batches: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        singles: list[Awaitable[None]] = []
+        for index, representation in enumerate(representations):
+            entity = check(representation)
+            if isinstance(entity, GraphQLError):
+                results[index] = entity
+            elif entity.resolve_references is not None:
+                batches.setdefault(entity.name, []).append((index, representation))
+            else:
+                singles.append(
+                    _store(results, index, resolve_one(entity, representation, info))
+                )
+        for name, indexed in batches.items():
+            singles.append(resolve_batch(by_name[name], indexed, info, results))
+        if singles:
+            await asyncio.gather(*singles)
+        return results
 
     union = schema.get_type("_Entity")
     assert isinstance(union, GraphQLUnionType)

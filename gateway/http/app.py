@@ -39,17 +39,20 @@ from gateway.http.graphql import (
     read_graphql_request,
 )
 from gateway.http.playground import playground_html
+from gateway.http.security import SecurityPolicy, install_security
 from gateway.http.streaming import (
     StreamLimits,
     StreamRegistry,
     last_event_id,
     stream_events,
 )
+from gateway.masking import new_request_id
 from gateway.operation import Prepared
 from gateway.planner.nodes import plan_to_json
 from gateway.startup import (
     build_transports,
     compose_config,
+    error_policy,
     header_policy,
     load_local_subgraphs,
 )
@@ -134,6 +137,7 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
             headers=request.headers,
             remote=request.remote,
             forward=state.headers.for_request(request.headers),
+            request_id=new_request_id(),
         )
         if media == EVENT_STREAM:
             return await _stream(request, state, engine, prepared, context)
@@ -147,12 +151,15 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
         return error_response(exc, json_media, keep_status=media == EVENT_STREAM)
     try:
         result = await engine.execute(prepared, context)
-    except Exception:
-        # A gateway bug, not the client's fault: logged with its traceback, answered
-        # as a GraphQL error without one.
-        logger.exception("executing %r failed", prepared.operation.name)
-        error = GatewayError("the gateway failed to execute the operation")
-        return json_response({"errors": [error.to_graphql()]}, media, status=500)
+    except Exception as exc:
+        # A gateway bug, not the client's fault: logged with its traceback and the
+        # request id, answered with the id and without the exception's text.
+        error = engine.errors.unexpected(
+            exc,
+            request_id=context.request_id,
+            what=f"executing {prepared.operation.name or 'the operation'}",
+        )
+        return json_response({"errors": [error]}, media, status=500)
     if state.config.gateway.query_plans_exposed and _asks_for_plan(request):
         _add_query_plan(result, engine, prepared)
     return json_response(result, media)
@@ -265,6 +272,7 @@ async def _subgraphs_and_engine(app: web.Application) -> AsyncIterator[None]:
             transports,
             document_cache_size=config.gateway.document_cache_size,
             plan_cache_size=config.gateway.plan_cache_size,
+            errors=error_policy(config),
         )
         logger.info(
             "gateway ready: %d subgraph(s): %s",
@@ -296,6 +304,7 @@ def create_app(config: Config) -> web.Application:
         streams=StreamRegistry(limits),
         headers=header_policy(config),
     )
+    install_security(app, SecurityPolicy.from_config(config))
     path = config.gateway.graphql_path
     app.router.add_route("*", path, graphql_handler)
     app.router.add_get("/health", health_handler)
@@ -313,6 +322,12 @@ def run_app(config: Config, loop: asyncio.AbstractEventLoop) -> None:
 
     def announce(message: object) -> None:
         del message
+        if host in ("0.0.0.0", "::", "") and not config.gateway.allowed_hosts:
+            logger.warning(
+                "listening on every interface, but only requests for localhost, "
+                "127.0.0.1 and [::1] are served: name this machine's other names "
+                "in gateway.allowed_hosts"
+            )
         logger.info(
             "gateway listening on http://%s:%d%s",
             host,

@@ -1,4 +1,4 @@
-"""The git subgraph: local repositories read through the ``git`` command."""
+"""The git subgraph: local repositories read with libgit2 (pygit2), never the ``git`` command."""
 
 from __future__ import annotations
 

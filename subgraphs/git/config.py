@@ -14,7 +14,18 @@ __all__ = ["GitOptions"]
 
 DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024
 DEFAULT_POLL_INTERVAL = 1.0
-_KNOWN = frozenset({"roots", "max_output_bytes", "poll_interval"})
+DEFAULT_MAX_CONCURRENCY = 8
+DEFAULT_TIMEOUT = 10.0
+_KNOWN = frozenset(
+    {"roots", "max_output_bytes", "poll_interval", "max_concurrency", "timeout"}
+)
+
+
+def _number(options: Mapping[str, Any], key: str, default: float) -> float:
+    value = options.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"git option {key!r} must be a number of seconds")
+    return float(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,9 +34,14 @@ class GitOptions:
 
     roots: tuple[Path, ...]
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
-    """Bound on what one git command may print; more is cut and flagged."""
+    """Bound on what one answer carries (file text, patch, status paths); more is
+    cut and flagged."""
     poll_interval: float = DEFAULT_POLL_INTERVAL
     """Seconds between two checks of a watched repository."""
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    """Git operations running at once; more wait in a queue."""
+    timeout: float = DEFAULT_TIMEOUT
+    """Seconds one git operation may run before its field fails with GIT_TIMEOUT."""
 
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any]) -> GitOptions:
@@ -53,13 +69,21 @@ class GitOptions:
             raise ConfigError("git option 'max_output_bytes' must be an integer")
         if max_output < 1024:
             raise ConfigError("git option 'max_output_bytes' must be at least 1024")
-        interval = options.get("poll_interval", DEFAULT_POLL_INTERVAL)
-        if isinstance(interval, bool) or not isinstance(interval, int | float):
-            raise ConfigError("git option 'poll_interval' must be a number of seconds")
+        interval = _number(options, "poll_interval", DEFAULT_POLL_INTERVAL)
         if not 0.05 <= interval <= 3600:
             raise ConfigError("git option 'poll_interval' must be in [0.05, 3600]")
+        concurrency = options.get("max_concurrency", DEFAULT_MAX_CONCURRENCY)
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int):
+            raise ConfigError("git option 'max_concurrency' must be an integer")
+        if not 1 <= concurrency <= 256:
+            raise ConfigError("git option 'max_concurrency' must be in [1, 256]")
+        timeout = _number(options, "timeout", DEFAULT_TIMEOUT)
+        if not 0 < timeout <= 3600:
+            raise ConfigError("git option 'timeout' must be in (0, 3600] seconds")
         return cls(
             roots=tuple(roots),
             max_output_bytes=max_output,
-            poll_interval=float(interval),
+            poll_interval=interval,
+            max_concurrency=concurrency,
+            timeout=timeout,
         )

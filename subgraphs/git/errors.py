@@ -1,38 +1,37 @@
 """Errors of the git subgraph, each a GraphQL error with its ``extensions.code``.
 
-    GraphQLError (graphql-core)
+    SubgraphError (subgraphs.errors, a GraphQLError)
     └── GitSubgraphError            base of this subgraph's errors         GIT_ERROR
-        ├── ForbiddenPathError      outside every configured root          FORBIDDEN_PATH
+        ├── ForbiddenPathError      outside every configured root, or
+        │                           inside a ``.git`` directory            FORBIDDEN_PATH
         ├── NotARepositoryError     not (inside) a git work tree           NOT_A_REPOSITORY
         ├── BadUserInputError       bad argument: cursor, revision, first  BAD_USER_INPUT
-        └── GitCommandError         git itself failed; stderr's first line GIT_ERROR
+        ├── GitTimeoutError         one git operation ran past ``timeout`` GIT_TIMEOUT
+        └── GitCommandError         the repository could not be read       GIT_ERROR
 
 Resolvers raise them as they are: graphql-core reports them at the field's path
-with their extensions.
+with their extensions. Messages name paths as the client sent them, never as
+absolute server paths; details of unexpected failures go to the server log.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from graphql import GraphQLError
+from subgraphs.errors import SubgraphError
 
 __all__ = [
     "BadUserInputError",
     "ForbiddenPathError",
     "GitCommandError",
     "GitSubgraphError",
+    "GitTimeoutError",
     "NotARepositoryError",
 ]
 
 
-class GitSubgraphError(GraphQLError):
+class GitSubgraphError(SubgraphError):
     """Base of the git subgraph's errors."""
 
     code = "GIT_ERROR"
-
-    def __init__(self, message: str, **extensions: Any) -> None:
-        super().__init__(message, extensions={"code": self.code, **extensions})
 
 
 class ForbiddenPathError(GitSubgraphError):
@@ -45,6 +44,10 @@ class NotARepositoryError(GitSubgraphError):
 
 class BadUserInputError(GitSubgraphError):
     code = "BAD_USER_INPUT"
+
+
+class GitTimeoutError(GitSubgraphError):
+    code = "GIT_TIMEOUT"
 
 
 class GitCommandError(GitSubgraphError):

@@ -1,4 +1,5 @@
-"""``github_repository(url)``: the GitHub ``owner``/``name`` of a remote URL, if any.
+"""Remote URLs: ``github_repository(url)`` (the GitHub ``owner``/``name`` of a
+remote, if any) and ``without_credentials(url)`` (what a client may see of it).
 
 Accepted forms: ``https://github.com/o/n(.git)``, ``git@github.com:o/n(.git)``,
 ``ssh://git@github.com(:port)/o/n(.git)`` and ``git://github.com/o/n(.git)``. Other
@@ -12,7 +13,7 @@ from urllib.parse import urlsplit
 
 from subgraphs.git.models import GitHubRepositoryRef
 
-__all__ = ["github_repository"]
+__all__ = ["github_repository", "without_credentials"]
 
 _HOSTS = frozenset({"github.com", "www.github.com"})
 _SCP_LIKE = re.compile(r"^(?:[^@/:]+@)?(?P<host>[^:/]+):(?P<path>[^/].*)$")
@@ -31,6 +32,23 @@ def _from_path(path: str) -> GitHubRepositoryRef | None:
     if not _OWNER.match(owner) or not _NAME.match(name) or name in {".", ".."}:
         return None
     return GitHubRepositoryRef(owner=owner, name=name)
+
+
+def without_credentials(url: str) -> str:
+    """``url`` without a password or token: the whole user part of an http(s) or
+    ftp(s) URL (tokens are often passed as the user name), the password of any
+    other (``ssh://git@host`` keeps its user name)."""
+    if "://" not in url:
+        return url  # scp-like ``user@host:path``: a user name, never a password
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    userinfo, _, host = parts.netloc.rpartition("@")
+    if parts.scheme.lower() in {"http", "https", "ftp", "ftps"}:
+        netloc = host
+    else:
+        netloc = f"{userinfo.partition(':')[0]}@{host}"
+    return parts._replace(netloc=netloc).geturl()
 
 
 def github_repository(url: str) -> GitHubRepositoryRef | None:

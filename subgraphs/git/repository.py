@@ -1,14 +1,23 @@
-"""``Repository``: one git work tree read through ``GitRunner``; ``GitService``
-opens them, checking the path against the roots first."""
+"""``Repository``: one git work tree read with libgit2; ``GitService`` opens them,
+checking the path, the git directory and the common directory against the roots.
+
+Every read runs through the service's ``GitLimiter`` (a bounded thread pool with a
+timeout) and opens the repository afresh (the tree may change between two reads),
+after checking again that its git files are where they were, inside the roots.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
+import errno
 import os
-from dataclasses import dataclass
+import stat
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+import pygit2
 
 from subgraphs.git.errors import (
     BadUserInputError,
@@ -16,25 +25,41 @@ from subgraphs.git.errors import (
     GitCommandError,
     NotARepositoryError,
 )
+from subgraphs.git.limiter import GitLimiter
+from subgraphs.git.location import (
+    Location,
+    check_submodules,
+    find_top,
+    locate,
+    open_repository,
+)
 from subgraphs.git.models import (
     Branch,
     Commit,
-    DiffFile,
     GitHubRepositoryRef,
     Remote,
     Status,
 )
-from subgraphs.git.paths import PathGuard, real_path, repository_relative
-from subgraphs.git.porcelain import (
-    LOG_FORMAT,
-    parse_branches,
-    parse_log,
-    parse_numstat,
-    parse_remotes,
-    parse_status,
+from subgraphs.git.paths import (
+    PathGuard,
+    is_git_component,
+    real_path,
+    repository_relative,
+    shown,
+)
+from subgraphs.git.reads import (
+    Diff,
+    FileContent,
+    content,
+    read_blob,
+    read_branches,
+    read_current_branch,
+    read_diff,
+    read_log,
+    read_remotes,
+    read_status,
 )
 from subgraphs.git.remote_url import github_repository
-from subgraphs.git.runner import GitOutput, GitRunner
 
 __all__ = [
     "MAX_PAGE",
@@ -42,13 +67,15 @@ __all__ = [
     "FileContent",
     "GitService",
     "Repository",
+    "check_first",
     "decode_cursor",
     "encode_cursor",
 ]
 
 MAX_PAGE = 100
-_BINARY_SNIFF = 8000
-_NO_COMMITS = "does not have any commits yet"
+_MAX_REVISION = 256
+
+T = TypeVar("T")
 
 
 def encode_cursor(offset: int) -> str:
@@ -62,79 +89,113 @@ def decode_cursor(cursor: str) -> int:
         kind, _, number = text.partition(":")
         offset = int(number)
     except (ValueError, UnicodeError, binascii.Error):
-        raise BadUserInputError(f"invalid cursor {cursor!r}") from None
+        raise BadUserInputError(f"invalid cursor {shown(cursor)}") from None
     if kind != "log" or offset < 0:
-        raise BadUserInputError(f"invalid cursor {cursor!r}")
+        raise BadUserInputError(f"invalid cursor {shown(cursor)}")
     return offset
 
 
-def _check_first(first: int) -> None:
+def check_first(first: object) -> int:
+    """``first`` as a page size in 0..MAX_PAGE; ``BAD_USER_INPUT`` otherwise
+    (``null`` included)."""
+    if isinstance(first, bool) or not isinstance(first, int):
+        raise BadUserInputError(f"'first' must be an integer between 0 and {MAX_PAGE}")
     if not 0 <= first <= MAX_PAGE:
         raise BadUserInputError(f"'first' must be between 0 and {MAX_PAGE}")
+    return first
 
 
-@dataclass(frozen=True, slots=True)
-class Diff:
-    patch: str
-    truncated: bool
-    files: tuple[DiffFile, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class FileContent:
-    path: str
-    rev: str | None
-    """The commit read from; ``None`` for the working tree."""
-    size: int
-    binary: bool
-    text: str | None
-    truncated: bool
+def _check_revision(rev: str) -> str:
+    if (
+        not rev
+        or len(rev) > _MAX_REVISION
+        or rev.startswith("-")
+        or "\0" in rev
+        or ":" in rev
+    ):
+        raise BadUserInputError(f"invalid revision {shown(rev)}")
+    return rev
 
 
 class Repository:
-    """A git work tree. Every method runs git (no caching: the tree may change)."""
+    """A git work tree. Every method reads it again (no caching: it may change)."""
 
-    def __init__(self, path: Path, git_dir: Path, service: GitService) -> None:
-        self.path = path
-        self.git_dir = git_dir
+    def __init__(
+        self, location: Location, asked: str | None, service: GitService
+    ) -> None:
+        self.location = location
+        self.asked = asked
+        """The path the client named (for messages)."""
         self._service = service
+
+    @property
+    def service(self) -> GitService:
+        return self._service
+
+    @property
+    def path(self) -> Path:
+        """The top of the work tree (a real path)."""
+        return self.location.top
+
+    @property
+    def git_dir(self) -> Path:
+        return self.location.git_dir
 
     def __repr__(self) -> str:
         return f"Repository({str(self.path)!r})"
 
-    async def _git(self, *args: str, limit: int | None = None) -> GitOutput:
-        return await self._service.runner.run(self.path, *args, limit=limit)
+    def _reopen(self) -> pygit2.Repository:
+        """Blocking: the repository, its git files checked again."""
+        guard = self._service.guard
+        try:
+            now = locate(self.location.top, guard, self.asked)
+        except NotARepositoryError:
+            raise GitCommandError(
+                f"{shown(self.asked)} is no longer a git repository"
+            ) from None
+        if now != self.location:
+            raise GitCommandError(f"the git files of {shown(self.asked)} moved")
+        try:
+            return open_repository(now, guard, self.asked)
+        except NotARepositoryError:
+            raise GitCommandError(
+                f"{shown(self.asked)} can no longer be opened"
+            ) from None
 
-    async def _checked(self, *args: str, limit: int | None = None) -> GitOutput:
-        output = await self._git(*args, limit=limit)
-        if not output.ok:
-            raise GitCommandError(output.error_line())
-        return output
+    async def _read(
+        self,
+        what: str,
+        read: Callable[[pygit2.Repository], T],
+        *,
+        submodules: bool = False,
+    ) -> T:
+        """``read`` in the limiter; ``submodules``: the read opens submodules."""
+
+        def work() -> T:
+            repo = self._reopen()
+            try:
+                if submodules:
+                    check_submodules(
+                        repo, self.location, self._service.guard, self.asked
+                    )
+                return read(repo)
+            finally:
+                repo.free()
+
+        return await self._service.limiter.run(what, work)
 
     async def current_branch(self) -> str | None:
-        output = await self._git("symbolic-ref", "-q", "--short", "HEAD")
-        return output.stdout.decode().strip() or None if output.ok else None
+        return await self._read("symbolic-ref", read_current_branch)
 
     async def head(self) -> Commit | None:
         commits = await self.log(1)
         return commits[0] if commits else None
 
     async def branches(self) -> list[Branch]:
-        output = await self._checked(
-            "for-each-ref",
-            "--format=%(refname:short)%00%(objectname)%00%(upstream:short)%00%(HEAD)",
-            "refs/heads",
-        )
-        return parse_branches(output.stdout)
+        return await self._read("branches", read_branches)
 
     async def remotes(self) -> list[Remote]:
-        output = await self._git("config", "-z", "--get-regexp", r"^remote\..*\.url$")
-        # Exit status 1: no remote at all.
-        if output.returncode == 1 and not output.stdout:
-            return []
-        if not output.ok:
-            raise GitCommandError(output.error_line())
-        return parse_remotes(output.stdout)
+        return await self._read("remotes", read_remotes)
 
     async def github(self) -> GitHubRepositoryRef | None:
         """The GitHub repository of the ``origin`` remote, if it is on github.com."""
@@ -144,152 +205,132 @@ class Repository:
         return None
 
     async def status(self) -> Status:
-        output = await self._checked(
-            "status", "--porcelain=v2", "-z", "--branch", "--untracked-files=all"
+        limit = self._service.max_output_bytes
+        return await self._read(
+            "status", lambda repo: read_status(repo, limit), submodules=True
         )
-        return parse_status(output.stdout, output.truncated)
 
-    async def log(self, first: int = 20, after: str | None = None) -> list[Commit]:
+    async def log(self, first: object = 20, after: str | None = None) -> list[Commit]:
         """Commits reachable from HEAD, newest first: ``first`` after ``after``."""
-        _check_first(first)
+        size = check_first(first)
         offset = 0 if after is None else decode_cursor(after) + 1
-        if first == 0:
+        if size == 0:
             return []
-        output = await self._git(
-            "log", "-z", f"--format={LOG_FORMAT}", f"--skip={offset}", f"-n{first}"
+        return await self._read(
+            "log", lambda repo: read_log(repo, offset, size, encode_cursor)
         )
-        if not output.ok:
-            if _NO_COMMITS in output.stderr:
-                return []
-            raise GitCommandError(output.error_line())
-        return [
-            Commit(
-                hash=c.hash,
-                parents=c.parents,
-                author=c.author,
-                committer=c.committer,
-                message=c.message,
-                cursor=encode_cursor(offset + i),
-            )
-            for i, c in enumerate(parse_log(output.stdout, output.truncated))
-        ]
 
     async def diff(self, staged: bool = False, path: str | None = None) -> Diff:
         """The unstaged (or, with ``staged``, the staged) changes, optionally of one
-        path. External diff drivers and textconv filters are never run."""
-        options = ["--no-ext-diff", "--no-textconv", "--no-color"]
-        if staged:
-            options.append("--cached")
-        pathspec = ["--"] if path is None else ["--", repository_relative(path)]
-        patch, numstat = await asyncio.gather(
-            self._checked("diff", *options, *pathspec),
-            self._checked("diff", *options, "--numstat", "-z", *pathspec),
+        path. No diff driver, textconv or external diff is ever run."""
+        prefix = None if path is None else repository_relative(path)
+        limit = self._service.max_output_bytes
+        return await self._read(
+            "diff",
+            lambda repo: read_diff(repo, staged, prefix, limit),
+            submodules=not staged,
         )
-        return Diff(
-            patch=patch.stdout.decode("utf-8", "replace"),
-            truncated=patch.truncated or numstat.truncated,
-            files=tuple(parse_numstat(numstat.stdout, numstat.truncated)),
-        )
-
-    async def resolve_revision(self, rev: str) -> str:
-        """The commit hash ``rev`` names; ``BAD_USER_INPUT`` when it names none."""
-        if not rev or rev.startswith("-") or "\0" in rev or ":" in rev:
-            raise BadUserInputError(f"invalid revision {rev!r}")
-        output = await self._git(
-            "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"
-        )
-        if not output.ok:
-            raise BadUserInputError(f"unknown revision {rev!r}", rev=rev)
-        return output.stdout.decode().strip()
 
     async def file(self, path: str, rev: str | None = None) -> FileContent | None:
         """A file's contents at ``rev``, or in the working tree when ``rev`` is
         ``None``; ``None`` when there is no such file."""
         relative = repository_relative(path)
+        limit = self._service.max_output_bytes
         if rev is None:
-            return await self._worktree_file(relative)
-        commit = await self.resolve_revision(rev)
-        spec = f"{commit}:{relative}"
-        kind = await self._git("cat-file", "-t", spec)
-        if not kind.ok:
-            return None
-        if kind.stdout.strip() != b"blob":
-            raise BadUserInputError(f"{path!r} is not a file at {rev}")
-        size, blob = await asyncio.gather(
-            self._checked("cat-file", "-s", spec),
-            self._checked("cat-file", "blob", spec),
+            return await self._service.limiter.run(
+                "read", lambda: self._worktree_file(path, relative, limit)
+            )
+        revision = _check_revision(rev)
+        return await self._read(
+            "cat-file",
+            lambda repo: read_blob(repo, revision, relative, shown(path), limit),
         )
-        return _content(relative, commit, int(size.stdout), blob.stdout, blob.truncated)
 
-    async def _worktree_file(self, relative: str) -> FileContent | None:
+    def _worktree_file(
+        self, asked: str, relative: str, limit: int
+    ) -> FileContent | None:
+        """Blocking: a regular file of the work tree, never one in a git directory."""
         real = real_path(self.path / relative)
-        if not (real == self.path or real.is_relative_to(self.path)) or not (
-            self._service.guard.contains(real)
+        location = self.location
+        inside = real == self.path or real.is_relative_to(self.path)
+        if (
+            not inside
+            or not self._service.guard.contains(real)
+            or any(is_git_component(p) for p in real.relative_to(self.path).parts)
+            or real.is_relative_to(location.git_dir)
+            or real.is_relative_to(location.common_dir)
         ):
             raise ForbiddenPathError(
-                f"path {relative!r} resolves outside the repository", path=relative
+                f"path {shown(asked)} resolves outside the repository's files",
+                path=asked,
             )
-        limit = self._service.runner.max_output_bytes
         try:
-            data, size = await asyncio.to_thread(_read_head, real, limit)
+            descriptor = os.open(real, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
         except FileNotFoundError:
             return None
-        except IsADirectoryError:
-            raise BadUserInputError(f"{relative!r} is a directory") from None
         except OSError as exc:
-            raise GitCommandError(f"cannot read {relative!r}: {exc.strerror}") from exc
-        return _content(relative, None, size, data, size > len(data))
-
-
-def _read_head(path: Path, limit: int) -> tuple[bytes, int]:
-    with path.open("rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        return handle.read(limit), size
-
-
-def _content(
-    path: str, rev: str | None, size: int, data: bytes, truncated: bool
-) -> FileContent:
-    binary = b"\0" in data[:_BINARY_SNIFF]
-    return FileContent(
-        path=path,
-        rev=rev,
-        size=size,
-        binary=binary,
-        text=None if binary else data.decode("utf-8", "replace"),
-        truncated=truncated,
-    )
+            if exc.errno in (errno.ENOTDIR, errno.ENAMETOOLONG):
+                return None
+            if exc.errno == errno.EISDIR:
+                raise BadUserInputError(f"{shown(asked)} is a directory") from None
+            raise GitCommandError(
+                f"cannot read {shown(asked)}: {exc.strerror}"
+            ) from None
+        with os.fdopen(descriptor, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if stat.S_ISDIR(info.st_mode):
+                raise BadUserInputError(f"{shown(asked)} is a directory")
+            if not stat.S_ISREG(info.st_mode):
+                raise BadUserInputError(f"{shown(asked)} is not a regular file")
+            data = handle.read(limit)
+        return content(relative, None, info.st_size, data, info.st_size > len(data))
 
 
 class GitService:
     """Opens repositories under the configured roots."""
 
-    def __init__(self, guard: PathGuard, runner: GitRunner) -> None:
+    def __init__(
+        self, guard: PathGuard, limiter: GitLimiter, max_output_bytes: int
+    ) -> None:
         self.guard = guard
-        self.runner = runner
+        self.limiter = limiter
+        self.max_output_bytes = max_output_bytes
 
     async def open(self, path: str | None) -> Repository:
         """The repository at (or containing) ``path``.
 
-        ``FORBIDDEN_PATH`` when the path, or the top of its work tree, is outside
-        the roots; ``NOT_A_REPOSITORY`` when it is in no work tree.
+        ``FORBIDDEN_PATH`` when the path, the top of its work tree, its git
+        directory or its common directory is outside the roots, or the path is in
+        a ``.git`` directory; ``NOT_A_REPOSITORY`` when it is in no work tree.
         """
         real = self.guard.resolve(path)
-        shown = path or str(real)
-        if not real.is_dir():
-            raise NotARepositoryError(f"{shown!r} is not a directory", path=shown)
-        output = await self.runner.run(
-            real, "rev-parse", "--show-toplevel", "--absolute-git-dir"
-        )
-        lines = output.stdout.decode("utf-8", "replace").splitlines()
-        if not output.ok or len(lines) != 2:
+        return await self.limiter.run("open", lambda: self._open(path, real))
+
+    def _open(self, asked: str | None, real: Path) -> Repository:
+        """Blocking."""
+        try:
+            is_dir = real.is_dir()
+        except OSError:
+            is_dir = False
+        if not is_dir:
             raise NotARepositoryError(
-                f"{shown!r} is not in a git work tree", path=shown
+                f"{shown(asked)} is not a directory", path=asked or ""
             )
-        top = real_path(lines[0])
+        top = find_top(real)
+        if top is None:
+            raise NotARepositoryError(
+                f"{shown(asked)} is not in a git work tree", path=asked or ""
+            )
         if not self.guard.contains(top):
             raise ForbiddenPathError(
-                f"the repository of {shown!r} starts outside the configured roots",
-                path=shown,
+                f"the repository of {shown(asked)} starts outside the configured roots",
+                path=asked or "",
             )
-        return Repository(top, Path(lines[1]), self)
+        if any(is_git_component(part) for part in real.relative_to(top).parts):
+            raise ForbiddenPathError(
+                f"path {shown(asked)} is inside .git, which is never read",
+                path=asked or "",
+            )
+        location = locate(top, self.guard, asked)
+        open_repository(location, self.guard, asked).free()
+        return Repository(location, asked, self)

@@ -1,7 +1,9 @@
 """The git subgraph's GraphQL types (ariadne-graphql-modules) and resolvers.
 
 Resolvers find the service in ``info.context`` (a ``GitContext``). Every
-``Repository`` field runs git only when it is selected.
+``Repository`` field reads the repository only when it is selected. Arguments are
+checked here, at the schema's edge: a ``null`` or out-of-range ``first`` is
+``BAD_USER_INPUT``.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from subgraphs.git.models import (
     SessionRef,
     Status,
 )
-from subgraphs.git.repository import Diff, FileContent, GitService, Repository
+from subgraphs.git.reads import Diff, FileContent
+from subgraphs.git.repository import GitService, Repository
 from subgraphs.git.watcher import RepositoryChange, RepositoryWatcher, Subscription
 
 __all__ = [
@@ -282,7 +285,7 @@ class RepositoryType(ObjectType):
     async def resolve_log(
         repository: Repository,
         _info: GraphQLResolveInfo,
-        first: int = 20,
+        first: int | None = 20,
         after: str | None = None,
     ) -> list[Commit]:
         return await repository.log(first, after)
@@ -291,7 +294,7 @@ class RepositoryType(ObjectType):
     async def resolve_diff(
         repository: Repository,
         _info: GraphQLResolveInfo,
-        staged: bool = False,
+        staged: bool | None = False,
         path: str | None = None,
     ) -> Diff:
         return await repository.diff(bool(staged), path)

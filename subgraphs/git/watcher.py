@@ -2,9 +2,11 @@
 working tree changes.
 
 One poller per repository, shared by all its subscribers and stopped when the last
-one leaves. Each poll costs one ``git status --porcelain=v2`` (which, with
-``GIT_OPTIONAL_LOCKS=0``, never rewrites the index) and a ``stat`` of the index and
-of each changed or untracked file, so editing an already modified file is seen too.
+one leaves. Each poll costs one status read (libgit2, which never rewrites the
+index) and a ``stat`` of the index and of each changed or untracked file, so
+editing an already modified file is seen too. Polls run through the same bounded
+pool as every other git read, and re-check that the repository's git files are
+still inside the roots.
 """
 
 from __future__ import annotations
@@ -102,7 +104,10 @@ def _fingerprint(repository: Repository, status: Status) -> Fingerprint:
 
 async def take_fingerprint(repository: Repository) -> tuple[Fingerprint, Status]:
     status = await repository.status()
-    return await asyncio.to_thread(_fingerprint, repository, status), status
+    fingerprint = await repository.service.limiter.run(
+        "stat", lambda: _fingerprint(repository, status)
+    )
+    return fingerprint, status
 
 
 _END = object()
@@ -189,9 +194,9 @@ class _Poller:
                     subscriber.push(change)
         except GraphQLError as error:
             self._fail(error)
-        except Exception as exc:  # a poll must never die silently
+        except Exception:  # a poll must never die silently
             logger.exception("watching %s failed", self.repository.path)
-            self._fail(GitCommandError(f"watching the repository failed: {exc}"))
+            self._fail(GitCommandError("watching the repository failed"))
 
     def _fail(self, error: GraphQLError) -> None:
         self.watcher._forget(self)

@@ -33,12 +33,12 @@ from subgraphs.github.errors import (
     UpstreamUnavailableError,
 )
 from subgraphs.github.pagination import (
-    MAX_PAGE_SIZE,
     Position,
     decode_cursor,
     encode_cursor,
     next_link,
     page_number,
+    page_size,
 )
 
 __all__ = [
@@ -151,6 +151,19 @@ class GitHubClient:
             self._session = None
             await session.close()
 
+    def _reason(self, exc: BaseException) -> str:
+        """What went wrong, in words that name no host, port or address (those
+        are in the server log)."""
+        if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
+            return f"no answer within {self.options.timeout:g}s"
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            return "cannot connect"
+        if isinstance(exc, aiohttp.ServerDisconnectedError):
+            return "the connection was closed"
+        if isinstance(exc, aiohttp.ClientPayloadError):
+            return "the answer was cut short"
+        return "the request failed"
+
     def url(self, path: str, params: Mapping[str, str | int] | None = None) -> str:
         query = f"?{urlencode(params)}" if params else ""
         return f"{self.options.api_url}{path}{query}"
@@ -164,15 +177,17 @@ class GitHubClient:
             raise UpstreamUnavailableError("the github subgraph is not started")
         if (urlsplit(url).scheme, urlsplit(url).netloc) != self._origin:
             # Never send the token elsewhere, even when a Link header says so.
-            raise UpstreamError(f"refusing to follow a link off the API: {url}")
+            logger.warning("not following a link off the API: %s", url)
+            raise UpstreamError("GitHub's answer linked to another host: not followed")
         try:
             async with session.request(method, url, json=body) as response:
                 raw = await response.read()
                 status, headers = response.status, response.headers
         except (aiohttp.ClientError, TimeoutError) as exc:
             logger.warning("GitHub %s %s failed: %r", method, url, exc)
-            reason = str(exc) or type(exc).__name__
-            raise UpstreamUnavailableError(f"GitHub is unreachable: {reason}") from exc
+            raise UpstreamUnavailableError(
+                f"GitHub is unreachable: {self._reason(exc)}"
+            ) from exc
         try:
             decoded = json.loads(raw) if raw else None
         except ValueError:
@@ -207,8 +222,7 @@ class GitHubClient:
     ) -> list[tuple[Any, str]]:
         """Up to ``first`` items after the cursor ``after``, each with its own
         cursor, following ``rel="next"`` links from page to page."""
-        if not 0 <= first <= MAX_PAGE_SIZE:
-            raise BadUserInputError(f"'first' must be between 0 and {MAX_PAGE_SIZE}")
+        first = page_size(first)
         if first == 0:
             return []
         if after is None:

@@ -1,6 +1,6 @@
 """Errors of the github subgraph, each a GraphQL error with its ``extensions.code``.
 
-    GraphQLError (graphql-core)
+    SubgraphError (subgraphs.errors, a GraphQLError)
     └── GitHubError                  base of this subgraph's errors       UPSTREAM_ERROR
         ├── UnauthenticatedError     401: no token or a bad one           UNAUTHENTICATED
         ├── ForbiddenError           403 that is not a rate limit         FORBIDDEN
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphql import GraphQLError
+from subgraphs.errors import SubgraphError
 
 __all__ = [
     "BadUserInputError",
@@ -32,18 +32,17 @@ __all__ = [
 ]
 
 
-class GitHubError(GraphQLError):
-    """Base of the github subgraph's errors."""
+class GitHubError(SubgraphError):
+    """Base of the github subgraph's errors; ``status`` is GitHub's HTTP status."""
 
     code = "UPSTREAM_ERROR"
 
     def __init__(
         self, message: str, *, status: int | None = None, **extensions: Any
     ) -> None:
-        ext: dict[str, Any] = {"code": self.code, **extensions}
         if status is not None:
-            ext["http"] = {"status": status}
-        super().__init__(message, extensions=ext)
+            extensions["http"] = {"status": status}
+        super().__init__(message, **extensions)
         self.status = status
 
 

@@ -26,11 +26,24 @@ __all__ = [
     "encode_cursor",
     "next_link",
     "page_number",
+    "page_size",
 ]
 
 MAX_PAGE_SIZE = 100
 _LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]*)*)")
 _REL_NEXT = re.compile(r';\s*rel\s*=\s*"?([^";]*)"?')
+
+
+def page_size(first: object) -> int:
+    """``first`` as a page size in 0..MAX_PAGE_SIZE; ``BAD_USER_INPUT`` otherwise
+    (``null`` included), before anything is asked of GitHub."""
+    if isinstance(first, bool) or not isinstance(first, int):
+        raise BadUserInputError(
+            f"'first' must be an integer between 0 and {MAX_PAGE_SIZE}"
+        )
+    if not 0 <= first <= MAX_PAGE_SIZE:
+        raise BadUserInputError(f"'first' must be between 0 and {MAX_PAGE_SIZE}")
+    return first
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,17 @@
 """The github subgraph's GraphQL types (ariadne-graphql-modules) and resolvers.
 
 Lists take ``first`` (0..100) and ``after`` (an item's ``cursor``), the same way
-as the git subgraph's ``log``.
+as the git subgraph's ``log``; a ``null`` or out-of-range ``first`` is
+``BAD_USER_INPUT`` here, at the schema's edge.
+
+A value GitHub's answer left out is ``null`` for a nullable field and an
+``UPSTREAM_ERROR`` at a non-null field, and only when that field is selected: the
+rest of the object still resolves.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,8 +26,9 @@ from graphql import GraphQLResolveInfo
 
 from gateway.transports.base import RequestContext
 from subgraphs.federation import federation_directives
-from subgraphs.github.errors import BadUserInputError
+from subgraphs.github.errors import BadUserInputError, UpstreamError
 from subgraphs.github.models import Comment, Issue, PullRequest
+from subgraphs.github.pagination import page_size
 from subgraphs.github.service import GitHubService, RepositoryHandle
 
 __all__ = ["ROOT_TYPES", "GitHubContext", "resolve_repository_reference"]
@@ -39,6 +46,36 @@ def _service(info: GraphQLResolveInfo) -> GitHubService:
     context = info.context
     assert isinstance(context, GitHubContext)
     return context.service
+
+
+def _missing(what: str) -> UpstreamError:
+    return UpstreamError(f"GitHub's answer has no {what}")
+
+
+def _required(attribute: str, what: str) -> Callable[[Any, GraphQLResolveInfo], Any]:
+    """The resolver of a non-null field read from a parsed value."""
+
+    def resolve(value: Any, _info: GraphQLResolveInfo) -> Any:
+        found = getattr(value, attribute)
+        if found is None:
+            raise _missing(what)
+        return found
+
+    return resolve
+
+
+def _detail(
+    attribute: str, what: str, *, required: bool = True
+) -> Callable[[RepositoryHandle, GraphQLResolveInfo], Awaitable[Any]]:
+    """The resolver of a repository field that needs the repository's details."""
+
+    async def resolve(repo: RepositoryHandle, _info: GraphQLResolveInfo) -> Any:
+        found = getattr(await repo.details(), attribute)
+        if found is None and required:
+            raise _missing(what)
+        return found
+
+    return resolve
 
 
 class StateFilterEnum(EnumType):
@@ -78,6 +115,7 @@ class GitHubUserType(ObjectType):
       url: String!
     }
     """
+    resolve_url = staticmethod(_required("url", "html_url of a user"))
 
 
 class IssueCommentType(ObjectType):
@@ -96,6 +134,10 @@ class IssueCommentType(ObjectType):
     """
     __requires__ = [GitHubUserType]
     __aliases__ = convert_case
+    resolve_id = staticmethod(_required("id", "id of a comment"))
+    resolve_url = staticmethod(_required("url", "html_url of a comment"))
+    resolve_created_at = staticmethod(_required("created_at", "created_at"))
+    resolve_updated_at = staticmethod(_required("updated_at", "updated_at"))
 
 
 class IssueType(ObjectType):
@@ -120,16 +162,27 @@ class IssueType(ObjectType):
     """
     __requires__ = [IssueStateEnum, GitHubUserType, IssueCommentType]
     __aliases__ = convert_case
+    resolve_number = staticmethod(_required("number", "number of an issue"))
+    resolve_title = staticmethod(_required("title", "title of an issue"))
+    resolve_state = staticmethod(_required("state", "state of an issue"))
+    resolve_url = staticmethod(_required("url", "html_url of an issue"))
+    resolve_labels = staticmethod(_required("labels", "labels of an issue"))
+    resolve_comment_count = staticmethod(_required("comment_count", "comments count"))
+    resolve_created_at = staticmethod(_required("created_at", "created_at"))
+    resolve_updated_at = staticmethod(_required("updated_at", "updated_at"))
 
     @staticmethod
     async def resolve_comments(
         issue: Issue,
         info: GraphQLResolveInfo,
-        first: int = 20,
+        first: int | None = 20,
         after: str | None = None,
     ) -> list[Comment]:
+        size = page_size(first)
+        if issue.number is None:
+            raise _missing("number of an issue")
         return await _service(info).comments(
-            issue.owner, issue.name, issue.number, first, after
+            issue.owner, issue.name, issue.number, size, after
         )
 
 
@@ -156,6 +209,14 @@ class PullRequestType(ObjectType):
     """
     __requires__ = [PullRequestStateEnum, GitHubUserType]
     __aliases__ = convert_case
+    resolve_number = staticmethod(_required("number", "number of a pull request"))
+    resolve_title = staticmethod(_required("title", "title of a pull request"))
+    resolve_state = staticmethod(_required("state", "state of a pull request"))
+    resolve_url = staticmethod(_required("url", "html_url of a pull request"))
+    resolve_head_ref = staticmethod(_required("head_ref", "head.ref"))
+    resolve_base_ref = staticmethod(_required("base_ref", "base.ref"))
+    resolve_created_at = staticmethod(_required("created_at", "created_at"))
+    resolve_updated_at = staticmethod(_required("updated_at", "updated_at"))
 
 
 class GitHubRepositoryType(ObjectType):
@@ -193,58 +254,41 @@ class GitHubRepositoryType(ObjectType):
     ]
     __aliases__ = convert_case
 
-    @staticmethod
-    async def resolve_full_name(repo: RepositoryHandle, _info: Any) -> str:
-        return (await repo.details()).full_name
-
-    @staticmethod
-    async def resolve_description(repo: RepositoryHandle, _info: Any) -> str | None:
-        return (await repo.details()).description
-
-    @staticmethod
-    async def resolve_url(repo: RepositoryHandle, _info: Any) -> str:
-        return (await repo.details()).url
-
-    @staticmethod
-    async def resolve_default_branch(repo: RepositoryHandle, _info: Any) -> str:
-        return (await repo.details()).default_branch
-
-    @staticmethod
-    async def resolve_stars(repo: RepositoryHandle, _info: Any) -> int:
-        return (await repo.details()).stars
-
-    @staticmethod
-    async def resolve_forks(repo: RepositoryHandle, _info: Any) -> int:
-        return (await repo.details()).forks
-
-    @staticmethod
-    async def resolve_open_issues_count(repo: RepositoryHandle, _info: Any) -> int:
-        return (await repo.details()).open_issues_count
-
-    @staticmethod
-    async def resolve_private(repo: RepositoryHandle, _info: Any) -> bool:
-        return (await repo.details()).private
+    resolve_full_name = staticmethod(_detail("full_name", "full_name"))
+    resolve_description = staticmethod(
+        _detail("description", "description", required=False)
+    )
+    resolve_url = staticmethod(_detail("url", "html_url of the repository"))
+    resolve_default_branch = staticmethod(_detail("default_branch", "default_branch"))
+    resolve_stars = staticmethod(_detail("stars", "stargazers_count"))
+    resolve_forks = staticmethod(_detail("forks", "forks_count"))
+    resolve_open_issues_count = staticmethod(
+        _detail("open_issues_count", "open_issues_count")
+    )
+    resolve_private = staticmethod(_detail("private", "private"))
 
     @staticmethod
     async def resolve_issues(
         repo: RepositoryHandle,
         info: GraphQLResolveInfo,
         state: str = "OPEN",
-        first: int = 20,
+        first: int | None = 20,
         after: str | None = None,
     ) -> list[Issue]:
-        return await _service(info).issues(repo.owner, repo.name, state, first, after)
+        size = page_size(first)
+        return await _service(info).issues(repo.owner, repo.name, state, size, after)
 
     @staticmethod
     async def resolve_pull_requests(
         repo: RepositoryHandle,
         info: GraphQLResolveInfo,
         state: str = "OPEN",
-        first: int = 20,
+        first: int | None = 20,
         after: str | None = None,
     ) -> list[PullRequest]:
+        size = page_size(first)
         return await _service(info).pull_requests(
-            repo.owner, repo.name, state, first, after
+            repo.owner, repo.name, state, size, after
         )
 
     @staticmethod

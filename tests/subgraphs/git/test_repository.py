@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -276,3 +277,94 @@ async def test_default_path_is_the_first_root(root: Path) -> None:
     local = create_subgraph({"roots": [str(root)]})
     result = await run(local, "{ repository { path currentBranch } }")
     assert result.data == {"repository": {"path": str(root), "currentBranch": "trunk"}}
+
+
+async def test_status_and_branches_report_the_upstream_and_ahead_behind(
+    subgraph: LocalSubgraph, repo: Path, root: Path
+) -> None:
+    git(root, "clone", "-q", str(repo), "clone")
+    clone = root / "clone"
+    commit_file(clone, "local.txt", "x\n", "local work")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "upstream work")
+    git(clone, "fetch", "-q", "origin")
+    result = await run(
+        subgraph,
+        """{ repository(path: "clone") {
+            status { branch upstream ahead behind }
+            branches { name upstream current } } }""",
+    )
+    assert result.errors is None
+    assert result.data["repository"] == {
+        "status": {
+            "branch": "main",
+            "upstream": "origin/main",
+            "ahead": 1,
+            "behind": 1,
+        },
+        "branches": [{"name": "main", "upstream": "origin/main", "current": True}],
+    }
+
+
+async def test_conflict_codes_follow_the_index_stages(
+    subgraph: LocalSubgraph, repo: Path
+) -> None:
+    git(repo, "checkout", "-q", "-b", "left")
+    commit_file(repo, "both.txt", "left\n", "left adds")
+    git(repo, "rm", "-q", "src/app.py")
+    git(repo, "commit", "-q", "-m", "left deletes app")
+    git(repo, "checkout", "-q", "main")
+    commit_file(repo, "both.txt", "main\n", "main adds")
+    commit_file(repo, "src/app.py", "print('main')\n", "main edits app")
+    git(repo, "merge", "left", check=False)
+    result = await run(
+        subgraph,
+        '{ repository(path: "repo") { status { conflicted { path code kind } } } }',
+    )
+    assert result.errors is None
+    assert result.data["repository"]["status"]["conflicted"] == [
+        {"path": "both.txt", "code": "AA", "kind": "CONFLICTED"},
+        {"path": "src/app.py", "code": "UD", "kind": "CONFLICTED"},
+    ]
+    porcelain = git(repo, "status", "--porcelain=v2")
+    assert "u AA" in porcelain and "u UD" in porcelain
+
+
+async def test_staged_diff_before_the_first_commit_shows_every_staged_file(
+    subgraph: LocalSubgraph, make_repo: Callable[[str], Path]
+) -> None:
+    repo = make_repo("fresh")
+    (repo / "new.txt").write_text("one\ntwo\n")
+    git(repo, "add", "new.txt")
+    objects_before = sorted(p.name for p in (repo / ".git" / "objects").iterdir())
+    result = await run(
+        subgraph,
+        """{ repository(path: "fresh") { diff(staged: true) {
+            patch files { path additions deletions } } } }""",
+    )
+    assert result.errors is None
+    diff = result.data["repository"]["diff"]
+    assert diff["files"] == [{"path": "new.txt", "additions": 2, "deletions": 0}]
+    assert "+one\n+two\n" in diff["patch"]
+    # Reading wrote nothing (no empty tree object) to the repository.
+    assert sorted(p.name for p in (repo / ".git" / "objects").iterdir()) == (
+        objects_before
+    )
+
+
+async def test_reads_never_rewrite_the_index(
+    subgraph: LocalSubgraph, repo: Path
+) -> None:
+    index = repo / ".git" / "index"
+    before = index.read_bytes()
+    readme = repo / "README.md"
+    stat = readme.stat()
+    os.utime(readme, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
+    result = await run(
+        subgraph,
+        '{ repository(path: "repo") { status { clean } diff { patch } } }',
+    )
+    assert result.data == {
+        "repository": {"status": {"clean": True}, "diff": {"patch": ""}}
+    }
+    assert index.read_bytes() == before
+    assert not (repo / ".git" / "index.lock").exists()

@@ -1,10 +1,8 @@
-"""Paths stay inside the roots, outputs stay bounded, cancelled commands die."""
+"""Paths stay inside the roots and outputs stay bounded."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +11,7 @@ import pytest
 from gateway.errors import ConfigError
 from gateway.local import LocalSubgraph
 from subgraphs.git import create_subgraph
-from subgraphs.git.runner import GitRunner
+from subgraphs.git.remote_url import without_credentials
 from tests.subgraphs.git.conftest import commit_file, git, run
 
 
@@ -133,22 +131,6 @@ async def test_large_outputs_are_cut_and_flagged(
     assert all(u["path"].endswith(".txt") for u in untracked)
 
 
-async def test_cancelled_command_kills_the_git_process(tmp_path: Path) -> None:
-    pid_file = tmp_path / "pid"
-    os.mkfifo(pid_file)  # the fake git writes its pid once it runs
-    fake_git = tmp_path / "fake-git"
-    fake_git.write_text(f"#!/bin/sh\necho $$ > {pid_file}\nexec sleep 60\n")
-    fake_git.chmod(fake_git.stat().st_mode | stat.S_IXUSR)
-    runner = GitRunner(1024, executable=str(fake_git))
-    task = asyncio.create_task(runner.run(tmp_path, "status"))
-    pid = int(await asyncio.to_thread(pid_file.read_text))
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)
-
-
 @pytest.mark.parametrize(
     ("options", "message"),
     [
@@ -157,6 +139,10 @@ async def test_cancelled_command_kills_the_git_process(tmp_path: Path) -> None:
         ({"max_output_bytes": "big"}, "integer"),
         ({"poll_interval": 0}, "poll_interval"),
         ({"colour": "blue"}, "unknown git option"),
+        ({"max_concurrency": 0}, "max_concurrency"),
+        ({"max_concurrency": True}, "max_concurrency"),
+        ({"timeout": 0}, "timeout"),
+        ({"timeout": "soon"}, "timeout"),
     ],
 )
 def test_bad_options_are_config_errors(
@@ -164,3 +150,38 @@ def test_bad_options_are_config_errors(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         create_subgraph(options)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://user:token@github.com/o/n.git", "https://github.com/o/n.git"),
+        ("https://ghp_token@github.com/o/n.git", "https://github.com/o/n.git"),
+        ("ssh://git:pw@host:22/o/n.git", "ssh://git@host:22/o/n.git"),
+        ("ssh://git@host/o/n.git", "ssh://git@host/o/n.git"),
+        ("git@github.com:o/n.git", "git@github.com:o/n.git"),
+        ("/srv/mirror.git", "/srv/mirror.git"),
+    ],
+)
+def test_remote_urls_lose_their_credentials(url: str, shown: str) -> None:
+    assert without_credentials(url) == shown
+
+
+async def test_page_sizes_are_checked_at_the_schema_edge(
+    subgraph: LocalSubgraph, repo: Path
+) -> None:
+    for first in ("null", "-1", "101", "2147483647"):
+        result = await run(
+            subgraph,
+            f'{{ repository(path: "repo") {{ log(first: {first}) {{ hash }} }} }}',
+        )
+        assert result.errors is not None, first
+        [error] = result.errors
+        assert error.extensions["code"] == "BAD_USER_INPUT", first
+        assert error.path == ["repository", "log"]
+        assert "NoneType" not in error.message and "<=" not in error.message
+    staged_null = await run(
+        subgraph,
+        '{ repository(path: "repo") { diff(staged: null) { files { path } } } }',
+    )
+    assert staged_null.errors is None

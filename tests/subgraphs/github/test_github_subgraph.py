@@ -384,3 +384,102 @@ async def test_next_link_to_another_host_is_not_followed(
     )
     assert result.errors[0].extensions["code"] == "UPSTREAM_ERROR"
     assert all(r.path.startswith("/repos/") for r in fake.requests)
+
+
+async def test_null_page_size_is_bad_user_input_and_nothing_is_fetched(
+    subgraph: LocalSubgraph, fake: FakeGitHub
+) -> None:
+    for field in (
+        "issues(first: null) { number }",
+        "pullRequests(first: null) { number }",
+        "issue(number: 1) { comments(first: null) { id } }",
+        "issues(first: 2147483647) { number }",
+    ):
+        result = await run(
+            subgraph,
+            f'{{ githubRepository(owner: "octo", name: "hello") {{ {field} }} }}',
+        )
+        assert result.errors is not None, field
+        [error] = result.errors
+        assert error.extensions["code"] == "BAD_USER_INPUT", field
+        assert "NoneType" not in error.message and "<=" not in error.message
+    # Only the repository itself and the issue were read: no list was requested.
+    assert {r.path for r in fake.requests} <= {
+        "/repos/octo/hello",
+        "/repos/octo/hello/issues/1",
+    }
+
+
+async def test_a_field_github_left_out_fails_only_where_it_is_selected(
+    subgraph: LocalSubgraph, fake: FakeGitHub
+) -> None:
+    """A GitHub-compatible API without ``forks_count`` (issue 16): the repository
+    still answers every other field."""
+    repo = fake.repos[("octo", "hello")]
+    del repo["forks_count"]
+    del repo["description"]
+    result = await run(
+        subgraph,
+        """{ githubRepository(owner: "octo", name: "hello") {
+            fullName stars description defaultBranch } }""",
+    )
+    assert result.errors is None
+    assert result.data == {
+        "githubRepository": {
+            "fullName": "octo/hello",
+            "stars": 42,
+            "description": None,
+            "defaultBranch": "main",
+        }
+    }
+    forks = await run(
+        subgraph, '{ githubRepository(owner: "octo", name: "hello") { forks } }'
+    )
+    [error] = forks.errors or []
+    assert error.path == ["githubRepository", "forks"]
+    assert error.extensions["code"] == "UPSTREAM_ERROR"
+    assert "forks_count" in error.message and "KeyError" not in error.message
+
+
+async def test_list_items_without_optional_fields_are_null_there(
+    subgraph: LocalSubgraph, fake: FakeGitHub
+) -> None:
+    for issue in fake.issues[("octo", "hello")]:
+        for key in ("body", "closed_at", "user", "labels"):
+            issue.pop(key, None)
+    for pull in fake.pulls[("octo", "hello")]:
+        for key in ("merged_at", "draft", "user"):
+            pull.pop(key, None)
+    result = await run(
+        subgraph,
+        """{ githubRepository(owner: "octo", name: "hello") {
+            issues(first: 2) { number title body closedAt author { login } }
+            pullRequests(first: 1) { number state draft mergedAt author { login } }
+        } }""",
+    )
+    assert result.errors is None
+    repository = result.data["githubRepository"]
+    assert repository["issues"][0] == {
+        "number": 13,
+        "title": "Issue 13",
+        "body": None,
+        "closedAt": None,
+        "author": None,
+    }
+    assert repository["pullRequests"] == [
+        {
+            "number": 11,
+            "state": "OPEN",
+            "draft": False,
+            "mergedAt": None,
+            "author": None,
+        }
+    ]
+    labels = await run(
+        subgraph,
+        '{ githubRepository(owner: "octo", name: "hello") '
+        "{ issues(first: 1) { labels } } }",
+    )
+    [error] = labels.errors or []
+    assert error.path == ["githubRepository", "issues", 0, "labels"]
+    assert error.extensions["code"] == "UPSTREAM_ERROR"
