@@ -6,10 +6,16 @@ request -> ``prepare`` (parse + validate, cached; variables coerced once) ->
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
+from graphql import GraphQLObjectType
+
+from gateway.authentication.identity import Identity
+from gateway.authorization import Authorizer, Restriction
+from gateway.caching import LRU
 from gateway.errors import PlanningError
 from gateway.events import StreamEvent
 from gateway.executor import Executor
@@ -22,6 +28,7 @@ from gateway.operation import (
 )
 from gateway.planner import CachingQueryPlanner
 from gateway.planner.nodes import QueryPlan
+from gateway.planner.shape import ShapeBuilder
 from gateway.subscriptions import Subscriptions
 from gateway.supergraph import Supergraph
 from gateway.transports.base import RequestContext, Transport
@@ -42,6 +49,7 @@ class Engine:
         document_cache_size: int = 1024,
         plan_cache_size: int = 1024,
         errors: ErrorPolicy | None = None,
+        authorizer: Authorizer | None = None,
     ) -> None:
         self.supergraph = supergraph
         self.transports = transports
@@ -50,14 +58,60 @@ class Engine:
         self.planner = CachingQueryPlanner(supergraph, plan_cache_size)
         self.executor = Executor(supergraph.schema, transports, self.errors)
         self._subscriptions: Subscriptions | None = None
+        self.authorizer = authorizer
+        """``gateway.authorization``: ``None`` when no field has a requirement."""
+        self._restricted: LRU[tuple[Any, ...], QueryPlan] = LRU(plan_cache_size)
 
-    def prepare(self, request: GraphQLRequest) -> Prepared:
-        """Parse, validate and coerce. Raises ``OperationError`` / ``BadRequestError``."""
-        return prepare(self.operations, request)
+    def prepare(
+        self, request: GraphQLRequest, identity: Identity | None = None
+    ) -> Prepared:
+        """Parse, validate and coerce, then take out what ``identity`` may not see
+        (``gateway.authorization``). Raises ``OperationError`` /
+        ``BadRequestError`` / ``UnauthorizedError`` (``reject_unauthorized``)."""
+        prepared = prepare(self.operations, request)
+        if self.authorizer is None:
+            return prepared
+        restriction = self.authorizer.restrict(prepared.operation, identity)
+        if restriction is None:
+            return prepared
+        return dataclasses.replace(prepared, restriction=restriction)
 
     def plan_for(self, prepared: Prepared) -> QueryPlan:
         """The (cached) plan of a prepared request. Raises ``PlanningError``."""
+        if prepared.restriction is not None:
+            return self._restricted_plan(prepared, prepared.restriction)
         return self.planner.plan(prepared.operation, prepared.variables)
+
+    def _restricted_plan(
+        self, prepared: Prepared, restriction: Restriction
+    ) -> QueryPlan:
+        """The plan of the filtered operation, shaped as the client's operation
+        (the removed fields answered null) and carrying their errors."""
+        original = restriction.original
+        conditions = tuple(
+            prepared.variables.get(n) for n in original.condition_variables
+        )
+        key = (original.query, original.name, restriction.decisions, conditions)
+        plan = self._restricted.get(key)
+        if plan is not None:
+            return plan
+        root = {
+            "query": self.supergraph.schema.query_type,
+            "mutation": self.supergraph.schema.mutation_type,
+            "subscription": self.supergraph.schema.subscription_type,
+        }[original.kind]
+        if not isinstance(root, GraphQLObjectType):
+            raise PlanningError(f"the schema has no {original.kind} type")
+        shape = ShapeBuilder(self.supergraph, original, prepared.variables).build(root)
+        if restriction.operation is None:
+            plan = QueryPlan(original.kind, None, shape, errors=restriction.errors)
+        else:
+            filtered = self.planner.plan(restriction.operation, prepared.variables)
+            plan = dataclasses.replace(
+                filtered, shape=shape, passthrough=False, errors=restriction.errors
+            )
+        self._restricted.put(key, plan)
+        return plan
 
     def plan_document(
         self,

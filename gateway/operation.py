@@ -253,6 +253,9 @@ class Prepared:
     request: GraphQLRequest
     operation: Operation
     variables: Mapping[str, Any]
+    restriction: Any = None
+    """``gateway.authorization.Restriction``: the operation as the request's token
+    may run it (``None``: all of it)."""
 
 
 def prepare(operations: OperationCache, request: GraphQLRequest) -> Prepared:

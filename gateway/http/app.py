@@ -18,6 +18,8 @@ import aiohttp
 import orjson
 from aiohttp import web
 
+from gateway.authentication import Identity
+from gateway.authorization import AccessRules, Authorizer
 from gateway.config import Config
 from gateway.engine import Engine
 from gateway.errors import (
@@ -30,6 +32,7 @@ from gateway.errors import (
 )
 from gateway.events import StreamEvent
 from gateway.headers import HeaderPolicy
+from gateway.http.auth import identify, install_authentication, until_expiry
 from gateway.http.graphql import (
     APPLICATION_JSON,
     EVENT_STREAM,
@@ -118,8 +121,9 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
         graphql_request = await read_graphql_request(
             request, state.config.gateway.max_request_bytes
         )
+        identity = await identify(request)
         try:
-            prepared = engine.prepare(graphql_request)
+            prepared = engine.prepare(graphql_request, identity)
         except OperationError as exc:
             if media == EVENT_STREAM and exc.code != "GRAPHQL_PARSE_FAILED":
                 # Accepted as a stream: the errors are its one event.
@@ -136,11 +140,14 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
         context = RequestContext(
             headers=request.headers,
             remote=request.remote,
-            forward=state.headers.for_request(request.headers),
+            forward=state.headers.for_request(
+                request.headers, identity.claims if identity else None
+            ),
             request_id=new_request_id(),
+            claims=identity.claims if identity else None,
         )
         if media == EVENT_STREAM:
-            return await _stream(request, state, engine, prepared, context)
+            return await _stream(request, state, engine, prepared, context, identity)
         if kind == "subscription":
             raise OperationError(
                 "subscriptions need an event stream: send 'Accept: text/event-stream'",
@@ -191,6 +198,7 @@ async def _stream(
     engine: Engine,
     prepared: Prepared,
     context: RequestContext,
+    identity: Identity | None = None,
 ) -> web.StreamResponse:
     if prepared.operation.kind == "subscription":
 
@@ -207,7 +215,7 @@ async def _stream(
     return await stream_events(
         request,
         state.streams,
-        events,
+        until_expiry(request, identity, events),
         heartbeat_interval=state.config.gateway.heartbeat_interval,
     )
 
@@ -273,6 +281,7 @@ async def _subgraphs_and_engine(app: web.Application) -> AsyncIterator[None]:
             document_cache_size=config.gateway.document_cache_size,
             plan_cache_size=config.gateway.plan_cache_size,
             errors=error_policy(config),
+            authorizer=_authorizer(config, supergraph),
         )
         logger.info(
             "gateway ready: %d subgraph(s): %s",
@@ -284,6 +293,18 @@ async def _subgraphs_and_engine(app: web.Application) -> AsyncIterator[None]:
         )
         yield
         state.engine = None
+
+
+def _authorizer(config: Config, supergraph: Supergraph) -> Authorizer | None:
+    """``@authenticated``/``@requiresScopes`` enforcement, when a field has one."""
+    rules = AccessRules.from_supergraph(supergraph)
+    if not rules:
+        return None
+    return Authorizer(
+        rules,
+        reject=config.gateway.authorization.reject_unauthorized,
+        cache_size=config.gateway.plan_cache_size,
+    )
 
 
 async def _on_shutdown(app: web.Application) -> None:
@@ -311,6 +332,7 @@ def create_app(config: Config) -> web.Application:
     app.router.add_get("/health/live", health_handler)
     app.router.add_get("/health/ready", ready_handler)
     app.cleanup_ctx.append(_client_session)
+    install_authentication(app, config, lambda: app[STATE].session)
     app.cleanup_ctx.append(_subgraphs_and_engine)
     app.on_shutdown.append(_on_shutdown)
     return app
