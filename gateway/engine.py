@@ -18,7 +18,7 @@ from gateway.authorization import Authorizer, Restriction
 from gateway.caching import LRU
 from gateway.errors import PlanningError
 from gateway.events import StreamEvent
-from gateway.executor import Executor
+from gateway.execution import Executor
 from gateway.masking import ErrorPolicy
 from gateway.operation import (
     GraphQLRequest,

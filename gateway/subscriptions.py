@@ -55,7 +55,7 @@ from gateway.transports.base import (
 )
 
 if TYPE_CHECKING:
-    from gateway.executor import Executor
+    from gateway.execution import Executor
 
 __all__ = ["DEFAULT_QUEUE_SIZE", "Subscriptions"]
 

@@ -186,3 +186,15 @@ def test_a_supergraph_sdl_reads_back_into_the_same_supergraph(folder: Path) -> N
     )
     assert ownership(from_supergraph) == ownership(from_subgraphs)
     assert set(from_supergraph.subgraphs) == set(from_subgraphs.subgraphs)
+
+
+def test_compose_refuses_an_unsatisfiable_graph_naming_the_query_that_fails(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from gateway.cli import main
+
+    folder = CASES_DIR / "unsatisfiable_key_needs_entered_subgraph"
+    assert main(["compose", "--config", str(folder / "supergraph.yaml")]) == 1
+    err = capsys.readouterr().err
+    assert "SATISFIABILITY_ERROR" in err
+    assert "{\n  start {\n    destination\n  }\n}" in err

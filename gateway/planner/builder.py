@@ -29,6 +29,7 @@ from dataclasses import replace
 from typing import Any
 
 from graphql import (
+    ArgumentNode,
     DocumentNode,
     FieldNode,
     GraphQLEnumType,
@@ -64,7 +65,6 @@ from gateway.planner.steps import (
     FetchStep,
     Selection,
     condition_key,
-    print_arguments,
     render,
 )
 
@@ -269,7 +269,7 @@ class PlanBuilder:
             return
         name = node.name.value
         sub = selection.field(
-            condition_key(node), name, print_arguments(node), composite=True
+            condition_key(node), name, node.arguments or (), composite=True
         )
         assert sub is not None
         parent = self.schema.get_type(type_name)
@@ -645,9 +645,9 @@ class PlanBuilder:
     ) -> None:
         """``field`` joins ``step`` (its subgraph resolves it through ``edge``)."""
         node = field.node
-        arguments = ""
+        arguments: tuple[ArgumentNode, ...] = ()
         if node is not None and node.arguments:
-            arguments = print_arguments(node)
+            arguments = tuple(node.arguments)
             self._note_variables(step, node)
         sub = selection.field(
             field.data_key, field.name, arguments, composite=field.selection is not None
@@ -776,11 +776,10 @@ class PlanBuilder:
             if abstract:
                 selection.field(TYPENAME, TYPENAME)
                 selection = selection.fragment(parent)
+            arguments: tuple[ArgumentNode, ...] = ()
             if f.node is not None and f.node.arguments:
                 self._note_variables(step, f.node)
-                arguments = print_arguments(f.node)
-            else:
-                arguments = ""
+                arguments = tuple(f.node.arguments)
             sub = selection.field(f.data_key, f.name, arguments, composite=True)
             assert sub is not None
             selection = sub
@@ -963,6 +962,8 @@ class PlanBuilder:
                 while ancestor is not None and ancestor is not dep:
                     ancestor = anchor.get(ancestor.index)
                 if ancestor is None:
+                    if self.operation.kind == "mutation":
+                        return self._layered_per_root(steps, depth)
                     return self._layered(steps, depth)
 
         def node(step: FetchStep) -> PlanNode:
@@ -978,11 +979,37 @@ class PlanBuilder:
 
         return [node(root) for root in self.roots if root.selection]
 
+    def _layered_per_root(
+        self, steps: list[FetchStep], depth: dict[int, int]
+    ) -> list[PlanNode]:
+        """Mutation root fields run one after the other, each root with the steps
+        that follow from it in stages of its own."""
+        owner: dict[int, int] = {}
+        for root in self.roots:
+            pending = [root]
+            while pending:
+                step = pending.pop()
+                if step.index in owner:
+                    continue
+                owner[step.index] = root.index
+                pending.extend(step.children.values())
+        for step in steps:  # steps reached only through conditions
+            if step.index not in owner:
+                owner[step.index] = max(
+                    (owner.get(d.index, 0) for d in step.deps), default=0
+                )
+        nodes: list[PlanNode] = []
+        for root in self.roots:
+            mine = [s for s in steps if owner.get(s.index) == root.index]
+            if mine:
+                nodes.extend(self._layered(mine, depth))
+        return nodes
+
     def _layered(self, steps: list[FetchStep], depth: dict[int, int]) -> list[PlanNode]:
         """Stages by depth; entity steps to one subgraph in one stage become one
         request."""
         stages: list[PlanNode] = []
-        for level in range(max(depth.values()) + 1):
+        for level in range(max(depth[s.index] for s in steps) + 1):
             nodes: list[PlanNode] = []
             merged: dict[str, list[FetchStep]] = {}
             for step in steps:

@@ -23,7 +23,6 @@ The graph is built once per supergraph and is immutable; planning only reads it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from graphql import (
@@ -214,10 +213,6 @@ class QueryGraph:
     def keys(self, type_name: str) -> tuple[KeyEdge, ...]:
         """Every key edge into a node of ``type_name``."""
         return self._keys.get(type_name, ())
-
-    def keys_into(self, type_name: str, subgraphs: Iterable[str]) -> list[KeyEdge]:
-        wanted = set(subgraphs)
-        return [edge for edge in self.keys(type_name) if edge.subgraph in wanted]
 
     def interface_entries(self, interface: str) -> tuple[KeyEdge, ...]:
         """Key edges into subgraphs that define ``interface`` with its

@@ -14,12 +14,20 @@ import zlib
 from collections.abc import Sequence
 
 from graphql import (
+    ArgumentNode,
+    DocumentNode,
     FieldNode,
     InlineFragmentNode,
+    ListTypeNode,
+    NamedTypeNode,
+    NameNode,
+    NonNullTypeNode,
     OperationDefinitionNode,
+    OperationType,
+    SelectionNode,
     SelectionSetNode,
     VariableDefinitionNode,
-    parse,
+    VariableNode,
     print_ast,
 )
 
@@ -29,24 +37,76 @@ from gateway.planner.nodes import EntityPart, Fetch, RepresentationField
 __all__ = ["FetchStep", "Selection", "render"]
 
 _TYPENAME = "__typename"
+_TYPENAME_ONLY = SelectionSetNode(
+    selections=(
+        FieldNode(
+            alias=None,
+            name=NameNode(value=_TYPENAME),
+            arguments=(),
+            directives=(),
+            selection_set=None,
+        ),
+    )
+)
+_REPRESENTATIONS_TYPE = NonNullTypeNode(
+    type=ListTypeNode(
+        type=NonNullTypeNode(type=NamedTypeNode(name=NameNode(value="_Any")))
+    )
+)
+
+
+def _representations_variable(name: str) -> VariableDefinitionNode:
+    return VariableDefinitionNode(
+        variable=VariableNode(name=NameNode(value=name)),
+        type=_REPRESENTATIONS_TYPE,
+        default_value=None,
+        directives=(),
+    )
+
+
+def _entities_field(
+    alias: str | None, variable: str, body: SelectionSetNode
+) -> FieldNode:
+    return FieldNode(
+        alias=NameNode(value=alias) if alias else None,
+        name=NameNode(value="_entities"),
+        arguments=(
+            ArgumentNode(
+                name=NameNode(value="representations"),
+                value=VariableNode(name=NameNode(value=variable)),
+            ),
+        ),
+        directives=(),
+        selection_set=body,
+    )
 
 
 class _Field:
-    __slots__ = ("alias", "arguments", "name", "selection")
+    __slots__ = ("alias", "argument_nodes", "arguments", "name", "selection")
 
     def __init__(
-        self, name: str, alias: str | None, arguments: str, selection: Selection | None
+        self,
+        name: str,
+        alias: str | None,
+        argument_nodes: tuple[ArgumentNode, ...],
+        selection: Selection | None,
     ) -> None:
         self.name = name
         self.alias = alias
-        self.arguments = arguments
+        self.argument_nodes = argument_nodes
+        self.arguments = _print_arguments(argument_nodes)
+        """The arguments as printed: how two selections of one field compare."""
         self.selection = selection
 
 
-def print_arguments(node: FieldNode) -> str:
-    if not node.arguments:
+def _print_arguments(arguments: tuple[ArgumentNode, ...]) -> str:
+    if not arguments:
         return ""
-    return "(" + ", ".join(print_ast(a) for a in node.arguments) + ")"
+    return "(" + ", ".join(print_ast(a) for a in arguments) + ")"
+
+
+def print_arguments(node: FieldNode) -> str:
+    return _print_arguments(tuple(node.arguments or ()))
 
 
 def condition_key(node: FieldNode) -> str:
@@ -71,14 +131,19 @@ class Selection:
         self.fragments: dict[str, Selection] = {}
 
     def field(
-        self, key: str, name: str, arguments: str = "", composite: bool = False
+        self,
+        key: str,
+        name: str,
+        arguments: tuple[ArgumentNode, ...] = (),
+        composite: bool = False,
     ) -> Selection | None:
         existing = self.fields.get(key)
         if existing is not None:
-            if existing.name != name or existing.arguments != arguments:
+            printed = _print_arguments(arguments)
+            if existing.name != name or existing.arguments != printed:
                 raise PlanningError(
                     f"response key {key!r} selects both {existing.name}"
-                    f"{existing.arguments} and {name}{arguments}"
+                    f"{existing.arguments} and {name}{printed}"
                 )
             if composite and existing.selection is None:
                 existing.selection = Selection()
@@ -101,7 +166,7 @@ class Selection:
         sub = self.field(
             condition_key(node),
             name,
-            print_arguments(node),
+            tuple(node.arguments or ()),
             composite=node.selection_set is not None,
         )
         if sub is not None and node.selection_set is not None:
@@ -146,6 +211,40 @@ class Selection:
             if selection:
                 parts.append(f"... on {type_name} {selection.render()}")
         return "{ " + " ".join(parts) + " }"
+
+    @staticmethod
+    def ast_of_fragments(selection: Selection) -> SelectionSetNode:
+        fragments = Selection()
+        fragments.fragments = selection.fragments
+        return fragments.ast()
+
+    def ast(self) -> SelectionSetNode:
+        """The selection as graphql-core AST: what ``render`` prints, without a
+        parse (a cold plan would spend most of its time parsing)."""
+        nodes: list[SelectionNode] = []
+        for key, f in self.fields.items():
+            selection_set = None
+            if f.selection is not None:
+                selection_set = f.selection.ast() if f.selection else _TYPENAME_ONLY
+            nodes.append(
+                FieldNode(
+                    alias=NameNode(value=f.alias) if f.alias else None,
+                    name=NameNode(value=f.name if f.alias else key),
+                    arguments=f.argument_nodes,
+                    directives=(),
+                    selection_set=selection_set,
+                )
+            )
+        for type_name, selection in self.fragments.items():
+            if selection:
+                nodes.append(
+                    InlineFragmentNode(
+                        type_condition=NamedTypeNode(name=NameNode(value=type_name)),
+                        directives=(),
+                        selection_set=selection.ast(),
+                    )
+                )
+        return SelectionSetNode(selections=tuple(nodes))
 
     def __bool__(self) -> bool:
         return bool(self.fields) or any(self.fragments.values())
@@ -217,18 +316,19 @@ class FetchStep:
             if s
         )
 
+    def entities_ast(self) -> SelectionSetNode:
+        """``entities_body`` as AST: the fragments of the ``_entities`` selection."""
+        return Selection.ast_of_fragments(self.selection)
+
     def requires(
         self,
     ) -> tuple[SelectionSetNode, dict[str, tuple[RepresentationField, ...]]]:
         """The representation selection as sent (an ``@interfaceObject`` subgraph
         sees the interface's name), and the fields to copy by ``__typename``."""
-        shown: dict[str, str] = {}
+        shown = Selection()
         for t, s in self.representations.items():
-            shown.setdefault(self.typename_as.get(t, t), s.render())
-        reps = " ".join(f"... on {t} {text}" for t, text in shown.items())
-        rep_doc = parse("{ " + reps + " }", no_location=True)
-        rep_def = rep_doc.definitions[0]
-        assert isinstance(rep_def, OperationDefinitionNode)
+            shown.fragments.setdefault(self.typename_as.get(t, t), s)
+        requires = shown.ast()
         representation: dict[str, tuple[RepresentationField, ...]] = {}
         for t, s in self.representations.items():
             fields = s.representation()
@@ -240,7 +340,7 @@ class FetchStep:
                     for f in fields
                 )
             representation[t] = fields
-        return rep_def.selection_set, representation
+        return requires, representation
 
 
 def _operation_name(base: str | None, subgraph: str, number: int) -> str | None:
@@ -264,6 +364,7 @@ def render(
         used_names |= step.variables
     used = [d for d in variable_definitions if d.variable.name.value in used_names]
     variable_defs = [print_ast(d) for d in used]
+    variable_nodes: list[VariableDefinitionNode] = list(used)
     name = _operation_name(base_name, first.subgraph, first.index)
     parts: tuple[EntityPart, ...] = ()
     requires = None
@@ -271,15 +372,18 @@ def render(
     if len(steps) > 1:
         kind = "query"
         selections = []
+        fields = []
         built = []
         for number, step in enumerate(steps):
             variable = f"representations{number}"
             variable_defs.insert(number, f"${variable}: [_Any!]!")
+            variable_nodes.insert(number, _representations_variable(variable))
             alias = f"_{number}"
             selections.append(
                 f"{alias}: _entities(representations: ${variable}) "
                 "{" + step.entities_body() + " }"
             )
+            fields.append(_entities_field(alias, variable, step.entities_ast()))
             part_requires, part_representation = step.requires()
             built.append(
                 EntityPart(
@@ -292,25 +396,42 @@ def render(
             )
         parts = tuple(built)
         body = "{ " + " ".join(selections) + " }"
+        selection_set = SelectionSetNode(selections=tuple(fields))
     elif first.entity:
         kind = "query"
         variable_defs.insert(0, "$representations: [_Any!]!")
+        variable_nodes.insert(0, _representations_variable("representations"))
         body = "{ _entities(representations: $representations) {" + (
             first.entities_body() + " } }"
+        )
+        selection_set = SelectionSetNode(
+            selections=(_entities_field(None, "representations", first.entities_ast()),)
         )
         requires, representation = first.requires()
     else:
         body = first.selection.render()
+        selection_set = first.selection.ast()
     header = kind
     if name:
         header += f" {name}"
     if variable_defs:
         header += "(" + ", ".join(variable_defs) + ")"
     text = f"{header} {body}"
+    document = DocumentNode(
+        definitions=(
+            OperationDefinitionNode(
+                operation=OperationType(kind),
+                name=NameNode(value=name) if name else None,
+                variable_definitions=tuple(variable_nodes),
+                directives=(),
+                selection_set=selection_set,
+            ),
+        )
+    )
     return Fetch(
         subgraph=first.subgraph,
         operation=text,
-        document=parse(text, no_location=True),
+        document=document,
         operation_kind=kind,  # type: ignore[arg-type]
         operation_name=name,
         variable_usages=tuple(d.variable.name.value for d in used),

@@ -1,11 +1,11 @@
-"""Executor: walks a QueryPlan, merges subgraph results, shapes the client response.
+"""Executor: walks a QueryPlan, fetches from the subgraphs, merges their answers.
 
 Entity fetches gather every object at their path into one deduplicated
-``_entities`` call. Subgraph errors are re-pathed to client paths and tagged with
-``extensions.serviceName``; a transport failure becomes an error at the fetch's
-paths and the rest of the data is kept. The response is completed against the client
-schema: aliases, field order, ``__typename``, and null propagation
-(https://spec.graphql.org/October2021/#sec-Handling-Field-Errors).
+``_entities`` call (several paths to one subgraph: one request, one aliased
+``_entities`` selection each). Subgraph errors are re-pathed to client paths and
+tagged with ``extensions.serviceName``; a transport failure becomes an error at the
+fetch's paths and the rest of the data is kept. The response is then completed
+against the client schema (``gateway.execution.completion``).
 """
 
 from __future__ import annotations
@@ -19,15 +19,14 @@ import orjson
 from graphql import (
     ExecutionResult,
     FieldNode,
-    GraphQLList,
-    GraphQLNonNull,
-    GraphQLOutputType,
     GraphQLSchema,
     OperationDefinitionNode,
     execute,
 )
 
 from gateway.errors import SubgraphBadResponseError, SubgraphError
+from gateway.execution.completion import complete
+from gateway.execution.merge import collect, merge, representation_of
 from gateway.masking import ErrorPolicy
 from gateway.planner.nodes import (
     Fetch,
@@ -37,7 +36,6 @@ from gateway.planner.nodes import (
     QueryPlan,
     RepresentationField,
     Sequence,
-    ShapeField,
     ShapeSelection,
     Subscription,
 )
@@ -48,99 +46,15 @@ from gateway.transports.base import (
     Transport,
 )
 
-__all__ = ["Executor", "merge"]
+__all__ = ["Executor"]
 
-logger = logging.getLogger("gateway.executor")
+logger = logging.getLogger("gateway.execution")
 
 _MISSING = object()
 _NULL = object()
 """A non-null field is null: its parent becomes null (propagates upwards)."""
 
 _Path = tuple[str | int, ...]
-_Link = tuple[Any, str | int] | None
-"""A response path while shaping: ``(parent link, key)``, built without copying."""
-
-
-def _path_of(link: _Link) -> list[str | int]:
-    path: list[str | int] = []
-    while link is not None:
-        link, key = link
-        path.append(key)
-    path.reverse()
-    return path
-
-
-def merge(target: dict[str, Any], source: Mapping[str, Any]) -> None:
-    """Deep-merge ``source`` into ``target`` (objects by key, lists item by item)."""
-    for key, value in source.items():
-        current = target.get(key, _MISSING)
-        if current is _MISSING or current is None:
-            target[key] = value
-        elif type(current) is dict and type(value) is dict:
-            merge(current, value)
-        elif type(current) is list and type(value) is list:
-            _merge_lists(current, value)
-        else:
-            target[key] = value
-
-
-def _merge_lists(target: list[Any], source: list[Any]) -> None:
-    if len(target) != len(source):
-        target[:] = source
-        return
-    for index, (current, value) in enumerate(zip(target, source, strict=True)):
-        if type(current) is dict and type(value) is dict:
-            merge(current, value)
-        elif type(current) is list and type(value) is list:
-            _merge_lists(current, value)
-        elif current is None:
-            target[index] = value
-
-
-def _collect(
-    data: dict[str, Any], path: tuple[str, ...]
-) -> list[tuple[dict[str, Any], _Path]]:
-    """The objects found at ``path`` (``"@"``: every list item; nulls skipped)."""
-    current: list[tuple[Any, _Path]] = [(data, ())]
-    for segment in path:
-        found: list[tuple[Any, _Path]] = []
-        if segment == "@":
-            for value, at in current:
-                if type(value) is list:
-                    found.extend(
-                        (item, (*at, index))
-                        for index, item in enumerate(value)
-                        if item is not None
-                    )
-        else:
-            for value, at in current:
-                if type(value) is dict:
-                    item = value.get(segment)
-                    if item is not None:
-                        found.append((item, (*at, segment)))
-        current = found
-    return [(value, at) for value, at in current if type(value) is dict]
-
-
-def _representation(value: Any, fields: tuple[RepresentationField, ...]) -> Any:
-    if type(value) is list:
-        return [_representation(item, fields) for item in value]
-    if type(value) is not dict:
-        return value
-    out: dict[str, Any] = {}
-    for field in fields:
-        if field.value is not None:
-            out[field.name] = field.value
-            continue
-        item = value.get(field.source or field.name, _MISSING)
-        if item is _MISSING:
-            if field.optional:
-                continue
-            raise KeyError(field.name)
-        out[field.name] = (
-            _representation(item, field.selection) if field.selection else item
-        )
-    return out
 
 
 def _fetch_path(
@@ -337,7 +251,7 @@ class Executor:
     ) -> _Targets:
         """The deduplicated representations of the objects at ``path``, and for
         each, the objects it stands for."""
-        targets = _collect(run.data, path)
+        targets = collect(run.data, path)
         representations: list[Any] = []
         fan_out: list[list[tuple[dict[str, Any], _Path]]] = []
         seen: dict[Any, int] = {}
@@ -346,7 +260,7 @@ class Executor:
             if fields is None:
                 continue
             try:
-                value = _representation(obj, fields)
+                value = representation_of(obj, fields)
             except KeyError:
                 continue  # the parent fetch failed to deliver a key: nothing to join
             marker: Any = tuple(value.values())
@@ -474,172 +388,11 @@ class Executor:
             }
             merge(run.data, {k: v for k, v in result.data.items() if k in local})
 
-    # -- shaping ---------------------------------------------------------------------
-
     def complete(
         self,
         shape: ShapeSelection,
         data: dict[str, Any],
         errors: list[dict[str, Any]],
     ) -> dict[str, Any]:
-        """Shape merged ``data`` to the client's selection, with null propagation."""
-        completed = self._object(shape, data, None, errors)
-        body: dict[str, Any] = {"data": None if completed is _NULL else completed}
-        if errors:
-            body["errors"] = errors
-        return body
-
-    def _object(
-        self,
-        shape: ShapeSelection,
-        value: dict[str, Any],
-        path: _Link,
-        errors: list[dict[str, Any]],
-    ) -> Any:
-        if shape.abstract:
-            type_name = value.get("__typename")
-            fields = shape.fields_by_type.get(type_name)  # type: ignore[arg-type]
-            if fields is None:
-                errors.append(
-                    {
-                        "message": f"a subgraph returned {type_name!r}, which is not "
-                        f"a possible type of {shape.type_name}",
-                        "path": _path_of(path),
-                        "extensions": {"code": "SUBGRAPH_BAD_RESPONSE"},
-                    }
-                )
-                return None
-        else:
-            type_name = shape.type_name
-            fields = shape.fields_by_type[type_name]
-        out: dict[str, Any] = {}
-        for field in fields:
-            key = field.response_key
-            if field.leaf:
-                item = value.get(field.data_key)
-                if (
-                    item is not None
-                    and field.check is not None
-                    and not field.check(item)
-                ):
-                    errors.append(self._bad_leaf((path, key), field))
-                    item = None
-                if item is None and field.non_null:
-                    self._null_error((path, key), errors, field)
-                    return _NULL
-                out[key] = item
-            elif field.name == "__typename":
-                out[key] = type_name
-            elif field.local:
-                out[key] = value.get(field.data_key)
-            else:
-                completed = self._value(
-                    field.type, field, value.get(field.data_key), (path, key), errors
-                )
-                if completed is _NULL:
-                    return _NULL
-                out[key] = completed
-        return out
-
-    def _value(
-        self,
-        type_: GraphQLOutputType,
-        field: ShapeField,
-        value: Any,
-        path: _Link,
-        errors: list[dict[str, Any]],
-    ) -> Any:
-        if isinstance(type_, GraphQLNonNull):
-            completed = self._nullable(type_.of_type, field, value, path, errors)
-            if completed is None:
-                self._null_error(path, errors, field)
-                return _NULL
-            return completed
-        completed = self._nullable(type_, field, value, path, errors)
-        return None if completed is _NULL else completed
-
-    def _nullable(
-        self,
-        type_: GraphQLOutputType,
-        field: ShapeField,
-        value: Any,
-        path: _Link,
-        errors: list[dict[str, Any]],
-    ) -> Any:
-        if value is None:
-            return None
-        if isinstance(type_, GraphQLList):
-            if type(value) is not list:
-                errors.append(self._bad_value(path, "a list"))
-                return None
-            items = []
-            item_type = type_.of_type
-            selection = field.selection
-            if (
-                selection is None
-                and field.check is None
-                and not isinstance(item_type, (GraphQLNonNull, GraphQLList))
-            ):
-                return value  # a list of nullable custom scalars: nothing to check
-            for index, item in enumerate(value):
-                if (
-                    selection is not None
-                    and type(item) is dict
-                    and (not isinstance(item_type, (GraphQLNonNull, GraphQLList)))
-                ):
-                    completed = self._object(selection, item, (path, index), errors)
-                    items.append(None if completed is _NULL else completed)
-                    continue
-                completed = self._value(item_type, field, item, (path, index), errors)
-                if completed is _NULL:
-                    return _NULL
-                items.append(completed)
-            return items
-        if field.selection is None:
-            if field.check is not None and not field.check(value):
-                errors.append(self._bad_leaf(path, field))
-                return None
-            return value
-        if type(value) is not dict:
-            errors.append(self._bad_value(path, "an object"))
-            return None
-        return self._object(field.selection, value, path, errors)
-
-    @staticmethod
-    def _bad_value(path: _Link, expected: str) -> dict[str, Any]:
-        return {
-            "message": f"a subgraph returned a value that is not {expected}",
-            "path": _path_of(path),
-            "extensions": {"code": "SUBGRAPH_BAD_RESPONSE"},
-        }
-
-    @staticmethod
-    def _bad_leaf(path: _Link, field: ShapeField) -> dict[str, Any]:
-        """A subgraph value that is not a value of the client's type (Apollo Router
-        nulls it too)."""
-        return {
-            "message": f"a subgraph returned an invalid value for "
-            f"{field.parent_type}.{field.name} (type {field.type})",
-            "path": _path_of(path),
-            "extensions": {"code": "SUBGRAPH_BAD_RESPONSE"},
-        }
-
-    @staticmethod
-    def _null_error(
-        path: _Link, errors: list[dict[str, Any]], field: ShapeField
-    ) -> None:
-        here = _path_of(path)
-        for error in errors:
-            other = error.get("path")
-            if isinstance(other, list):
-                size = min(len(other), len(here))
-                if other[:size] == here[:size]:
-                    return  # already explained by a subgraph error on this branch
-        errors.append(
-            {
-                "message": "Cannot return null for non-null field "
-                f"{field.parent_type}.{field.name}.",
-                "path": here,
-                "extensions": {"code": "INTERNAL_SERVER_ERROR"},
-            }
-        )
+        """Shape merged ``data`` to the client's selection (``completion``)."""
+        return complete(shape, data, errors)
