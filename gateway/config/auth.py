@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from yaml.nodes import Node, SequenceNode
+from yaml.nodes import Node, ScalarNode, SequenceNode
 
 if TYPE_CHECKING:
     from gateway.config.located import LocatedReader
@@ -192,7 +192,7 @@ def _jwt(reader: LocatedReader, node: Node, path: str) -> JwtConfig:
             )
     for key in ("clock_skew", "min_refresh_interval"):
         if key in fields:
-            settings[key] = reader.duration(fields[key][1], f"{path}.{key}")
+            settings[key] = _duration_or_zero(reader, fields[key][1], f"{path}.{key}")
     if "scope_claim" in fields:
         claim_node = fields["scope_claim"][1]
         claim = reader.string(claim_node, f"{path}.scope_claim").strip()
@@ -205,6 +205,13 @@ def _jwt(reader: LocatedReader, node: Node, path: str) -> JwtConfig:
             )
         settings["scope_claim"] = claim
     return JwtConfig(**settings)  # type: ignore[arg-type]
+
+
+def _duration_or_zero(reader: LocatedReader, node: Node, path: str) -> float:
+    """A duration where ``0`` (off) is allowed too."""
+    if isinstance(node, ScalarNode) and str(node.value).strip() in ("0", "0s", "0ms"):
+        return 0.0
+    return reader.duration(node, path)
 
 
 def _jwks(reader: LocatedReader, node: Node, path: str) -> JwksConfig:
