@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import aiohttp
 import orjson
 from jwt import PyJWK
-from jwt.exceptions import PyJWKError
+from jwt.exceptions import PyJWTError
 
 from gateway.config.auth import JwksConfig
 
@@ -75,7 +75,7 @@ def parse_jwks(body: bytes, name: str) -> tuple[PyJWK, ...]:
             continue  # an encryption key
         try:
             keys.append(PyJWK(item))
-        except PyJWKError as exc:
+        except (PyJWTError, ValueError, TypeError, KeyError) as exc:
             logger.warning(
                 "JWKS %s: key %d (kid %r) skipped: %s",
                 name,
