@@ -15,7 +15,7 @@ See https://www.apollographql.com/docs/graphos/routing/security/authorization
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from graphql import (
@@ -34,7 +34,8 @@ from graphql.error import GraphQLSyntaxError
 
 from gateway.authentication.identity import Identity
 from gateway.composition.normalise import directive_names_of, read_link
-from gateway.errors import CompositionError, CompositionIssue
+from gateway.config.auth import ScopeRule
+from gateway.errors import CompositionError, CompositionIssue, ConfigError
 from gateway.supergraph import Supergraph
 
 __all__ = ["AccessRules", "Requirement"]
@@ -129,9 +130,12 @@ class AccessRules:
         return bool(self.requirements)
 
     @classmethod
-    def from_supergraph(cls, supergraph: Supergraph) -> AccessRules:
-        """The rules the subgraphs' directives say. Raises ``CompositionError``
-        for ``@policy``."""
+    def from_supergraph(
+        cls, supergraph: Supergraph, extra: Sequence[ScopeRule] = ()
+    ) -> AccessRules:
+        """The rules the subgraphs' directives say, and ``extra`` ones
+        (``gateway.authorization.requires_scopes``). Raises ``CompositionError``
+        for ``@policy``, ``ConfigError`` for an extra rule naming nothing."""
         fields: dict[tuple[str, str], Requirement] = {}
         types: dict[str, Requirement] = {}
         issues: list[CompositionIssue] = []
@@ -173,6 +177,10 @@ class AccessRules:
                             fields[key] = fields.get(key, _NONE).both(found)
         if issues:
             raise CompositionError(issues)
+        for rule in extra:
+            for key in _coordinates(supergraph, rule):
+                found = Requirement(True, _minimal(rule.scopes))
+                fields[key] = fields.get(key, _NONE).both(found)
         return cls(supergraph.schema, fields, types)
 
     def _compute(self) -> None:
@@ -221,6 +229,30 @@ class AccessRules:
         """Whether ``identity`` meets each of ``requirements``: requests with the
         same decisions see the same fields (and share filtered plans)."""
         return tuple(r.allows(identity) for r in self.requirements)
+
+
+def _coordinates(supergraph: Supergraph, rule: ScopeRule) -> list[tuple[str, str]]:
+    """The fields a configured rule names; ``ConfigError`` when none."""
+    where = f"{rule.subgraph}:" if rule.subgraph else ""
+    named = f"{where}{rule.type_name}.{rule.field_name}"
+    typedef = supergraph.types.get(rule.type_name)
+    if rule.subgraph is not None and rule.subgraph not in supergraph.subgraphs:
+        raise ConfigError(
+            f"no subgraph named {rule.subgraph!r}",
+            key_path=f"gateway.authorization.requires_scopes.{named}",
+        )
+    found = [
+        (rule.type_name, name)
+        for name, field in (typedef.fields.items() if typedef else ())
+        if rule.field_name in ("*", name)
+        and (rule.subgraph is None or rule.subgraph in field.subgraphs)
+    ]
+    if not found:
+        raise ConfigError(
+            "names no field of the supergraph",
+            key_path=f"gateway.authorization.requires_scopes.{named}",
+        )
+    return found
 
 
 def _nodes(named: GraphQLNamedType) -> Iterator[object]:

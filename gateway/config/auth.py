@@ -23,6 +23,8 @@ Cosmo's ``authentication.jwt.jwks`` and Apollo Router's
         require_authentication: false   # a request without a token is refused
         reject_unauthorized: false      # fail the operation instead of nulling fields
         close_expired_streams: true     # a stream ends when its token expires
+        requires_scopes:                # @requiresScopes added by the gateway
+          "claude:Mutation.*": [["claude:run"]]   # [subgraph:]Type.field or Type.*
 
 See https://cosmo-docs.wundergraph.com/router/authentication-and-authorization and
 https://www.apollographql.com/docs/graphos/routing/security/jwt
@@ -46,6 +48,7 @@ __all__ = [
     "AuthorizationConfig",
     "JwksConfig",
     "JwtConfig",
+    "ScopeRule",
     "read_authentication",
     "read_authorization",
 ]
@@ -110,6 +113,20 @@ class AuthorizationConfig:
     require_authentication: bool = False
     reject_unauthorized: bool = False
     close_expired_streams: bool = True
+    requires_scopes: tuple[ScopeRule, ...] = ()
+    """``@requiresScopes`` the gateway adds to fields whatever their subgraph's SDL
+    says (a subgraph one does not own, or an in-process one such as claude)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeRule:
+    """``[subgraph:]Type.field`` (or ``Type.*``) needs one of ``scopes``."""
+
+    subgraph: str | None
+    type_name: str
+    field_name: str
+    """``*``: every field of the type (that ``subgraph`` resolves)."""
+    scopes: tuple[frozenset[str], ...]
 
 
 _AUTHENTICATION_KEYS = ("jwt",)
@@ -129,6 +146,11 @@ _AUTHORIZATION_KEYS = (
     "require_authentication",
     "reject_unauthorized",
     "close_expired_streams",
+    "requires_scopes",
+)
+_BOOLEAN_KEYS = _AUTHORIZATION_KEYS[:3]
+_COORDINATE = re.compile(
+    r"(?:([A-Za-z_][A-Za-z0-9_-]*):)?([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*|\*)"
 )
 
 
@@ -247,10 +269,36 @@ def read_authorization(
     reader: LocatedReader, node: Node, path: str
 ) -> AuthorizationConfig:
     fields = reader.optional_mapping(node, path, _AUTHORIZATION_KEYS)
-    return AuthorizationConfig(
-        **{
-            key: reader.boolean(fields[key][1], f"{path}.{key}")
-            for key in _AUTHORIZATION_KEYS
-            if key in fields
-        }
-    )
+    settings: dict[str, object] = {
+        key: reader.boolean(fields[key][1], f"{path}.{key}")
+        for key in _BOOLEAN_KEYS
+        if key in fields
+    }
+    if "requires_scopes" in fields:
+        settings["requires_scopes"] = _scope_rules(
+            reader, fields["requires_scopes"][1], f"{path}.requires_scopes"
+        )
+    return AuthorizationConfig(**settings)  # type: ignore[arg-type]
+
+
+def _scope_rules(reader: LocatedReader, node: Node, path: str) -> tuple[ScopeRule, ...]:
+    rules: list[ScopeRule] = []
+    for name, (key, value) in reader.pairs(node, path).items():
+        match = _COORDINATE.fullmatch(name)
+        if match is None:
+            reader.fail(
+                key,
+                f"{path}.{name}",
+                "expected Type.field, Type.* or subgraph:Type.field",
+            )
+        key_path = f"{path}.{name}"
+        if not isinstance(value, SequenceNode) or not value.value:
+            reader.fail(
+                value, key_path, 'expected a list of scope lists, e.g. [["read:x"]]'
+            )
+        sets: list[frozenset[str]] = []
+        for index, item in enumerate(value.value):
+            scopes = _strings(reader, item, f"{key_path}[{index}]")
+            sets.append(frozenset(text for _, text in scopes))
+        rules.append(ScopeRule(match[1], match[2], match[3], tuple(sets)))
+    return tuple(rules)

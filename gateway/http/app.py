@@ -297,7 +297,9 @@ async def _subgraphs_and_engine(app: web.Application) -> AsyncIterator[None]:
 
 def _authorizer(config: Config, supergraph: Supergraph) -> Authorizer | None:
     """``@authenticated``/``@requiresScopes`` enforcement, when a field has one."""
-    rules = AccessRules.from_supergraph(supergraph)
+    rules = AccessRules.from_supergraph(
+        supergraph, config.gateway.authorization.requires_scopes
+    )
     if not rules:
         return None
     return Authorizer(

@@ -12,8 +12,9 @@ from gateway.authentication import Identity
 from gateway.authorization import AccessRules, Authorizer, Requirement
 from gateway.composition import compose
 from gateway.composition.supergraph_sdl import load_supergraph
+from gateway.config.auth import ScopeRule
 from gateway.engine import Engine
-from gateway.errors import CompositionError, UnauthorizedError
+from gateway.errors import CompositionError, ConfigError, UnauthorizedError
 from gateway.operation import GraphQLRequest
 from gateway.transports.inprocess import InProcessTransport
 from tests.fixtures.vault import ACCOUNTS_SDL, ORDERS_SDL, accounts, orders
@@ -236,3 +237,26 @@ def test_the_filtered_operation_prints_as_valid_graphql() -> None:
     assert operation is not None
     assert print_ast(operation.document) == operation.query
     assert "$skip" in operation.query
+
+
+def test_configured_scopes_close_the_claude_subgraphs_mutations() -> None:
+    from subgraphs.claude import SDL as CLAUDE_SDL
+
+    supergraph = compose([("claude", CLAUDE_SDL), ("accounts", ACCOUNTS_SDL)])
+    rule = ScopeRule("claude", "Mutation", "*", (frozenset({"claude:run"}),))
+    rules = AccessRules.from_supergraph(supergraph, [rule])
+    mutation = supergraph.schema.mutation_type
+    assert mutation is not None and mutation.fields
+    for name in mutation.fields:
+        assert rules.field("Mutation", name) == Requirement(
+            True, (frozenset({"claude:run"}),)
+        ), name
+    assert rules.field("Query", "users").empty
+    with pytest.raises(ConfigError, match="names no field"):
+        AccessRules.from_supergraph(
+            supergraph, [ScopeRule("accounts", "Mutation", "*", (frozenset(),))]
+        )
+    with pytest.raises(ConfigError, match="no subgraph named 'nope'"):
+        AccessRules.from_supergraph(
+            supergraph, [ScopeRule("nope", "Query", "users", (frozenset(),))]
+        )

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config.auth import ASYMMETRIC_ALGORITHMS
+from gateway.errors import ConfigError
 from tests.test_config import error, load
 
 BASE = "subgraphs: {a: {routing_url: 'http://a/', schema: {file: a.graphql}}}\n"
@@ -38,6 +39,9 @@ gateway:
     require_authentication: true
     reject_unauthorized: true
     close_expired_streams: false
+    requires_scopes:
+      "a:Query.a": [["x", "y"], [z]]
+      "Query.*": [admin]
   headers:
     all:
       request:
@@ -58,6 +62,14 @@ gateway:
     authorization = config.gateway.authorization
     assert authorization.require_authentication and authorization.reject_unauthorized
     assert not authorization.close_expired_streams
+    first, second = authorization.requires_scopes
+    assert (first.subgraph, first.type_name, first.field_name) == ("a", "Query", "a")
+    assert first.scopes == (frozenset({"x", "y"}), frozenset({"z"}))
+    assert (second.subgraph, second.field_name, second.scopes) == (
+        None,
+        "*",
+        (frozenset({"admin"}),),
+    )
     assert config.gateway.headers[0].claim == "sub"
 
 
@@ -121,6 +133,28 @@ def test_bad_authentication_settings_name_the_key(
     )
     assert exc.key_path == key_path, str(exc)
     assert words in str(exc), str(exc)
+
+
+def test_a_scope_rule_names_a_field(tmp_path: Path) -> None:
+    exc = error(
+        tmp_path,
+        BASE + "gateway: {authorization: {requires_scopes: {'Query': [[a]]}}}\n",
+        files=FILES,
+    )
+    assert exc.key_path == "gateway.authorization.requires_scopes.Query"
+    assert "Type.field" in str(exc)
+
+
+def test_require_authentication_without_jwt_is_an_error(tmp_path: Path) -> None:
+    from gateway.http.app import create_app
+
+    config = load(
+        tmp_path,
+        BASE + "gateway: {authorization: {require_authentication: true}}\n",
+        files=FILES,
+    )
+    with pytest.raises(ConfigError, match=r"gateway\.authentication\.jwt"):
+        create_app(config)
 
 
 def test_a_claim_expression_must_name_a_claim(tmp_path: Path) -> None:
