@@ -56,6 +56,11 @@ Our additions:
   ``stacktrace``/``exception`` are refused: use ``dev_mode``),
   ``default_extension_code`` (DOWNSTREAM_SERVICE_ERROR), ``attach_service_name``.
   See https://cosmo-docs.wundergraph.com/router/configuration
+* ``authentication`` (``jwt``: JWKS sources, algorithms, header, issuer, audience,
+  clock skew, scope claim) and ``authorization`` (``require_authentication``,
+  ``reject_unauthorized``, ``close_expired_streams``, ``requires_scopes``):
+  ``gateway.config.auth`` and docs/auth.md. A header ``set`` rule may take
+  ``expression: request.auth.claims.<claim>`` instead of ``value``.
 * ``${VAR}`` and ``${VAR:-default}`` are expanded in every string value (never in
   keys) from the environment; the default applies when VAR is unset or empty, an unset
   ``${VAR}`` without default is an error, and ``$${VAR}`` is a literal ``${VAR}``.

@@ -53,6 +53,30 @@ class EdgeAuthentication:
             )
         return identity
 
+    async def identify_payload(self, payload: object) -> Identity | None:
+        """The identity in a WebSocket ``connection_init`` payload: the token under
+        the header's name, in any case (``{"Authorization": "Bearer ..."}``), as
+        Apollo's and Cosmo's clients send it."""
+        value = None
+        if isinstance(payload, Mapping) and self.authenticator is not None:
+            name = self.authenticator.config.header_name.lower()
+            for key, item in payload.items():
+                if isinstance(key, str) and key.lower() == name:
+                    if not isinstance(item, str):
+                        raise UnauthenticatedError(f"{key} must be a string")
+                    value = item
+        identity = None
+        if value is not None and self.authenticator is not None:
+            identity = await self.authenticator.verify(
+                self.authenticator.token_in(value)
+            )
+        if identity is None and self.require:
+            raise UnauthenticatedError(
+                "this gateway requires a token "
+                "(gateway.authorization.require_authentication)"
+            )
+        return identity
+
 
 AUTHENTICATION = web.AppKey("authentication", EdgeAuthentication)
 

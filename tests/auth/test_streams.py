@@ -57,3 +57,24 @@ async def test_expiry_can_be_ignored_for_open_streams() -> None:
     events = until_expiry(request_with(False), identity, source.events)
     assert events == source.events
     assert until_expiry(request_with(True), None, source.events) == source.events
+
+
+async def test_a_connection_init_payload_carries_the_token(tmp_path: Any) -> None:
+    import json
+
+    from gateway.authentication import JwtAuthenticator, KeySets
+    from gateway.config.auth import JwksConfig, JwtConfig
+    from tests.helpers.jwks import rsa_key
+
+    key = rsa_key("r")
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps({"keys": [key.public_jwk()]}))
+    config = JwtConfig(jwks=(JwksConfig(file=path),))
+    keys = KeySets(config.jwks)
+    await keys.start()
+    edge = EdgeAuthentication(JwtAuthenticator(config, keys), require=True)
+    identity = await edge.identify_payload({"authorization": f"Bearer {key.token()}"})
+    assert identity is not None and identity.claims["sub"] == "u1"
+    for payload in ({}, None, {"Authorization": "Bearer nope"}, {"Authorization": 1}):
+        with pytest.raises(UnauthenticatedError):
+            await edge.identify_payload(payload)
