@@ -302,6 +302,11 @@ def _authorizer(config: Config, supergraph: Supergraph) -> Authorizer | None:
     )
     if not rules:
         return None
+    if config.gateway.authentication.jwt is None:
+        logger.warning(
+            "some fields need a token (@authenticated/@requiresScopes) but "
+            "gateway.authentication.jwt is not configured: they are always null"
+        )
     return Authorizer(
         rules,
         reject=config.gateway.authorization.reject_unauthorized,

@@ -151,7 +151,9 @@ def until_expiry(
         or not edge.close_expired_streams
     ):
         return events
-    expires_at = identity.expires_at
+    # The token was accepted within the clock skew: the stream ends past it too.
+    skew = edge.authenticator.config.clock_skew if edge.authenticator else 0.0
+    expires_at = identity.expires_at + skew
 
     async def expiring() -> AsyncIterator[StreamEvent]:
         source = events()

@@ -307,3 +307,42 @@ async def test_an_event_stream_ends_with_an_error_when_its_token_expires(
         ) as response,
     ):
         assert response.status == 401
+
+
+async def test_tokens_work_with_the_cors_and_host_rules(auth_gateway: Start) -> None:
+    setup = await auth_gateway()
+    ui = "http://localhost:5173"
+    async with aiohttp.ClientSession() as session:
+        async with session.options(
+            setup.gateway.url,
+            headers={
+                "Origin": ui,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization, content-type",
+            },
+        ) as response:
+            assert response.status in (200, 204)
+            allowed = response.headers.get("Access-Control-Allow-Headers", "").lower()
+            assert "authorization" in allowed
+    status, body = await post(
+        setup.gateway,
+        "{ users { email } }",
+        setup.rsa.token(),
+        headers={"Origin": ui},
+    )
+    assert status == 200 and body["data"]["users"][0]["email"], body
+    # A foreign page gets nothing, valid token or not; nor does a rebound Host.
+    status, body = await post(
+        setup.gateway,
+        "{ users { email } }",
+        setup.rsa.token(),
+        headers={"Origin": "https://evil.test"},
+    )
+    assert status == 403, body
+    status, body = await post(
+        setup.gateway,
+        "{ users { email } }",
+        setup.rsa.token(),
+        headers={"Host": "evil.test"},
+    )
+    assert status == 421, body
