@@ -80,19 +80,6 @@ class Requirement:
             return True
         return any(needed <= identity.scopes for needed in self.scopes)
 
-    def describe(self) -> str:
-        parts = []
-        if self.authenticated or self.scopes is not None:
-            parts.append("a token")
-        if self.scopes:
-            parts.append(
-                " or ".join(
-                    "scope(s) " + " ".join(sorted(s)) if s else "no scope"
-                    for s in self.scopes
-                )
-            )
-        return " with ".join(parts)
-
 
 def _minimal(sets: Iterable[frozenset[str]]) -> _Scopes:
     """The sets none of which holds another (``{a} or {a, b}`` is ``{a}``), sorted."""

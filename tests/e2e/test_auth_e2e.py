@@ -20,6 +20,7 @@ from aiohttp.test_utils import TestServer
 
 from gateway.http.subgraph_app import create_subgraph_app
 from tests.fixtures.vault import ORDERS_SDL, orders
+from tests.helpers.curl import sse_events
 from tests.helpers.jwks import JwksServer, SigningKey, ec_key, rsa_key
 from tests.helpers.processes import GatewayProcess, StartGateway
 
@@ -346,3 +347,53 @@ async def test_tokens_work_with_the_cors_and_host_rules(auth_gateway: Start) -> 
         headers={"Host": "evil.test"},
     )
     assert status == 421, body
+
+
+async def test_a_subscription_ends_with_an_error_when_its_token_expires(
+    auth_gateway: Start,
+) -> None:
+    setup = await auth_gateway()
+    token = setup.ec.token(expires_in=2)
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session,
+        session.post(
+            setup.gateway.url,
+            json={"query": "subscription { ticks(every: 0.2) }"},
+            headers={
+                "Accept": "text/event-stream",
+                "Authorization": f"Bearer {token}",
+            },
+        ) as response,
+    ):
+        assert response.status == 200
+        text = (await response.read()).decode()  # the gateway ends the stream
+    events = sse_events(text)
+    assert events[-1]["event"] == "complete"
+    payloads = [json.loads(e["data"]) for e in events[:-1]]
+    assert payloads[0] == {"data": {"ticks": 1}}
+    assert all("data" in p for p in payloads[:-1])
+    last = payloads[-1]
+    assert [e["extensions"]["code"] for e in last["errors"]] == ["UNAUTHENTICATED"]
+    assert "expired" in last["errors"][0]["message"]
+
+
+async def test_an_anonymous_subscription_to_an_authenticated_field_is_null(
+    auth_gateway: Start,
+) -> None:
+    setup = await auth_gateway()
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session,
+        session.post(
+            setup.gateway.url,
+            json={"query": "subscription { ticks }"},
+            headers={"Accept": "text/event-stream"},
+        ) as response,
+    ):
+        text = (await response.read()).decode()
+    events = sse_events(text)
+    assert events[-1]["event"] == "complete"
+    body = json.loads(events[0]["data"])
+    assert body["data"] is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == [
+        "UNAUTHORIZED_FIELD_OR_TYPE"
+    ]
