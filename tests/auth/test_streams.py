@@ -41,7 +41,7 @@ async def test_a_stream_whose_token_expires_gets_an_error_and_its_source_closes(
     None
 ):
     source = Source()
-    identity = Identity({"sub": "u1"}, expires_at=time.time() + 0.3)
+    identity = Identity({"sub": "u1"}, expires_at=time.time() + 1.5)
     events = until_expiry(request_with(True), identity, source.events)
     seen = []
     with pytest.raises(UnauthenticatedError, match="expired"):
