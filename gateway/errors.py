@@ -15,7 +15,10 @@
     │   ├── TooManyStreamsError   stream limits reached                                429
     │   ├── HostNotAllowedError   Host is not a local name or gateway.allowed_hosts    421
     │   ├── OriginNotAllowedError Origin is not the gateway's nor in gateway.cors      403
-    │   └── PreflightRequiredError a GET/simple POST without a preflighted header (CSRF) 400
+    │   ├── PreflightRequiredError a GET/simple POST without a preflighted header (CSRF) 400
+    │   ├── UnauthenticatedError  a bad, expired or (when required) missing token       401
+    │   └── UnauthorizedError     gateway.authorization.reject_unauthorized and a field
+    │                             the token may not see         403 UNAUTHORIZED_FIELD_OR_TYPE
     ├── PlanningError         a selection no path of the query graph reaches; answered
     │                         with data: null                        QUERY_PLANNING_FAILED
     └── SubgraphError         a subgraph could not be reached or answered badly; becomes a
@@ -64,6 +67,8 @@ __all__ = [
     "SubgraphTimeoutError",
     "SubgraphUnreachableError",
     "TooManyStreamsError",
+    "UnauthenticatedError",
+    "UnauthorizedError",
 ]
 
 
@@ -249,6 +254,25 @@ class PreflightRequiredError(RequestError):
 
     code = "PREFLIGHT_REQUIRED"
     status = 400
+
+
+class UnauthenticatedError(RequestError):
+    """The request's token is invalid, expired, or missing where one is required.
+    See https://www.rfc-editor.org/rfc/rfc6750#section-3"""
+
+    code = "UNAUTHENTICATED"
+    status = 401
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, headers={"WWW-Authenticate": "Bearer"})
+
+
+class UnauthorizedError(RequestError):
+    """``reject_unauthorized``: the operation selects fields its token may not see
+    (one error per field, at its path)."""
+
+    code = "UNAUTHORIZED_FIELD_OR_TYPE"
+    status = 403
 
 
 class PlanningError(GatewayError):

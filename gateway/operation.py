@@ -419,6 +419,9 @@ class Prepared:
     request: GraphQLRequest
     operation: Operation
     variables: Mapping[str, Any]
+    restriction: Any = None
+    """``gateway.authorization.Restriction``: the operation as the request's token
+    may run it (``None``: all of it)."""
 
 
 def _finish(

@@ -70,6 +70,11 @@ Our additions:
   ``default_list_size`` (10, for complexity); ``document_cache_bytes`` and
   ``plan_cache_bytes`` (32MB each), ``subgraph_max_response_bytes`` (64MB),
   ``body_read_timeout`` (30s) and ``keepalive_timeout`` (15s). See ``gateway.limits``.
+* ``authentication`` (``jwt``: JWKS sources, algorithms, header, issuer, audience,
+  clock skew, scope claim) and ``authorization`` (``require_authentication``,
+  ``reject_unauthorized``, ``close_expired_streams``, ``requires_scopes``):
+  ``gateway.config.auth`` and docs/auth.md. A header ``set`` rule may take
+  ``expression: request.auth.claims.<claim>`` instead of ``value``.
 * ``${VAR}`` and ``${VAR:-default}`` are expanded in every string value (never in
   keys) from the environment; the default applies when VAR is unset or empty, an unset
   ``${VAR}`` without default is an error, and ``$${VAR}`` is a literal ``${VAR}``.
@@ -92,6 +97,7 @@ from typing import Any, cast
 from graphql import GraphQLSyntaxError, parse
 from yaml.nodes import MappingNode, Node, SequenceNode
 
+from gateway.config.auth import read_authentication, read_authorization
 from gateway.config.located import (
     LocatedReader,
     did_you_mean,
@@ -207,6 +213,8 @@ _GATEWAY_KEYS = (
     "roots",
     "persisted_operations",
     "automatic_persisted_queries",
+    "authentication",
+    "authorization",
 )
 _PERSISTED_KEYS = ("manifest", "directory", "block_non_persisted_operations")
 _APQ_KEYS = ("enabled", "cache")
@@ -231,7 +239,10 @@ _ORIGIN_PATTERN = re.compile(r"\*|null|[a-z][a-z0-9+.-]*://[^/?#\s]+")
 _METHOD = re.compile(r"[A-Z]+")
 _CODE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PROPAGATE_KEYS = ("op", "named", "matching", "rename", "default")
-_SET_KEYS = ("op", "name", "value")
+_SET_KEYS = ("op", "name", "value", "expression")
+_CLAIM_EXPRESSION = re.compile(
+    r"(?:request\.auth\.)?claims\.([A-Za-z_][A-Za-z0-9_:-]*(?:\.[A-Za-z_][A-Za-z0-9_:-]*)*)"
+)
 
 
 class _Grammar(LocatedReader):
@@ -663,6 +674,8 @@ class _Grammar(LocatedReader):
             "dev_mode": self.boolean,
             "subgraph_error_propagation": self.error_propagation,
             "roots": self.roots,
+            "authentication": lambda n, p: read_authentication(self, n, p),
+            "authorization": lambda n, p: read_authorization(self, n, p),
         }
         for name, reader in readers.items():
             if name in fields:
@@ -938,6 +951,14 @@ class _Grammar(LocatedReader):
             for index, item in enumerate(rules_node.value)
         )
 
+    def claim_expression(self, node: Node, path: str) -> str:
+        """Cosmo's ``request.auth.claims.sub``: the claim path."""
+        text = self.string(node, path).strip()
+        match = _CLAIM_EXPRESSION.fullmatch(text)
+        if match is None:
+            self.fail(node, path, _claim_expression_error(text))
+        return match.group(1)
+
     def header_rule(self, node: Node, path: str) -> HeaderRule:
         fields = self.pairs(node, path, "a header rule mapping")
         if "op" not in fields:
@@ -958,15 +979,22 @@ class _Grammar(LocatedReader):
             return self.string(value, f"{path}.{key}", empty=True)
 
         if op == "set":
-            for key in ("name", "value"):
-                if key not in fields:
-                    self.fail(
-                        node,
-                        f"{path}.{key}",
-                        "missing: a set rule needs name and value",
-                    )
+            if "name" not in fields or ("value" in fields) == ("expression" in fields):
+                self.fail(
+                    node,
+                    path,
+                    "a set rule needs name and value (or name and expression, not both)",
+                )
+            claim = None
+            if "expression" in fields:
+                claim = self.claim_expression(
+                    fields["expression"][1], f"{path}.expression"
+                )
             return HeaderRule(
-                op="set", name=text("name", header=True), value=text("value")
+                op="set",
+                name=text("name", header=True),
+                value=text("value"),
+                claim=claim,
             )
         if ("named" in fields) == ("matching" in fields):
             self.fail(
@@ -1000,6 +1028,13 @@ class _Grammar(LocatedReader):
             rename=text("rename", header=True),
             default=text("default"),
         )
+
+
+def _claim_expression_error(text: str) -> str:
+    return (
+        f"expected request.auth.claims.<claim> (a dotted path, e.g. "
+        f"request.auth.claims.sub), got {text!r}"
+    )
 
 
 def _require_mapping(loader: LocatedReader, node: Node, path: str) -> Node:

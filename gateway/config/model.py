@@ -10,6 +10,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
+from gateway.config.auth import AuthenticationConfig, AuthorizationConfig
 from gateway.config.located import did_you_mean
 from gateway.errors import ConfigError
 from gateway.limits import OperationLimits
@@ -74,6 +75,9 @@ class HeaderRule:
     default: str | None = None
     name: str | None = None
     value: str | None = None
+    claim: str | None = None
+    """A ``set`` rule's value from the request's verified token: a dotted claim
+    path (``sub``), from ``expression: request.auth.claims.sub``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +241,8 @@ class GatewayConfig:
     in-process subgraph that declares it takes them (``gateway.local.settings``),
     unless its own ``options.roots`` says otherwise. Empty: each subgraph's default,
     the current directory."""
+    authentication: AuthenticationConfig = field(default_factory=AuthenticationConfig)
+    authorization: AuthorizationConfig = field(default_factory=AuthorizationConfig)
 
     @property
     def query_plans_exposed(self) -> bool:

@@ -19,6 +19,8 @@ import orjson
 from aiohttp import web
 from multidict import CIMultiDictProxy
 
+from gateway.authentication import Identity
+from gateway.authorization import AccessRules, Authorizer
 from gateway.config import Config
 from gateway.engine import Engine
 from gateway.errors import (
@@ -32,6 +34,12 @@ from gateway.errors import (
 from gateway.events import StreamEvent
 from gateway.headers import HeaderPolicy
 from gateway.http import noise
+from gateway.http.auth import (
+    AUTHENTICATION,
+    identify,
+    install_authentication,
+    until_expiry,
+)
 from gateway.http.body import handler_args
 from gateway.http.graphql import (
     APPLICATION_JSON,
@@ -50,6 +58,7 @@ from gateway.http.single_connection import SingleConnections, wants_single_conne
 from gateway.http.streaming import (
     StreamLimits,
     StreamRegistry,
+    client_key,
     last_event_id,
     run_stream,
     stream_events,
@@ -151,8 +160,9 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
             body_timeout=state.config.gateway.limits.body_read_timeout,
         )
         graphql_request = state.persisted.resolve(graphql_request)
+        identity = await identify(request)
         try:
-            prepared = await engine.prepare_async(graphql_request)
+            prepared = await engine.prepare_async(graphql_request, identity)
         except OperationError as exc:
             if single.media == EVENT_STREAM and exc.code != "GRAPHQL_PARSE_FAILED":
                 # Accepted as a stream: the errors are its one event.
@@ -169,8 +179,11 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
         context = RequestContext(
             headers=request.headers,
             remote=request.remote,
-            forward=state.headers.for_request(request.headers),
+            forward=state.headers.for_request(
+                request.headers, identity.claims if identity else None
+            ),
             request_id=new_request_id(),
+            claims=identity.claims if identity else None,
         )
         answer = negotiated.stream if kind == "subscription" else single
         if answer is None:
@@ -180,7 +193,9 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
                 code="SUBSCRIPTION_REQUIRES_STREAM",
             )
         if answer.streams:
-            return await _stream(request, state, engine, prepared, context, answer)
+            return await _stream(
+                request, state, engine, prepared, context, answer, identity
+            )
     except RequestError as exc:
         # A stream request that fails before its stream starts keeps its 4xx.
         return error_response(exc, json_media, keep_status=single.streams)
@@ -227,12 +242,15 @@ async def _stream(
     prepared: Prepared,
     context: RequestContext,
     answer: Answer,
+    identity: Identity | None = None,
 ) -> web.StreamResponse:
-    events = _events(request, engine, prepared, context)
+    events = until_expiry(
+        request, identity, _events(request, engine, prepared, context)
+    )
     gateway = state.config.gateway
     if answer.media == MULTIPART_MIXED:
         assert answer.multipart_spec is not None
-        stream = state.streams.open(request.remote or "unknown")
+        stream = state.streams.open(client_key(request))
         encoder = MultipartEncoder(request, answer.multipart_spec)
         await run_stream(
             state.streams,
@@ -312,16 +330,28 @@ async def _single_connection(
         return error_response(exc, APPLICATION_JSON, keep_status=True)
 
 
-def _operation_runner(engine: Engine, persisted: PersistedDocuments) -> OperationRunner:
+def _operation_runner(
+    engine: Engine, persisted: PersistedDocuments, upgrade: web.Request
+) -> OperationRunner:
     """How a socket runs one operation: the same persisted documents, prepare,
-    execute and subscribe as over HTTP (mutations too: a socket is not a GET)."""
+    authorization, execute and subscribe as over HTTP (mutations too: a socket is
+    not a GET); a subscription ends when the connection's token expires."""
+    jwt = upgrade.app[STATE].config.gateway.authentication.jwt
+    scope_claim = jwt.scope_claim if jwt is not None else "scope"
 
     def run(
         graphql_request: GraphQLRequest, context: RequestContext
     ) -> Callable[[], AsyncIterator[StreamEvent]]:
-        prepared = engine.prepare(persisted.resolve(graphql_request))
+        identity = (
+            Identity.from_claims(context.claims, scope_claim)
+            if context.claims is not None
+            else None
+        )
+        prepared = engine.prepare(persisted.resolve(graphql_request), identity)
         if prepared.operation.kind == "subscription":
-            return lambda: engine.subscribe(prepared, context)
+            return until_expiry(
+                upgrade, identity, lambda: engine.subscribe(prepared, context)
+            )
 
         async def single() -> AsyncIterator[StreamEvent]:
             yield StreamEvent(None, await engine.execute(prepared, context))
@@ -336,17 +366,28 @@ async def _websocket(request: web.Request, state: GatewayState) -> web.StreamRes
     if engine is None or state.shutting_down:
         return not_ready_response(APPLICATION_JSON)
     policy = state.headers
+    edge = request.app.get(AUTHENTICATION)
 
-    def context(headers: CIMultiDictProxy[str], remote: str | None) -> RequestContext:
+    async def context(
+        headers: CIMultiDictProxy[str], remote: str | None
+    ) -> RequestContext:
+        # The token comes in the upgrade's headers or the connection_init payload's
+        # (merged into ``headers``); a bad one refuses the connection (4403).
+        identity = await edge.identify(headers) if edge is not None else None
+        claims = identity.claims if identity is not None else None
         return RequestContext(
-            headers=headers, remote=remote, forward=policy.for_request(headers)
+            headers=headers,
+            remote=remote,
+            forward=policy.for_request(headers, claims),
+            request_id=new_request_id(),
+            claims=claims,
         )
 
     gateway = state.config.gateway
     return await serve_websocket(
         request,
         state.sockets,
-        _operation_runner(engine, state.persisted),
+        _operation_runner(engine, state.persisted, request),
         context,
         SocketOptions(
             registry=state.streams,
@@ -439,6 +480,7 @@ async def _subgraphs_and_engine(app: web.Application) -> AsyncIterator[None]:
             document_cache_bytes=limits.document_cache_bytes,
             plan_cache_bytes=limits.plan_cache_bytes,
             limits=limits.operation,
+            authorizer=_authorizer(config, supergraph),
         )
         logger.info(
             "gateway ready: %d subgraph(s): %s",
@@ -450,6 +492,25 @@ async def _subgraphs_and_engine(app: web.Application) -> AsyncIterator[None]:
         )
         yield
         state.engine = None
+
+
+def _authorizer(config: Config, supergraph: Supergraph) -> Authorizer | None:
+    """``@authenticated``/``@requiresScopes`` enforcement, when a field has one."""
+    rules = AccessRules.from_supergraph(
+        supergraph, config.gateway.authorization.requires_scopes
+    )
+    if not rules:
+        return None
+    if config.gateway.authentication.jwt is None:
+        logger.warning(
+            "some fields need a token (@authenticated/@requiresScopes) but "
+            "gateway.authentication.jwt is not configured: they are always null"
+        )
+    return Authorizer(
+        rules,
+        reject=config.gateway.authorization.reject_unauthorized,
+        cache_size=config.gateway.plan_cache_size,
+    )
 
 
 async def _on_shutdown(app: web.Application) -> None:
@@ -508,6 +569,7 @@ def create_app(config: Config) -> web.Application:
     app.router.add_get("/health/live", health_handler)
     app.router.add_get("/health/ready", ready_handler)
     app.cleanup_ctx.append(_client_session)
+    install_authentication(app, config, lambda: app[STATE].session)
     app.cleanup_ctx.append(_subgraphs_and_engine)
     app.on_shutdown.append(_on_shutdown)
     app.on_cleanup.append(_close_connections)

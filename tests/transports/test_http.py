@@ -36,6 +36,7 @@ class Rule:
         self.default = fields.get("default")
         self.name = fields.get("name")
         self.value = fields.get("value")
+        self.claim = fields.get("claim")
 
 
 async def _serve(aiohttp_server: Any, handler: Any) -> str:
