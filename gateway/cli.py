@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import os
 import sys
@@ -15,7 +16,9 @@ from pathlib import Path
 
 from gateway import __version__
 from gateway.config import Config, load_config
-from gateway.errors import CompositionError, GatewayError
+from gateway.config.model import TelemetryConfig
+from gateway.errors import CompositionError, ConfigError, GatewayError
+from gateway.logs import JsonFormatter, RequestIdFilter, TextFormatter
 
 __all__ = ["main"]
 
@@ -45,6 +48,13 @@ def _parser() -> argparse.ArgumentParser:
             choices=["debug", "info", "warning", "error"],
             help="log level (default: gateway.log_level from the config, else info)",
         )
+        sub.add_argument(
+            "--log-format",
+            default=None,
+            choices=["text", "json"],
+            help="log lines as text or one JSON object each "
+            "(default: gateway.log_format, else text)",
+        )
 
     serve = commands.add_parser("serve", help="run the gateway")
     add_config(serve)
@@ -53,6 +63,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--port", type=int, default=None, help="listen port (default 4000)"
+    )
+    serve.add_argument(
+        "--metrics-addr",
+        default=None,
+        metavar="HOST:PORT",
+        help="where /metrics is served (default: "
+        "gateway.telemetry.metrics.prometheus.listen_addr, else 127.0.0.1:8088)",
     )
 
     compose = commands.add_parser(
@@ -70,13 +87,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(level: str) -> None:
+def _configure_logging(level: str, log_format: str = "text") -> None:
     numeric = getattr(logging, level.upper(), logging.INFO)
-    logging.basicConfig(
-        level=numeric,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    logging.basicConfig(level=numeric, handlers=[handler])
     if numeric > logging.DEBUG:
         # The SDK logs an interrupted or crashed CLI as "Fatal error in message
         # reader"; the claude subgraph reports those itself, with error codes.
@@ -92,9 +108,26 @@ def _load(args: argparse.Namespace) -> Config:
             overrides[name] = value
     if args.log_level is not None:
         overrides["log_level"] = args.log_level
+    if args.log_format is not None:
+        overrides["log_format"] = args.log_format
+    metrics_addr = getattr(args, "metrics_addr", None)
+    if metrics_addr is not None:
+        overrides["telemetry"] = _telemetry_at(config, metrics_addr)
     if overrides:
         config = config.with_overrides(**overrides)
     return config
+
+
+def _telemetry_at(config: Config, address: str) -> TelemetryConfig:
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(
+            f"expected host:port such as 127.0.0.1:8088, got {address!r}",
+            key_path="--metrics-addr",
+        )
+    telemetry = config.gateway.telemetry
+    metrics = dataclasses.replace(telemetry.metrics, listen_addr=address)
+    return dataclasses.replace(telemetry, metrics=metrics)
 
 
 def _serve(config: Config) -> int:
@@ -141,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         config = _load(args)
-        _configure_logging(config.gateway.log_level)
+        _configure_logging(config.gateway.log_level, config.gateway.log_format)
         if args.command == "serve":
             return _serve(config)
         if args.command == "compose":

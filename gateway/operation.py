@@ -204,6 +204,11 @@ class OperationCache:
     def maxsize(self) -> int:
         return self._entries.maxsize
 
+    @property
+    def entries(self) -> LRU[tuple[str, str | None], Operation | _Failure]:
+        """The cache itself (sizes and counters, for tests and metrics)."""
+        return self._entries
+
     def get(self, query: str | None, operation_name: str | None = None) -> Operation:
         if query is None:
             raise BadRequestError("the request has no 'query'")

@@ -908,3 +908,52 @@ def test_recursive_merge_keys_are_an_error_not_a_crash(tmp_path: Path) -> None:
         tmp_path, "subgraphs:\n  x: &a\n    routing_url: 'http://a/'\n    <<: *a\n"
     )
     assert exc.key_path == "subgraphs.x" and "recursive" in str(exc)
+
+
+def test_telemetry_metrics_as_cosmo_writes_them(tmp_path: Path) -> None:
+    config = load(
+        tmp_path,
+        """
+        subgraphs:
+          - name: a
+            routing_url: http://localhost:4001/graphql
+        gateway:
+          access_log: false
+          log_format: json
+          startup_wait: 5s
+          telemetry:
+            metrics:
+              prometheus:
+                enabled: true
+                listen_addr: 0.0.0.0:9090
+                path: /prom
+        """,
+    )
+    gateway = config.gateway
+    assert gateway.access_log is False and gateway.log_format == "json"
+    assert gateway.startup_wait == 5.0
+    metrics = gateway.telemetry.metrics
+    assert (metrics.host, metrics.port, metrics.path) == ("0.0.0.0", 9090, "/prom")
+
+
+def test_metrics_listen_addr_must_be_host_and_port(tmp_path: Path) -> None:
+    exc = error(
+        tmp_path,
+        """
+        subgraphs:
+          - name: a
+            routing_url: http://localhost:4001/graphql
+        gateway:
+          telemetry:
+            metrics:
+              prometheus:
+                listen_addr: nowhere
+        """,
+    )
+    assert_points_at(
+        exc,
+        tmp_path / "supergraph.yaml",
+        8,
+        "gateway.telemetry.metrics.prometheus.listen_addr",
+        "host:port",
+    )

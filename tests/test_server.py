@@ -261,11 +261,15 @@ async def test_an_internal_failure_is_a_graphql_error_without_a_traceback(
     response = await _post(client, {"query": "{ topProducts { name } }"})
     assert response.status == 500
     body = await response.json()
+    request_id = response.headers["X-Request-Id"]
     assert body == {
         "errors": [
             {
                 "message": "the gateway failed to execute the operation",
-                "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+                "extensions": {
+                    "code": "INTERNAL_SERVER_ERROR",
+                    "requestId": request_id,
+                },
             }
         ]
     }

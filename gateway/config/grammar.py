@@ -80,6 +80,7 @@ from gateway.config.model import (
     SubscriptionConfig,
     SubscriptionProtocol,
 )
+from gateway.config.telemetry import read_telemetry
 from gateway.errors import ConfigError
 
 __all__ = ["load_config"]
@@ -139,6 +140,10 @@ _GATEWAY_KEYS = (
     "plan_cache_size",
     "headers",
     "log_level",
+    "access_log",
+    "log_format",
+    "telemetry",
+    "startup_wait",
 )
 _PROPAGATE_KEYS = ("op", "named", "matching", "rename", "default")
 _SET_KEYS = ("op", "name", "value")
@@ -493,6 +498,12 @@ class _Grammar(LocatedReader):
             "document_cache_size": lambda n, p: self.integer(n, p, minimum=0),
             "plan_cache_size": lambda n, p: self.integer(n, p, minimum=0),
             "log_level": self.log_level,
+            "access_log": self.boolean,
+            "log_format": lambda n, p: self.choice(
+                n, p, ("text", "json"), "log format"
+            ),
+            "telemetry": lambda n, p: read_telemetry(self, n, p),
+            "startup_wait": self.duration,
         }
         for name, reader in readers.items():
             if name in fields:

@@ -24,9 +24,11 @@ __all__ = [
     "HeaderOp",
     "HeaderRule",
     "IntrospectionConfig",
+    "MetricsConfig",
     "SubgraphConfig",
     "SubscriptionConfig",
     "SubscriptionProtocol",
+    "TelemetryConfig",
 ]
 
 SubscriptionProtocol = Literal["sse", "sse_post", "ws"]
@@ -104,6 +106,31 @@ class SubgraphConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    """``gateway.telemetry.metrics.prometheus``: where ``/metrics`` is served."""
+
+    enabled: bool = True
+    listen_addr: str = "127.0.0.1:8088"
+    path: str = "/metrics"
+    max_operation_names: int = 100
+
+    @property
+    def host(self) -> str:
+        return self.listen_addr.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen_addr.rpartition(":")[2])
+
+
+@dataclass(frozen=True, slots=True)
+class TelemetryConfig:
+    """``gateway.telemetry``: metrics (and, later, traces)."""
+
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+
+
+@dataclass(frozen=True, slots=True)
 class GatewayConfig:
     """The ``gateway:`` section; ``GatewayConfig()`` is the default gateway."""
 
@@ -121,6 +148,13 @@ class GatewayConfig:
     plan_cache_size: int = 1024
     headers: tuple[HeaderRule, ...] = ()
     log_level: str = "info"
+    access_log: bool = True
+    """One log line a request (``gateway.access``); ``false`` turns it off."""
+    log_format: str = "text"
+    """``text`` or ``json`` (``--log-format``)."""
+    telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
+    startup_wait: float = 30.0
+    """How long start-up retries introspecting a remote subgraph that is not up."""
 
 
 @dataclass(frozen=True, slots=True)

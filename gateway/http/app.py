@@ -36,6 +36,12 @@ from gateway.http.graphql import (
     negotiate,
     read_graphql_request,
 )
+from gateway.http.observe import (
+    METRICS,
+    install_observability,
+    note_operation,
+    observed_events,
+)
 from gateway.http.playground import playground_html
 from gateway.http.streaming import (
     StreamLimits,
@@ -120,6 +126,7 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
                 return await _stream_errors(request, state, exc)
             raise
         kind = prepared.operation.kind
+        note_operation(kind, prepared.operation.name)
         if request.method == "GET" and kind == "mutation":
             # GET must not change state; subscriptions over GET are how a browser
             # EventSource subscribes.
@@ -175,7 +182,7 @@ async def _stream(
     return await stream_events(
         request,
         state.streams,
-        events,
+        observed_events(request, events, "sse"),
         heartbeat_interval=state.config.gateway.heartbeat_interval,
     )
 
@@ -189,7 +196,7 @@ async def _stream_errors(
     return await stream_events(
         request,
         state.streams,
-        events,
+        observed_events(request, events, "sse"),
         heartbeat_interval=state.config.gateway.heartbeat_interval,
     )
 
@@ -233,14 +240,24 @@ async def _subgraphs_and_engine(app: web.Application) -> AsyncIterator[None]:
                 logger.debug("starting in-process subgraph %s", name)
                 await stack.enter_async_context(local.lifespan())
         supergraph = await compose_config(config, locals_, state.session)
-        transports = build_transports(config, locals_, state.session)
+        metrics = app[METRICS]
+        for local in locals_.values():
+            for collector in local.collectors:
+                metrics.register(collector)
+        transports = {
+            name: metrics.metered(transport)
+            for name, transport in build_transports(
+                config, locals_, state.session
+            ).items()
+        }
         state.supergraph = supergraph
-        state.engine = Engine(
+        state.engine = engine = Engine(
             supergraph,
             transports,
             document_cache_size=config.gateway.document_cache_size,
             plan_cache_size=config.gateway.plan_cache_size,
         )
+        metrics.watch_caches(lambda: _caches(engine))
         logger.info(
             "gateway ready: %d subgraph(s): %s",
             len(config.subgraphs),
@@ -250,7 +267,17 @@ async def _subgraphs_and_engine(app: web.Application) -> AsyncIterator[None]:
             ),
         )
         yield
+        metrics.watch_caches(None)
         state.engine = None
+
+
+def _caches(engine: Engine) -> list[tuple[str, object]]:
+    """The engine's caches that count their hits and misses, by name."""
+    caches: list[tuple[str, object]] = [("documents", engine.operations.entries)]
+    plans = getattr(engine.planner, "entries", None)
+    if plans is not None:
+        caches.append(("plans", plans))
+    return caches
 
 
 async def _on_shutdown(app: web.Application) -> None:
@@ -271,6 +298,7 @@ def create_app(config: Config) -> web.Application:
         streams=StreamRegistry(limits),
         headers=header_policy(config),
     )
+    install_observability(app, config)
     path = config.gateway.graphql_path
     app.router.add_route("*", path, graphql_handler)
     app.router.add_get("/health", health_handler)

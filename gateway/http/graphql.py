@@ -21,6 +21,7 @@ from gateway.errors import (
     PayloadTooLargeError,
     RequestError,
 )
+from gateway.logs import note_errors
 from gateway.operation import GraphQLRequest
 
 __all__ = [
@@ -185,6 +186,7 @@ def json_response(
     status: int = 200,
     headers: dict[str, str] | None = None,
 ) -> web.Response:
+    body = note_errors(body)
     return web.Response(
         body=orjson.dumps(body),
         status=status,

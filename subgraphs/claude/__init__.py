@@ -9,6 +9,7 @@ from gateway.errors import ConfigError
 from gateway.local import LocalSubgraph
 from gateway.transports.base import RequestContext
 from subgraphs.claude.config import ClaudeConfig
+from subgraphs.claude.metrics import CommandCollector
 from subgraphs.claude.schema import SDL, make_schema
 from subgraphs.claude.service import ClaudeService
 
@@ -39,4 +40,5 @@ def create_subgraph(
         sdl=SDL,
         lifespan=service.lifespan,
         context=context,
+        collectors=(CommandCollector(service),),
     )

@@ -13,6 +13,7 @@ that falls ``subscriber_queue_size`` events behind catches up from SQLite.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -74,6 +75,13 @@ class ClaudeService:
         self._event_locks: dict[str, asyncio.Lock] = {}
         self._closing: set[str] = set()
         self._shutdown = asyncio.Event()
+        self.finished_commands: collections.Counter[str] = collections.Counter()
+        """Commands that ended, by status (for metrics)."""
+
+    @property
+    def running_commands(self) -> int:
+        """How many commands run now."""
+        return len(self._running)
 
     # -- lifetime -------------------------------------------------------------------
 
@@ -370,6 +378,8 @@ class ClaudeService:
                 at=utc_now(),
             )
             await self.store.append_event(event)
+            if item.kind == "COMMAND_FINISHED" and item.text:
+                self.finished_commands[item.text] += 1
             self._seqs[session_id] = seq
             self.fanout.publish(event)
         return event
