@@ -160,6 +160,8 @@ class GatewayMetrics:
         self.max_operation_names = max_operation_names
         self._names: set[str] = set()
         self._caches: CacheSource | None = None
+        self.last_fetch: dict[str, tuple[str, float]] = {}
+        """Subgraph -> the outcome of its last fetch and when (epoch seconds)."""
         registry = self.registry
         self.requests = Counter(
             "gateway_requests",
@@ -268,6 +270,7 @@ class MeteredTransport:
         except SubgraphError:
             raise
         finally:
+            metrics.last_fetch[self.name] = (outcome, time.time())
             metrics.fetches.labels(self.name, outcome).inc()
             metrics.fetch_duration.labels(self.name).observe(
                 time.perf_counter() - started

@@ -228,7 +228,16 @@ async def test_health_endpoints(client: Any) -> None:
         assert response.status == 200
     ready = await client.get("/health/ready")
     assert ready.status == 200
-    assert (await ready.json())["subgraphs"] == ["products", "reviews"]
+    body = await ready.json()
+    assert [s["name"] for s in body["subgraphs"]] == ["products", "reviews"]
+    assert all(s["last_fetch"] is None for s in body["subgraphs"])
+    await _post(client, {"query": "{ topProducts { name } }"})
+    body = await (await client.get("/health/ready")).json()
+    products = body["subgraphs"][0]
+    assert products["kind"] == "in-process"
+    assert products["last_fetch"]["outcome"] == "success"
+    assert products["last_fetch"]["at"].endswith("+00:00")
+    assert body["subgraphs"][1]["last_fetch"] is None
 
 
 async def test_browsers_get_the_playground(client: Any) -> None:

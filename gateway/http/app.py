@@ -41,6 +41,7 @@ from gateway.http.observe import (
     install_observability,
     note_operation,
     observed_events,
+    subgraph_health,
 )
 from gateway.http.playground import playground_html
 from gateway.http.streaming import (
@@ -206,12 +207,18 @@ async def health_handler(request: web.Request) -> web.Response:
 
 
 async def ready_handler(request: web.Request) -> web.Response:
+    """200 once the supergraph is composed and every in-process subgraph started;
+    the body lists each subgraph with the outcome of its last fetch."""
     state = request.app[STATE]
     if state.engine is None or state.shutting_down:
         status = "shutting_down" if state.shutting_down else "starting"
         return web.json_response({"status": status}, status=503)
-    subgraphs = [subgraph.name for subgraph in state.config.subgraphs]
-    return web.json_response({"status": "ready", "subgraphs": subgraphs})
+    return web.json_response(
+        {
+            "status": "ready",
+            "subgraphs": subgraph_health(state.config, request.app[METRICS]),
+        }
+    )
 
 
 # -- lifetime --------------------------------------------------------------------------
@@ -239,7 +246,9 @@ async def _subgraphs_and_engine(app: web.Application) -> AsyncIterator[None]:
             if local.lifespan is not None:
                 logger.debug("starting in-process subgraph %s", name)
                 await stack.enter_async_context(local.lifespan())
-        supergraph = await compose_config(config, locals_, state.session)
+        supergraph = await compose_config(
+            config, locals_, state.session, wait=config.gateway.startup_wait
+        )
         metrics = app[METRICS]
         for local in locals_.values():
             for collector in local.collectors:

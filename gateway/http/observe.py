@@ -17,6 +17,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -38,6 +39,7 @@ __all__ = [
     "metrics_handler",
     "note_operation",
     "observed_events",
+    "subgraph_health",
 ]
 
 logger = logging.getLogger("gateway.http.observe")
@@ -150,6 +152,28 @@ def _log_access(
         stats.request_id,
         extra={"access": fields, "request_id": stats.request_id},
     )
+
+
+def subgraph_health(config: Config, metrics: GatewayMetrics) -> list[dict[str, object]]:
+    """Each subgraph: where it runs and the outcome of its last fetch."""
+    subgraphs: list[dict[str, object]] = []
+    for subgraph in config.subgraphs:
+        last = metrics.last_fetch.get(subgraph.name)
+        subgraphs.append(
+            {
+                "name": subgraph.name,
+                "kind": "in-process" if subgraph.is_local else "remote",
+                "url": subgraph.routing_url,
+                "last_fetch": None
+                if last is None
+                else {"outcome": last[0], "at": _iso(last[1])},
+            }
+        )
+    return subgraphs
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
 
 
 async def metrics_handler(request: web.Request) -> web.Response:
