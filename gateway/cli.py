@@ -65,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
         "--port", type=int, default=None, help="listen port (default 4000)"
     )
     serve.add_argument(
+        "--watch",
+        action="store_true",
+        default=None,
+        help="reload when supergraph.yaml or an SDL file it names changes",
+    )
+    serve.add_argument(
         "--metrics-addr",
         default=None,
         metavar="HOST:PORT",
@@ -102,7 +108,7 @@ def _configure_logging(level: str, log_format: str = "text") -> None:
 def _load(args: argparse.Namespace) -> Config:
     config = load_config(args.config)
     overrides = {}
-    for name in ("host", "port"):
+    for name in ("host", "port", "watch"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value

@@ -160,6 +160,7 @@ class GatewayMetrics:
         self.max_operation_names = max_operation_names
         self._names: set[str] = set()
         self._caches: CacheSource | None = None
+        self._collectors: set[int] = set()
         self.last_fetch: dict[str, tuple[str, float]] = {}
         """Subgraph -> the outcome of its last fetch and when (epoch seconds)."""
         registry = self.registry
@@ -214,7 +215,11 @@ class GatewayMetrics:
         self._caches = source
 
     def register(self, collector: Collector) -> None:
-        """Add a collector of a subgraph (its own figures, read at scrape time)."""
+        """Add a collector of a subgraph (its own figures, read at scrape time);
+        once, however often a reload hands it again."""
+        if id(collector) in self._collectors:
+            return
+        self._collectors.add(id(collector))
         self.registry.register(collector)
 
     def operation_label(self, name: str | None) -> str:

@@ -144,6 +144,8 @@ _GATEWAY_KEYS = (
     "log_format",
     "telemetry",
     "startup_wait",
+    "watch",
+    "introspection_poll_interval",
 )
 _PROPAGATE_KEYS = ("op", "named", "matching", "rename", "default")
 _SET_KEYS = ("op", "name", "value")
@@ -504,6 +506,8 @@ class _Grammar(LocatedReader):
             ),
             "telemetry": lambda n, p: read_telemetry(self, n, p),
             "startup_wait": self.duration,
+            "watch": self.boolean,
+            "introspection_poll_interval": self.duration,
         }
         for name, reader in readers.items():
             if name in fields:

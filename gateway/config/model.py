@@ -155,6 +155,11 @@ class GatewayConfig:
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
     startup_wait: float = 30.0
     """How long start-up retries introspecting a remote subgraph that is not up."""
+    watch: bool = False
+    """Reload when supergraph.yaml or an SDL file it names changes (SIGHUP always
+    reloads)."""
+    introspection_poll_interval: float = 0.0
+    """Seconds between polls of the introspected remote subgraphs' SDL (0: off)."""
 
 
 @dataclass(frozen=True, slots=True)

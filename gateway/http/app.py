@@ -8,10 +8,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+import signal
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import aiohttp
 import orjson
@@ -41,6 +44,7 @@ from gateway.http.observe import (
     install_observability,
     note_operation,
     observed_events,
+    reload_health,
     subgraph_health,
 )
 from gateway.http.playground import playground_html
@@ -51,11 +55,19 @@ from gateway.http.streaming import (
     stream_events,
 )
 from gateway.operation import Prepared
+from gateway.reload import (
+    LiveStreams,
+    Reloader,
+    SubgraphPool,
+    config_files,
+    plan_services,
+    same_subgraph,
+    watch_files,
+)
 from gateway.startup import (
     build_transports,
     compose_config,
     header_policy,
-    load_local_subgraphs,
 )
 from gateway.supergraph import Supergraph
 from gateway.transports.base import RequestContext
@@ -77,6 +89,11 @@ class GatewayState:
     streams: StreamRegistry = field(default_factory=StreamRegistry)
     headers: HeaderPolicy = field(default_factory=HeaderPolicy)
     """Which client headers each subgraph is sent (decided here, at the edge)."""
+    pool: SubgraphPool = field(default_factory=SubgraphPool)
+    """The started in-process subgraphs (kept across reloads)."""
+    live: LiveStreams = field(default_factory=LiveStreams)
+    """Open subscriptions, which a reload may end."""
+    reloader: Reloader | None = None
 
 
 STATE = web.AppKey("state", GatewayState)
@@ -170,10 +187,16 @@ async def _stream(
 ) -> web.StreamResponse:
     if prepared.operation.kind == "subscription":
 
-        def events() -> AsyncIterator[StreamEvent]:
+        def subscribe() -> AsyncIterator[StreamEvent]:
             return engine.subscribe(
                 prepared, context, last_event_id=last_event_id(request)
             )
+
+        try:
+            services = plan_services(engine.plan_for(prepared).node)
+        except GatewayError:
+            services = frozenset()  # the subscription answers the planning error
+        events = state.live.track(subscribe, prepared.operation.document, services)
 
     else:
 
@@ -213,12 +236,13 @@ async def ready_handler(request: web.Request) -> web.Response:
     if state.engine is None or state.shutting_down:
         status = "shutting_down" if state.shutting_down else "starting"
         return web.json_response({"status": status}, status=503)
-    return web.json_response(
-        {
-            "status": "ready",
-            "subgraphs": subgraph_health(state.config, request.app[METRICS]),
-        }
-    )
+    body: dict[str, Any] = {
+        "status": "ready",
+        "subgraphs": subgraph_health(state.config, request.app[METRICS]),
+    }
+    if state.reloader is not None:
+        body["reload"] = reload_health(state.reloader.status)
+    return web.json_response(body)
 
 
 # -- lifetime --------------------------------------------------------------------------
@@ -236,48 +260,162 @@ async def _client_session(app: web.Application) -> AsyncIterator[None]:
         state.session = None
 
 
+async def _build(
+    app: web.Application, config: Config, *, wait: float
+) -> tuple[Supergraph, Engine]:
+    """Start the in-process subgraphs ``config`` adds, compose, and build an engine."""
+    state = app[STATE]
+    assert state.session is not None
+    metrics = app[METRICS]
+    locals_ = await state.pool.acquire(config)
+    supergraph = await compose_config(config, locals_, state.session, wait=wait)
+    for local in locals_.values():
+        for collector in local.collectors:
+            metrics.register(collector)
+    transports = {
+        name: metrics.metered(transport)
+        for name, transport in build_transports(config, locals_, state.session).items()
+    }
+    engine = Engine(
+        supergraph,
+        transports,
+        document_cache_size=config.gateway.document_cache_size,
+        plan_cache_size=config.gateway.plan_cache_size,
+    )
+    return supergraph, engine
+
+
+def _install(
+    app: web.Application, config: Config, supergraph: Supergraph, engine: Engine
+) -> None:
+    state = app[STATE]
+    state.config = config
+    state.headers = header_policy(config)
+    state.supergraph = supergraph
+    state.engine = engine
+    app[METRICS].watch_caches(lambda: _caches(engine))
+
+
+async def _apply_reload(app: web.Application, config: Config) -> None:
+    """Swap to ``config``: requests in flight finish on the old engine; streams
+    whose subgraphs and fields remain keep streaming on it; the others end."""
+    state = app[STATE]
+    old = state.config
+    try:
+        supergraph, engine = await _build(app, config, wait=0.0)
+    except BaseException:
+        await state.pool.release_except(old)  # what this attempt started
+        raise
+    _install(app, config, supergraph, engine)
+    before = {s.name: s for s in old.subgraphs}
+    kept = {
+        s.name
+        for s in config.subgraphs
+        if s.name in before and same_subgraph(before[s.name], s)
+    }
+    ended = state.live.invalidate(supergraph.schema, kept.__contains__)
+    if ended:
+        logger.info(
+            "reload ended %d subscription(s) whose fields or subgraphs are gone", ended
+        )
+        await asyncio.sleep(0)  # their error events go out before their sources stop
+    await state.pool.release_except(config)
+    _log_subgraphs("gateway reloaded", config)
+
+
+def _log_subgraphs(what: str, config: Config) -> None:
+    logger.info(
+        "%s: %d subgraph(s): %s",
+        what,
+        len(config.subgraphs),
+        ", ".join(
+            f"{s.name} ({'in-process' if s.is_local else s.routing_url})"
+            for s in config.subgraphs
+        ),
+    )
+
+
 async def _subgraphs_and_engine(app: web.Application) -> AsyncIterator[None]:
     state = app[STATE]
     config = state.config
-    assert state.session is not None
-    locals_ = load_local_subgraphs(config)
-    async with AsyncExitStack() as stack:
-        for name, local in locals_.items():
-            if local.lifespan is not None:
-                logger.debug("starting in-process subgraph %s", name)
-                await stack.enter_async_context(local.lifespan())
-        supergraph = await compose_config(
-            config, locals_, state.session, wait=config.gateway.startup_wait
-        )
-        metrics = app[METRICS]
-        for local in locals_.values():
-            for collector in local.collectors:
-                metrics.register(collector)
-        transports = {
-            name: metrics.metered(transport)
-            for name, transport in build_transports(
-                config, locals_, state.session
-            ).items()
-        }
-        state.supergraph = supergraph
-        state.engine = engine = Engine(
-            supergraph,
-            transports,
-            document_cache_size=config.gateway.document_cache_size,
-            plan_cache_size=config.gateway.plan_cache_size,
-        )
-        metrics.watch_caches(lambda: _caches(engine))
-        logger.info(
-            "gateway ready: %d subgraph(s): %s",
-            len(config.subgraphs),
-            ", ".join(
-                f"{s.name} ({'in-process' if s.is_local else s.routing_url})"
-                for s in config.subgraphs
-            ),
-        )
+    try:
+        supergraph, engine = await _build(app, config, wait=config.gateway.startup_wait)
+        _install(app, config, supergraph, engine)
+        _log_subgraphs("gateway ready", config)
         yield
-        metrics.watch_caches(None)
+    finally:
+        app[METRICS].watch_caches(None)
         state.engine = None
+        await state.pool.close()
+
+
+async def _reloading(app: web.Application) -> AsyncIterator[None]:
+    """SIGHUP reloads; with ``gateway.watch`` the files do too; with
+    ``gateway.introspection_poll_interval`` remote SDLs are polled."""
+    state = app[STATE]
+    path = state.config.path
+    if path is None:
+        yield
+        return
+    reloader = Reloader(
+        Path(path), lambda: app[STATE].config, lambda c: _apply_reload(app, c)
+    )
+    state.reloader = reloader
+    loop = asyncio.get_running_loop()
+    tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(coro: Coroutine[Any, Any, Any]) -> None:
+        task = loop.create_task(coro)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    stop = asyncio.Event()
+    hup = False
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        loop.add_signal_handler(signal.SIGHUP, lambda: spawn(reloader.reload("SIGHUP")))
+        hup = True
+    if state.config.gateway.watch:
+        spawn(_watch(app, reloader, stop))
+    if state.config.gateway.introspection_poll_interval > 0:
+        spawn(_poll(app, reloader, stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        if hup:
+            loop.remove_signal_handler(signal.SIGHUP)
+        for task in list(tasks):
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _watch(app: web.Application, reloader: Reloader, stop: asyncio.Event) -> None:
+    logger.info("watching %s and its SDL files for changes", reloader.path)
+    async for changed in watch_files(lambda: config_files(app[STATE].config), stop):
+        names = ", ".join(sorted(path.name for path in changed))
+        await reloader.reload(f"changed: {names}")
+
+
+async def _poll(app: web.Application, reloader: Reloader, stop: asyncio.Event) -> None:
+    """Introspect the remote subgraphs again every interval; reload on a change."""
+    while not stop.is_set():
+        state = app[STATE]
+        interval = state.config.gateway.introspection_poll_interval
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
+            return
+        current = state.supergraph
+        if current is None or state.session is None:
+            continue
+        config = state.config
+        try:
+            locals_ = await state.pool.acquire(config)
+            polled = await compose_config(config, locals_, state.session)
+        except GatewayError as exc:
+            logger.warning("polling the subgraphs' SDL failed: %s", exc.message)
+            continue
+        if polled.hash != current.hash:
+            await reloader.reload("a remote subgraph's SDL changed")
 
 
 def _caches(engine: Engine) -> list[tuple[str, object]]:
@@ -315,6 +453,7 @@ def create_app(config: Config) -> web.Application:
     app.router.add_get("/health/ready", ready_handler)
     app.cleanup_ctx.append(_client_session)
     app.cleanup_ctx.append(_subgraphs_and_engine)
+    app.cleanup_ctx.append(_reloading)
     app.on_shutdown.append(_on_shutdown)
     return app
 

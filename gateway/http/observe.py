@@ -31,6 +31,7 @@ from gateway.metrics import (
     current_stats,
     track_request,
 )
+from gateway.reload import ReloadStatus
 
 __all__ = [
     "METRICS",
@@ -39,6 +40,7 @@ __all__ = [
     "metrics_handler",
     "note_operation",
     "observed_events",
+    "reload_health",
     "subgraph_health",
 ]
 
@@ -170,6 +172,20 @@ def subgraph_health(config: Config, metrics: GatewayMetrics) -> list[dict[str, o
             }
         )
     return subgraphs
+
+
+def reload_health(status: ReloadStatus) -> dict[str, object]:
+    """Reloads: the generation serving, when it came, the last failure's errors."""
+    return {
+        "generation": status.generation,
+        "last_reload_at": None
+        if status.last_reload_at is None
+        else _iso(status.last_reload_at),
+        "errors": list(status.last_error),
+        "failed_at": None
+        if status.last_error_at is None
+        else _iso(status.last_error_at),
+    }
 
 
 def _iso(epoch: float) -> str:

@@ -3,44 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from tests.helpers.processes import (
-    ROOT,
     GatewayProcess,
     StartGateway,
     free_port,
     wait_ready,
 )
+from tests.helpers.subgraphs import start_ticker, stop
 
 TICKER = "subscription { count(to: 1) }"
-
-
-async def start_ticker(port: int, log: Path) -> asyncio.subprocess.Process:
-    with log.open("wb") as out:
-        return await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "tests.fixtures.ticker",
-            "--port",
-            str(port),
-            cwd=str(ROOT),
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            stdout=out,
-            stderr=asyncio.subprocess.STDOUT,
-            stdin=asyncio.subprocess.DEVNULL,
-        )
-
-
-async def stop(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is None:
-        process.terminate()
-        await process.wait()
 
 
 async def wait_for_log(gateway: GatewayProcess, text: str, timeout: float = 30) -> None:
