@@ -203,3 +203,43 @@ async def test_reload_keeps_streams_whose_fields_remain_and_ends_the_others(
             first.close()
     finally:
         await stop(ticker)
+
+
+async def test_a_polled_remote_subgraph_that_changes_its_schema_is_reloaded(
+    start_gateway: StartGateway, tmp_path: Path
+) -> None:
+    port = free_port()
+    ticker = await start_ticker(port, tmp_path / "ticker.log")
+    config = tmp_path / "supergraph.yaml"
+    config.write_text(
+        "subgraphs:\n"
+        "  - name: products\n"
+        "    module: tests.fixtures.shop:products\n"
+        "  - name: live\n"
+        f"    routing_url: http://127.0.0.1:{port}/graphql\n"
+        "gateway:\n"
+        "  introspection_poll_interval: 200ms\n"
+    )
+    clock = None
+    try:
+        gateway = await start_gateway(
+            config, args=["--metrics-addr", f"127.0.0.1:{free_port()}"]
+        )
+        async with aiohttp.ClientSession() as session:
+            body = await post(session, gateway, "{ clockName }")
+            assert (
+                body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+            )
+            # Another server with another schema takes the subgraph's place.
+            await stop(ticker)
+            clock = await start_ticker(
+                port, tmp_path / "clock.log", "tests.fixtures.clock"
+            )
+            await until(session, gateway, generation=2)
+            assert await post(session, gateway, "{ clockName }") == {
+                "data": {"clockName": "clock"}
+            }
+    finally:
+        await stop(ticker)
+        if clock is not None:
+            await stop(clock)

@@ -12,12 +12,15 @@ from tests.helpers.processes import ROOT
 __all__ = ["start_ticker", "stop"]
 
 
-async def start_ticker(port: int, log: Path) -> asyncio.subprocess.Process:
+async def start_ticker(
+    port: int, log: Path, module: str = "tests.fixtures.ticker"
+) -> asyncio.subprocess.Process:
+    """The ticker (or another fixture with a ``main``) served on ``port``."""
     with log.open("wb") as out:
         return await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "tests.fixtures.ticker",
+            module,
             "--port",
             str(port),
             cwd=str(ROOT),
