@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from gateway import __version__
@@ -78,6 +78,26 @@ def _parser() -> argparse.ArgumentParser:
         "gateway.telemetry.metrics.prometheus.listen_addr, else 127.0.0.1:8088)",
     )
 
+    dev = commands.add_parser(
+        "dev",
+        help="serve for local development: reload on change, colour logs, "
+        "the playground's URL",
+    )
+    add_config(dev)
+    dev.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
+    dev.add_argument(
+        "--port", type=int, default=None, help="listen port (default 4000)"
+    )
+    dev.add_argument(
+        "--metrics-addr",
+        default=None,
+        metavar="HOST:PORT",
+        help="where /metrics is served (default 127.0.0.1:8088)",
+    )
+    dev.add_argument(
+        "--open", action="store_true", help="open the playground in a browser"
+    )
+
     compose = commands.add_parser(
         "compose", help="print the composed client schema as SDL"
     )
@@ -93,11 +113,27 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(level: str, log_format: str = "text") -> None:
+def _colour(stream: object) -> bool:
+    """Colours for a terminal, unless NO_COLOR says not (https://no-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _configure_logging(
+    level: str, log_format: str = "text", *, colour: bool = False
+) -> None:
     numeric = getattr(logging, level.upper(), logging.INFO)
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RequestIdFilter())
-    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    handler.setFormatter(
+        JsonFormatter()
+        if log_format == "json"
+        else TextFormatter(colour=colour and _colour(sys.stderr))
+    )
     logging.basicConfig(level=numeric, handlers=[handler])
     if numeric > logging.DEBUG:
         # The SDK logs an interrupted or crashed CLI as "Fatal error in message
@@ -136,7 +172,24 @@ def _telemetry_at(config: Config, address: str) -> TelemetryConfig:
     return dataclasses.replace(telemetry, metrics=metrics)
 
 
-def _serve(config: Config) -> int:
+def _dev_announcer(config: Config, open_browser: bool) -> Callable[[str], None]:
+    def announce(url: str) -> None:
+        watched = config.path.name if config.path else "the config"
+        print(
+            f"\n  Playground: {url}\n"
+            f"  Reloading when {watched} or an SDL file it names changes.\n",
+            flush=True,
+        )
+        if open_browser:
+            import webbrowser
+
+            if not webbrowser.open(url):
+                logger.warning("no browser found to open %s", url)
+
+    return announce
+
+
+def _serve(config: Config, on_listening: Callable[[str], None] | None = None) -> int:
     from gateway.http.app import run_app
 
     loop: asyncio.AbstractEventLoop
@@ -147,7 +200,7 @@ def _serve(config: Config) -> int:
     except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
         loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    run_app(config, loop)
+    run_app(config, loop, on_listening)
     return 0
 
 
@@ -180,9 +233,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         config = _load(args)
-        _configure_logging(config.gateway.log_level, config.gateway.log_format)
+        dev = args.command == "dev"
+        if dev:
+            config = config.with_overrides(watch=True)
+        _configure_logging(
+            config.gateway.log_level, config.gateway.log_format, colour=dev
+        )
         if args.command == "serve":
             return _serve(config)
+        if dev:
+            return _serve(config, _dev_announcer(config, args.open))
         if args.command == "compose":
             print(asyncio.run(_compose(config)), end="")
             return 0

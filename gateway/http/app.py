@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -458,18 +458,28 @@ def create_app(config: Config) -> web.Application:
     return app
 
 
-def run_app(config: Config, loop: asyncio.AbstractEventLoop) -> None:
-    """Serve the gateway on ``loop`` until SIGINT/SIGTERM."""
+def _url_host(host: str) -> str:
+    """The host as a browser reaches it: a wildcard address is this machine."""
+    if host in ("0.0.0.0", "::", ""):
+        return "localhost"
+    return f"[{host}]" if ":" in host else host
+
+
+def run_app(
+    config: Config,
+    loop: asyncio.AbstractEventLoop,
+    on_listening: Callable[[str], None] | None = None,
+) -> None:
+    """Serve the gateway on ``loop`` until SIGINT/SIGTERM; ``on_listening`` gets
+    the GraphQL URL once the gateway is ready and listening."""
     host, port = config.gateway.host, config.gateway.port
 
     def announce(message: object) -> None:
         del message
-        logger.info(
-            "gateway listening on http://%s:%d%s",
-            host,
-            port,
-            config.gateway.graphql_path,
-        )
+        url = f"http://{_url_host(host)}:{port}{config.gateway.graphql_path}"
+        logger.info("gateway listening on %s", url)
+        if on_listening is not None:
+            on_listening(url)
 
     web.run_app(
         create_app(config),
