@@ -477,7 +477,12 @@ def run_app(
     def announce(message: object) -> None:
         del message
         url = f"http://{_url_host(host)}:{port}{config.gateway.graphql_path}"
-        logger.info("gateway listening on %s", url)
+        if config.gateway.playground:
+            logger.info(
+                "gateway listening on %s (open it in a browser: playground)", url
+            )
+        else:
+            logger.info("gateway listening on %s", url)
         if on_listening is not None:
             on_listening(url)
 
