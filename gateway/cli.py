@@ -49,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
             help="log level (default: gateway.log_level from the config, else info)",
         )
         sub.add_argument(
+            "--skip-unsupported",
+            action="store_true",
+            help="leave out subgraphs this gateway cannot serve (event-driven, gRPC, "
+            "plugins) with a warning, instead of refusing the config",
+        )
+        sub.add_argument(
             "--log-format",
             default=None,
             choices=["text", "json"],
@@ -142,7 +148,7 @@ def _configure_logging(
 
 
 def _load(args: argparse.Namespace) -> Config:
-    config = load_config(args.config)
+    config = load_config(args.config, skip_unsupported=args.skip_unsupported)
     overrides = {}
     for name in ("host", "port", "watch"):
         value = getattr(args, name, None)
@@ -152,6 +158,8 @@ def _load(args: argparse.Namespace) -> Config:
         overrides["log_level"] = args.log_level
     if args.log_format is not None:
         overrides["log_format"] = args.log_format
+    if args.skip_unsupported:
+        overrides["skip_unsupported"] = True
     metrics_addr = getattr(args, "metrics_addr", None)
     if metrics_addr is not None:
         overrides["telemetry"] = _telemetry_at(config, metrics_addr)
@@ -239,6 +247,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _configure_logging(
             config.gateway.log_level, config.gateway.log_format, colour=dev
         )
+        for reason in config.skipped:
+            logger.warning("left out: %s", reason)
         if args.command == "serve":
             return _serve(config)
         if dev:

@@ -22,7 +22,7 @@ import dataclasses
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +43,7 @@ __all__ = [
     "ReloadStatus",
     "Reloader",
     "SubgraphPool",
+    "all_subgraphs",
     "config_files",
     "plan_services",
     "same_subgraph",
@@ -99,7 +100,7 @@ class SubgraphPool:
 
     async def release_except(self, config: Config) -> None:
         """Stop the subgraphs ``config`` does not name (any more)."""
-        keep = {_pool_key(s) for s in config.subgraphs if s.module is not None}
+        keep = {_pool_key(s) for s in all_subgraphs(config) if s.module is not None}
         for key in [k for k in self._started if k not in keep]:
             _, stack = self._started.pop(key)
             logger.info(
@@ -114,6 +115,11 @@ class SubgraphPool:
         while self._started:
             _, (_, stack) = self._started.popitem()
             await stack.aclose()
+
+
+def all_subgraphs(config: Config) -> list[SubgraphConfig]:
+    """The base subgraphs and every feature flag's feature subgraphs."""
+    return [*config.subgraphs, *(s for f in config.feature_flags for s in f.subgraphs)]
 
 
 def same_subgraph(old: SubgraphConfig, new: SubgraphConfig) -> bool:
@@ -149,6 +155,7 @@ def plan_services(node: PlanNode | None) -> frozenset[str]:
 class _Live:
     document: DocumentNode
     services: frozenset[str]
+    graph: str | None
     task: asyncio.Task[Any] | None
     vanished: bool = False
     waiting: bool = False
@@ -185,13 +192,15 @@ class LiveStreams:
         events: Callable[[], AsyncIterator[StreamEvent]],
         document: DocumentNode,
         services: frozenset[str],
+        graph: str | None = None,
     ) -> Callable[[], AsyncIterator[StreamEvent]]:
         """``events`` ended by a ``SCHEMA_RELOADED`` event when a reload removes
-        what it needs. The iterator runs in the stream's own task."""
+        what it needs; ``graph`` names the feature flag it runs on (None: the base
+        graph). The iterator runs in the stream's own task."""
         lives = self._live
 
         async def tracked() -> AsyncIterator[StreamEvent]:
-            live = _Live(document, services, asyncio.current_task())
+            live = _Live(document, services, graph, asyncio.current_task())
             lives.add(live)
             source = events()
             try:
@@ -223,15 +232,23 @@ class LiveStreams:
 
         return tracked
 
-    def invalidate(self, schema: GraphQLSchema, kept: Callable[[str], bool]) -> int:
-        """End the streams whose document no longer validates against ``schema``
-        or that reach a subgraph not ``kept``; returns how many."""
+    def invalidate(
+        self,
+        schemas: Mapping[str | None, GraphQLSchema],
+        kept: Callable[[str], bool],
+    ) -> int:
+        """End the streams whose graph is gone from ``schemas`` (by feature flag;
+        None is the base graph), whose document no longer validates against it, or
+        that reach a subgraph not ``kept``; returns how many."""
         ended = 0
         for live in list(self._live):
             if live.vanished:
                 continue
-            gone = not all(kept(name) for name in live.services) or bool(
-                validate(schema, live.document)
+            schema = schemas.get(live.graph)
+            gone = (
+                schema is None
+                or not all(kept(name) for name in live.services)
+                or bool(validate(schema, live.document))
             )
             if gone:
                 live.vanish()
@@ -314,7 +331,9 @@ class Reloader:
     def _load(self) -> Config:
         """The file read again; the listener and logging settings stay as started."""
         running = self._current()
-        new = load_config(self.path)
+        new = load_config(self.path, skip_unsupported=running.gateway.skip_unsupported)
+        for reason in new.skipped:
+            logger.warning("left out: %s", reason)
         kept = {
             name: getattr(running.gateway, name)
             for name in (
@@ -324,6 +343,7 @@ class Reloader:
                 "log_level",
                 "log_format",
                 "access_log",
+                "skip_unsupported",
             )
         }
         for name, value in kept.items():

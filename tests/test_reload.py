@@ -52,7 +52,7 @@ async def test_a_stream_whose_field_vanished_ends_with_schema_reloaded() -> None
         if len(live) == 2:
             break
         await asyncio.sleep(0.01)
-    assert live.invalidate(NEW, lambda name: True) == 1
+    assert live.invalidate({None: NEW}, lambda name: True) == 1
     events = await asyncio.wait_for(gone_task, 5)
     assert events[-1].payload["errors"][0]["extensions"]["code"] == SCHEMA_RELOADED
     assert all("data" in e.payload for e in events[:-1])
@@ -74,7 +74,7 @@ async def test_a_stream_on_a_removed_subgraph_ends() -> None:
         if len(live):
             break
         await asyncio.sleep(0.01)
-    assert live.invalidate(OLD, lambda name: name != "b") == 1
+    assert live.invalidate({None: OLD}, lambda name: name != "b") == 1
     events = await asyncio.wait_for(task, 5)
     assert events[-1].payload["errors"][0]["extensions"]["code"] == SCHEMA_RELOADED
 

@@ -20,6 +20,7 @@ __all__ = [
     "SUBSCRIPTION_PROTOCOLS",
     "WEBSOCKET_SUBPROTOCOLS",
     "Config",
+    "FeatureFlag",
     "GatewayConfig",
     "HeaderOp",
     "HeaderRule",
@@ -160,6 +161,19 @@ class GatewayConfig:
     reloads)."""
     introspection_poll_interval: float = 0.0
     """Seconds between polls of the introspected remote subgraphs' SDL (0: off)."""
+    skip_unsupported: bool = False
+    """Leave out subgraphs of kinds the gateway does not serve (``--skip-unsupported``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureFlag:
+    """A Cosmo feature flag: its graph is the base subgraphs with some replaced by
+    feature subgraphs (``replaces[feature subgraph name] = base subgraph name``)."""
+
+    name: str
+    subgraphs: tuple[SubgraphConfig, ...]
+    replaces: Mapping[str, str] = field(default_factory=lambda: EMPTY_MAPPING)
+    line: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +185,17 @@ class Config:
     gateway: GatewayConfig = field(default_factory=GatewayConfig)
     version: str | None = None
     federation_version: str | None = None
+    feature_flags: tuple[FeatureFlag, ...] = ()
+    skipped: tuple[str, ...] = ()
+    """Entries left out by ``skip_unsupported`` (why, one line each)."""
+
+    def for_flag(self, name: str) -> Config:
+        """The configuration of feature flag ``name``'s graph: the base subgraphs,
+        those it replaces swapped for its feature subgraphs."""
+        flag = next(f for f in self.feature_flags if f.name == name)
+        by_base = {flag.replaces[sub.name]: sub for sub in flag.subgraphs}
+        subgraphs = tuple(by_base.get(s.name, s) for s in self.subgraphs)
+        return dataclasses.replace(self, subgraphs=subgraphs, feature_flags=())
 
     def with_overrides(self, **gateway_fields: Any) -> Config:
         """A copy with some ``gateway`` settings replaced (command-line flags)."""

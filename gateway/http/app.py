@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 import orjson
 from aiohttp import web
+from graphql import GraphQLSchema
 
 from gateway.config import Config
 from gateway.engine import Engine
@@ -59,6 +60,7 @@ from gateway.reload import (
     LiveStreams,
     Reloader,
     SubgraphPool,
+    all_subgraphs,
     config_files,
     plan_services,
     same_subgraph,
@@ -94,6 +96,8 @@ class GatewayState:
     live: LiveStreams = field(default_factory=LiveStreams)
     """Open subscriptions, which a reload may end."""
     reloader: Reloader | None = None
+    flags: dict[str, Engine] = field(default_factory=dict)
+    """Feature flag name -> the engine of its graph."""
 
 
 STATE = web.AppKey("state", GatewayState)
@@ -110,6 +114,22 @@ def not_ready_response(media: str) -> web.Response:
 
 
 # -- handlers --------------------------------------------------------------------------
+
+
+FEATURE_FLAG_HEADER = "X-Feature-Flag"
+FEATURE_FLAG_COOKIE = "feature_flag"
+
+
+def feature_flag(request: web.Request, flags: Mapping[str, object]) -> str | None:
+    """The feature flag a request picks (Cosmo: the ``X-Feature-Flag`` header, else
+    the ``feature_flag`` cookie); an unknown name runs on the base graph."""
+    name = request.headers.get(FEATURE_FLAG_HEADER) or request.cookies.get(
+        FEATURE_FLAG_COOKIE
+    )
+    if not name or not flags:
+        return None
+    name = name.strip()
+    return name if name in flags else None
 
 
 def _wants_playground(request: web.Request) -> bool:
@@ -132,6 +152,9 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
     engine = state.engine
     if engine is None or state.shutting_down:
         return not_ready_response(json_media)
+    flag = feature_flag(request, state.flags)
+    if flag is not None:
+        engine = state.flags[flag]
     try:
         graphql_request = await read_graphql_request(
             request, state.config.gateway.max_request_bytes
@@ -196,7 +219,12 @@ async def _stream(
             services = plan_services(engine.plan_for(prepared).node)
         except GatewayError:
             services = frozenset()  # the subscription answers the planning error
-        events = state.live.track(subscribe, prepared.operation.document, services)
+        events = state.live.track(
+            subscribe,
+            prepared.operation.document,
+            services,
+            feature_flag(request, state.flags),
+        )
 
     else:
 
@@ -260,7 +288,34 @@ async def _client_session(app: web.Application) -> AsyncIterator[None]:
         state.session = None
 
 
-async def _build(
+@dataclass(frozen=True, slots=True)
+class _Graphs:
+    """The base graph and each feature flag's graph, built from one config."""
+
+    supergraph: Supergraph
+    engine: Engine
+    flags: dict[str, Engine]
+
+
+async def _build(app: web.Application, config: Config, *, wait: float) -> _Graphs:
+    """The base graph, then every feature flag's (Cosmo: each composes the base
+    subgraphs with its feature subgraphs in place of those they replace)."""
+    supergraph, engine = await _build_one(app, config, wait=wait)
+    flags: dict[str, Engine] = {}
+    for flag in config.feature_flags:
+        try:
+            flags[flag.name] = (
+                await _build_one(app, config.for_flag(flag.name), wait=wait)
+            )[1]
+        except GatewayError:
+            logger.error("feature flag %r does not build:", flag.name)
+            raise
+    if flags:
+        logger.info("feature flags: %s", ", ".join(flags))
+    return _Graphs(supergraph, engine, flags)
+
+
+async def _build_one(
     app: web.Application, config: Config, *, wait: float
 ) -> tuple[Supergraph, Engine]:
     """Start the in-process subgraphs ``config`` adds, compose, and build an engine."""
@@ -285,14 +340,13 @@ async def _build(
     return supergraph, engine
 
 
-def _install(
-    app: web.Application, config: Config, supergraph: Supergraph, engine: Engine
-) -> None:
+def _install(app: web.Application, config: Config, graphs: _Graphs) -> None:
     state = app[STATE]
     state.config = config
     state.headers = header_policy(config)
-    state.supergraph = supergraph
-    state.engine = engine
+    state.supergraph = graphs.supergraph
+    state.flags = graphs.flags
+    state.engine = engine = graphs.engine
     app[METRICS].watch_caches(lambda: _caches(engine))
 
 
@@ -302,18 +356,20 @@ async def _apply_reload(app: web.Application, config: Config) -> None:
     state = app[STATE]
     old = state.config
     try:
-        supergraph, engine = await _build(app, config, wait=0.0)
+        graphs = await _build(app, config, wait=0.0)
     except BaseException:
         await state.pool.release_except(old)  # what this attempt started
         raise
-    _install(app, config, supergraph, engine)
-    before = {s.name: s for s in old.subgraphs}
+    _install(app, config, graphs)
+    before = {s.name: s for s in all_subgraphs(old)}
     kept = {
         s.name
-        for s in config.subgraphs
+        for s in all_subgraphs(config)
         if s.name in before and same_subgraph(before[s.name], s)
     }
-    ended = state.live.invalidate(supergraph.schema, kept.__contains__)
+    schemas: dict[str | None, GraphQLSchema] = {None: graphs.supergraph.schema}
+    schemas.update({name: e.supergraph.schema for name, e in graphs.flags.items()})
+    ended = state.live.invalidate(schemas, kept.__contains__)
     if ended:
         logger.info(
             "reload ended %d subscription(s) whose fields or subgraphs are gone", ended
@@ -339,8 +395,8 @@ async def _subgraphs_and_engine(app: web.Application) -> AsyncIterator[None]:
     state = app[STATE]
     config = state.config
     try:
-        supergraph, engine = await _build(app, config, wait=config.gateway.startup_wait)
-        _install(app, config, supergraph, engine)
+        graphs = await _build(app, config, wait=config.gateway.startup_wait)
+        _install(app, config, graphs)
         _log_subgraphs("gateway ready", config)
         yield
     finally:
