@@ -10,6 +10,7 @@ import logging
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
+from gateway import tracing
 from gateway.errors import PlanningError
 from gateway.events import StreamEvent
 from gateway.executor import Executor
@@ -73,7 +74,12 @@ class Engine:
         """The response body. Subgraph faults become errors in it; never raises
         for them."""
         try:
-            plan = self.plan_for(prepared)
+            with tracing.span("plan") as span:
+                planned = self.planner.plan_count
+                plan = self.plan_for(prepared)
+                if span is not None:
+                    hit = self.planner.plan_count == planned
+                    span.set_attribute("graphql.plan.cache", "hit" if hit else "miss")
         except PlanningError as exc:
             logger.error("cannot plan %r: %s", prepared.operation.name, exc.message)
             return {"data": None, "errors": [exc.to_graphql()]}

@@ -30,6 +30,7 @@ __all__ = [
     "SubscriptionConfig",
     "SubscriptionProtocol",
     "TelemetryConfig",
+    "TracingConfig",
 ]
 
 SubscriptionProtocol = Literal["sse", "sse_post", "ws"]
@@ -125,10 +126,23 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class TracingConfig:
+    """``gateway.telemetry.tracing``: off unless ``exporter`` is set."""
+
+    exporter: str | None = None
+    """``otlp_http``: OTLP over HTTP (protobuf) to ``endpoint``."""
+    endpoint: str | None = None
+    """Default: the exporter's (``$OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``, else
+    http://localhost:4318/v1/traces)."""
+    service_name: str = "gateway"
+
+
+@dataclass(frozen=True, slots=True)
 class TelemetryConfig:
-    """``gateway.telemetry``: metrics (and, later, traces)."""
+    """``gateway.telemetry``: metrics and traces."""
 
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    tracing: TracingConfig = field(default_factory=TracingConfig)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,10 @@
             listen_addr: 127.0.0.1:8088  # Cosmo's default; the main address serves
                                          # /metrics on the GraphQL port
             path: /metrics
+        tracing:
+          exporter: otlp_http                        # off when absent
+          endpoint: http://127.0.0.1:4318/v1/traces  # the exporter's default else
+          service_name: gateway
             max_operation_names: 100     # more names count as __overflow__
 
 See https://cosmo-docs.wundergraph.com/router/metrics-and-monitoring/prometheus-metric-reference
@@ -18,11 +22,13 @@ from __future__ import annotations
 from yaml.nodes import Node
 
 from gateway.config.located import LocatedReader
-from gateway.config.model import MetricsConfig, TelemetryConfig
+from gateway.config.model import MetricsConfig, TelemetryConfig, TracingConfig
 
 __all__ = ["read_telemetry"]
 
-_TELEMETRY_KEYS = ("metrics",)
+_TELEMETRY_KEYS = ("metrics", "tracing")
+_TRACING_KEYS = ("exporter", "endpoint", "service_name")
+TRACING_EXPORTERS = ("otlp_http",)
 _METRICS_KEYS = ("prometheus",)
 _PROMETHEUS_KEYS = ("enabled", "listen_addr", "path", "max_operation_names")
 
@@ -39,7 +45,25 @@ def read_telemetry(reader: LocatedReader, node: Node, path: str) -> TelemetryCon
             metrics = _prometheus(
                 reader, inner["prometheus"][1], f"{metrics_path}.prometheus"
             )
-    return TelemetryConfig(metrics=metrics)
+    tracing = TracingConfig()
+    if "tracing" in fields:
+        tracing = _tracing(reader, fields["tracing"][1], f"{path}.tracing")
+    return TelemetryConfig(metrics=metrics, tracing=tracing)
+
+
+def _tracing(reader: LocatedReader, node: Node, path: str) -> TracingConfig:
+    fields = reader.optional_mapping(node, path, _TRACING_KEYS)
+    exporter = endpoint = None
+    if "exporter" in fields:
+        exporter = reader.choice(
+            fields["exporter"][1], f"{path}.exporter", TRACING_EXPORTERS, "exporter"
+        )
+    if "endpoint" in fields:
+        endpoint = reader.url(fields["endpoint"][1], f"{path}.endpoint")
+    service = "gateway"
+    if "service_name" in fields:
+        service = reader.string(fields["service_name"][1], f"{path}.service_name")
+    return TracingConfig(exporter=exporter, endpoint=endpoint, service_name=service)
 
 
 def _prometheus(reader: LocatedReader, node: Node, path: str) -> MetricsConfig:

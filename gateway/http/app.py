@@ -21,6 +21,7 @@ import orjson
 from aiohttp import web
 from graphql import GraphQLSchema
 
+from gateway import tracing
 from gateway.config import Config
 from gateway.engine import Engine
 from gateway.errors import (
@@ -72,7 +73,7 @@ from gateway.startup import (
     header_policy,
 )
 from gateway.supergraph import Supergraph
-from gateway.transports.base import RequestContext
+from gateway.transports.base import RequestContext, Transport
 
 __all__ = ["STATE", "GatewayState", "create_app", "run_app"]
 
@@ -160,7 +161,8 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
             request, state.config.gateway.max_request_bytes
         )
         try:
-            prepared = engine.prepare(graphql_request)
+            with tracing.span("prepare"):
+                prepared = engine.prepare(graphql_request)
         except OperationError as exc:
             if media == EVENT_STREAM and exc.code != "GRAPHQL_PARSE_FAILED":
                 # Accepted as a stream: the errors are its one event.
@@ -276,6 +278,28 @@ async def ready_handler(request: web.Request) -> web.Response:
 # -- lifetime --------------------------------------------------------------------------
 
 
+def _tracing(config: Config) -> Callable[[web.Application], AsyncIterator[None]]:
+    settings = config.gateway.telemetry.tracing
+
+    async def lifetime(app: web.Application) -> AsyncIterator[None]:
+        if settings.exporter is None:
+            yield
+            return
+        current = tracing.configure(
+            settings.exporter,
+            endpoint=settings.endpoint,
+            service_name=settings.service_name,
+        )
+        try:
+            yield
+        finally:
+            if current is not None and tracing.tracing() is current:
+                await asyncio.to_thread(current.shutdown)  # flushes pending spans
+                tracing.configure(None)
+
+    return lifetime
+
+
 async def _client_session(app: web.Application) -> AsyncIterator[None]:
     state = app[STATE]
     connector = aiohttp.TCPConnector(limit=0, limit_per_host=256, ttl_dns_cache=300)
@@ -327,10 +351,12 @@ async def _build_one(
     for local in locals_.values():
         for collector in local.collectors:
             metrics.register(collector)
-    transports = {
+    transports: dict[str, Transport] = {
         name: metrics.metered(transport)
         for name, transport in build_transports(config, locals_, state.session).items()
     }
+    if tracing.tracing() is not None:
+        transports = {n: tracing.TracedTransport(t) for n, t in transports.items()}
     engine = Engine(
         supergraph,
         transports,
@@ -507,6 +533,7 @@ def create_app(config: Config) -> web.Application:
     app.router.add_get("/health", health_handler)
     app.router.add_get("/health/live", health_handler)
     app.router.add_get("/health/ready", ready_handler)
+    app.cleanup_ctx.append(_tracing(config))
     app.cleanup_ctx.append(_client_session)
     app.cleanup_ctx.append(_subgraphs_and_engine)
     app.cleanup_ctx.append(_reloading)

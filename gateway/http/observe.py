@@ -18,9 +18,11 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
 
+from gateway import tracing
 from gateway.config import Config
 from gateway.events import StreamEvent
 from gateway.logs import ACCESS_LOGGER, note_errors
@@ -90,8 +92,21 @@ def _middleware(
         started = time.perf_counter()
         status = 500
         try:
-            with track_request(stats):
-                response = await handler(request)
+            with (
+                track_request(stats),
+                tracing.server_span(
+                    f"{request.method} {request.path}",
+                    request.headers,
+                    {"http.request.method": request.method, "url.path": request.path},
+                ) as span,
+            ):
+                try:
+                    response = await handler(request)
+                    if span is not None:
+                        span.set_attribute("http.response.status_code", response.status)
+                finally:
+                    if span is not None:
+                        _close_span(span, stats)
             status = response.status
             if not response.prepared:
                 response.headers[REQUEST_ID_HEADER] = stats.request_id or ""
@@ -116,6 +131,17 @@ def _middleware(
                 _log_access(request, stats, status, seconds)
 
     return observe
+
+
+def _close_span(span: Any, stats: RequestStats) -> None:
+    span.set_attribute("gateway.request_id", stats.request_id or "")
+    span.set_attribute("gateway.subgraph_fetches", stats.fetches)
+    if stats.operation_type is not None:
+        span.set_attribute("graphql.operation.type", stats.operation_type)
+    if stats.operation_name:
+        span.set_attribute("graphql.operation.name", stats.operation_name)
+    if stats.error_codes:
+        span.set_attribute("graphql.error.codes", list(stats.error_codes))
 
 
 def _log_access(
@@ -272,6 +298,9 @@ def observed_events(
         source = events()
         try:
             async for event in source:
+                tracing.event(
+                    "subscription event", **{"graphql.event.id": event.id or ""}
+                )
                 payload = note_errors(event.payload)
                 yield (
                     event
