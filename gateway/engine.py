@@ -14,6 +14,7 @@ from gateway import tracing
 from gateway.errors import PlanningError
 from gateway.events import StreamEvent
 from gateway.executor import Executor
+from gateway.masking import ErrorPolicy
 from gateway.operation import (
     GraphQLRequest,
     OperationCache,
@@ -41,12 +42,14 @@ class Engine:
         *,
         document_cache_size: int = 1024,
         plan_cache_size: int = 1024,
+        errors: ErrorPolicy | None = None,
     ) -> None:
         self.supergraph = supergraph
         self.transports = transports
+        self.errors = errors or ErrorPolicy()
         self.operations = OperationCache(supergraph.schema, document_cache_size)
         self.planner = CachingQueryPlanner(supergraph, plan_cache_size)
-        self.executor = Executor(supergraph.schema, transports)
+        self.executor = Executor(supergraph.schema, transports, self.errors)
         self._subscriptions: Subscriptions | None = None
 
     def prepare(self, request: GraphQLRequest) -> Prepared:
@@ -83,10 +86,13 @@ class Engine:
         except PlanningError as exc:
             logger.error("cannot plan %r: %s", prepared.operation.name, exc.message)
             return {"data": None, "errors": [exc.to_graphql()]}
-        except Exception:  # a planner bug must not become a traceback for the client
-            logger.exception("planning %r failed", prepared.operation.name)
-            error = PlanningError("the gateway could not plan this operation")
-            return {"data": None, "errors": [error.to_graphql()]}
+        except Exception as exc:  # a planner bug must not become a traceback
+            error = self.errors.unexpected(
+                exc,
+                request_id=context.request_id if context is not None else None,
+                what=f"planning {prepared.operation.name or 'the operation'}",
+            )
+            return {"data": None, "errors": [error]}
         return await self.executor.execute(plan, prepared.variables, context)
 
     # -- subscriptions -----------------------------------------------------------------

@@ -9,7 +9,10 @@
     │   ├── MethodNotAllowedError a mutation over GET, an unknown method               405
     │   ├── NotAcceptableError    an Accept header the gateway cannot answer           406
     │   ├── OperationError        parse/validation/variable errors of the operation    400
-    │   └── TooManyStreamsError   stream limits reached                                429
+    │   ├── TooManyStreamsError   stream limits reached                                429
+    │   ├── HostNotAllowedError   Host is not a local name or gateway.allowed_hosts    421
+    │   ├── OriginNotAllowedError Origin is not the gateway's nor in gateway.cors      403
+    │   └── PreflightRequiredError a GET/simple POST without a preflighted header (CSRF) 400
     ├── PlanningError         an operation the planner cannot route (a gateway bug or an
     │                         unsatisfiable composition); answered as INTERNAL_SERVER_ERROR
     └── SubgraphError         a subgraph could not be reached or answered badly; becomes a
@@ -21,7 +24,9 @@
         └── SubgraphStreamError       a stream ended in upstream errors SUBGRAPH_STREAM_ERROR
 
 Every error has ``code`` (the ``extensions.code`` clients see) and ``message``.
-``to_graphql()`` renders one as a GraphQL error object.
+``to_graphql()`` renders one as a GraphQL error object. Anything else that goes
+wrong is a bug: it is logged with a request id and reaches the client as
+``INTERNAL_SERVER_ERROR`` with that id (``gateway.masking``), never its text.
 """
 
 from __future__ import annotations
@@ -36,11 +41,14 @@ __all__ = [
     "CompositionIssue",
     "ConfigError",
     "GatewayError",
+    "HostNotAllowedError",
     "MethodNotAllowedError",
     "NotAcceptableError",
     "OperationError",
+    "OriginNotAllowedError",
     "PayloadTooLargeError",
     "PlanningError",
+    "PreflightRequiredError",
     "RequestError",
     "SubgraphBadResponseError",
     "SubgraphError",
@@ -56,6 +64,8 @@ class GatewayError(Exception):
     """Base of every error the gateway raises on purpose."""
 
     code: str = "INTERNAL_SERVER_ERROR"
+    request_id: str | None = None
+    """Set on an internal error: where to find it in the gateway's log."""
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
@@ -64,6 +74,8 @@ class GatewayError(Exception):
             self.code = code
 
     def extensions(self) -> dict[str, Any]:
+        if self.request_id is not None:
+            return {"code": self.code, "requestId": self.request_id}
         return {"code": self.code}
 
     def to_graphql(self, path: Sequence[str | int] | None = None) -> dict[str, Any]:
@@ -195,6 +207,27 @@ class TooManyStreamsError(RequestError):
     status = 429
 
 
+class HostNotAllowedError(RequestError):
+    """DNS rebinding protection: the request names a host this server is not."""
+
+    code = "HOST_NOT_ALLOWED"
+    status = 421
+
+
+class OriginNotAllowedError(RequestError):
+    """A browser page of an origin outside ``gateway.cors.allow_origins``."""
+
+    code = "ORIGIN_NOT_ALLOWED"
+    status = 403
+
+
+class PreflightRequiredError(RequestError):
+    """CSRF prevention: a request a browser sends cross-site without asking."""
+
+    code = "PREFLIGHT_REQUIRED"
+    status = 400
+
+
 class PlanningError(GatewayError):
     code = "INTERNAL_SERVER_ERROR"
 
@@ -217,7 +250,7 @@ class SubgraphError(GatewayError):
         self.status = status
 
     def extensions(self) -> dict[str, Any]:
-        ext: dict[str, Any] = {"code": self.code, "serviceName": self.service}
+        ext: dict[str, Any] = {**super().extensions(), "serviceName": self.service}
         if self.status is not None:
             ext["http"] = {"status": self.status}
         return ext

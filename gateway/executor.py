@@ -28,6 +28,7 @@ from graphql import (
 )
 
 from gateway.errors import SubgraphBadResponseError, SubgraphError
+from gateway.masking import ErrorPolicy
 from gateway.plan import (
     Fetch,
     Flatten,
@@ -151,20 +152,6 @@ def _fetch_path(
     return list(fetch.path[:end])
 
 
-def _with_service(error: Any, service: str) -> dict[str, Any]:
-    if not isinstance(error, dict):
-        return {
-            "message": str(error),
-            "extensions": {"code": "SUBGRAPH_BAD_RESPONSE", "serviceName": service},
-        }
-    error = dict(error)
-    error.pop("locations", None)  # they point into the subgraph's operation
-    extensions = dict(error.get("extensions") or {})
-    extensions.setdefault("serviceName", service)
-    error["extensions"] = extensions
-    return error
-
-
 class _Run:
     """The state of one request: merged data and errors so far."""
 
@@ -186,10 +173,15 @@ class Executor:
     """Runs plans against the subgraphs' transports."""
 
     def __init__(
-        self, schema: GraphQLSchema, transports: Mapping[str, Transport]
+        self,
+        schema: GraphQLSchema,
+        transports: Mapping[str, Transport],
+        errors: ErrorPolicy | None = None,
     ) -> None:
         self.schema = schema
         self.transports = transports
+        self.errors = errors or ErrorPolicy()
+        """What of a subgraph's errors reaches the client (``gateway.masking``)."""
 
     async def execute(
         self,
@@ -230,7 +222,9 @@ class Executor:
         run = _Run(
             dict(event.get("data") or {}), variables, context or RequestContext()
         )
-        run.errors.extend(_with_service(e, service) for e in event.get("errors") or ())
+        run.errors.extend(
+            self.errors.subgraph_error(e, service) for e in event.get("errors") or ()
+        )
         if isinstance(node, Subscription) and node.rest is not None and run.data:
             await self._node(node.rest, run)
         return self.complete(plan.shape, run.data, run.errors)
@@ -278,11 +272,16 @@ class Executor:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a transport bug must not fail the request
-            logger.exception("transport %s failed", fetch.subgraph)
-            raise SubgraphError(
-                f"fetch from subgraph {fetch.subgraph!r} failed: {exc}",
-                service=fetch.subgraph,
-            ) from exc
+            masked = self.errors.internal_error(
+                exc,
+                request_id=run.context.request_id,
+                what=f"the fetch from subgraph {fetch.subgraph!r}",
+            )
+            error = SubgraphError(
+                masked.message, service=fetch.subgraph, code=masked.code
+            )
+            error.request_id = masked.request_id
+            raise error from exc
 
     async def _root_fetch(self, fetch: Fetch, run: _Run) -> SubgraphResult | None:
         try:
@@ -301,7 +300,7 @@ class Executor:
         if isinstance(data, dict):
             merge(run.data, data)
         for error in result.get("errors") or ():
-            run.errors.append(_with_service(error, fetch.subgraph))
+            run.errors.append(self.errors.subgraph_error(error, fetch.subgraph))
         return result
 
     async def _entity_fetch(self, fetch: Fetch, run: _Run) -> None:
@@ -364,7 +363,7 @@ class Executor:
         fan_out: list[list[tuple[dict[str, Any], _Path]]],
         run: _Run,
     ) -> None:
-        error = _with_service(error, fetch.subgraph)
+        error = self.errors.subgraph_error(error, fetch.subgraph)
         path = error.get("path")
         if (
             isinstance(path, list)

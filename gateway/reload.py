@@ -36,6 +36,7 @@ from gateway.errors import CompositionError, ConfigError, GatewayError
 from gateway.events import StreamEvent
 from gateway.local import LocalSubgraph, load_local_subgraph
 from gateway.plan import Fetch, Flatten, Parallel, PlanNode, Sequence, Subscription
+from gateway.startup import inherited_settings
 
 __all__ = [
     "SCHEMA_RELOADED",
@@ -58,9 +59,17 @@ SCHEMA_RELOADED = "SCHEMA_RELOADED"
 # -- in-process subgraphs across reloads ---------------------------------------------
 
 
-def _pool_key(subgraph: SubgraphConfig) -> tuple[str, str, bytes]:
+def _pool_key(
+    subgraph: SubgraphConfig, inherited: Mapping[str, Any]
+) -> tuple[str, str, bytes]:
+    """What identifies a started subgraph: its name, module, options and the
+    gateway settings it inherits (``gateway.roots``)."""
     assert subgraph.module is not None
-    options = orjson.dumps(dict(subgraph.options), option=orjson.OPT_SORT_KEYS)
+    options = orjson.dumps(
+        [dict(subgraph.options), dict(inherited)],
+        option=orjson.OPT_SORT_KEYS,
+        default=str,
+    )
     return (subgraph.name, subgraph.module, options)
 
 
@@ -75,14 +84,17 @@ class SubgraphPool:
     async def acquire(self, config: Config) -> dict[str, LocalSubgraph]:
         """The in-process subgraphs of ``config``, started (new ones now)."""
         locals_: dict[str, LocalSubgraph] = {}
+        inherited = inherited_settings(config)
         for subgraph in config.subgraphs:
             if subgraph.module is None:
                 continue
-            key = _pool_key(subgraph)
+            key = _pool_key(subgraph, inherited)
             entry = self._started.get(key)
             if entry is None:
                 try:
-                    local = load_local_subgraph(subgraph.module, subgraph.options)
+                    local = load_local_subgraph(
+                        subgraph.module, subgraph.options, inherited=inherited
+                    )
                 except ConfigError as exc:
                     raise ConfigError(
                         exc.reason,
@@ -100,7 +112,12 @@ class SubgraphPool:
 
     async def release_except(self, config: Config) -> None:
         """Stop the subgraphs ``config`` does not name (any more)."""
-        keep = {_pool_key(s) for s in all_subgraphs(config) if s.module is not None}
+        inherited = inherited_settings(config)
+        keep = {
+            _pool_key(s, inherited)
+            for s in all_subgraphs(config)
+            if s.module is not None
+        }
         for key in [k for k in self._started if k not in keep]:
             _, stack = self._started.pop(key)
             logger.info(

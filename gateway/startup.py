@@ -24,6 +24,7 @@ from gateway.config import Config, SubgraphConfig
 from gateway.errors import ConfigError, GatewayError, SubgraphError
 from gateway.headers import HeaderPolicy
 from gateway.local import LocalSubgraph, load_local_subgraph
+from gateway.masking import ErrorPolicy
 from gateway.supergraph import Supergraph
 from gateway.transports.base import Transport
 from gateway.transports.boundary import decode_graphql_response, mapped_errors
@@ -33,7 +34,9 @@ from gateway.transports.inprocess import InProcessTransport
 __all__ = [
     "build_transports",
     "compose_config",
+    "error_policy",
     "header_policy",
+    "inherited_settings",
     "introspect_sdl",
     "introspect_waiting",
     "load_local_subgraphs",
@@ -53,15 +56,24 @@ def _where(config: Config, subgraph: SubgraphConfig) -> dict[str, Any]:
     }
 
 
+def inherited_settings(config: Config) -> dict[str, Any]:
+    """The gateway settings in-process subgraphs may inherit
+    (``gateway.local.settings``): ``roots`` when ``gateway.roots`` is set."""
+    if not config.gateway.roots:
+        return {}
+    return {"roots": [str(root) for root in config.gateway.roots]}
+
+
 def load_local_subgraphs(config: Config) -> dict[str, LocalSubgraph]:
     """Import and build every in-process subgraph (no I/O happens until lifespan)."""
     locals_: dict[str, LocalSubgraph] = {}
+    inherited = inherited_settings(config)
     for subgraph in config.subgraphs:
         if subgraph.module is None:
             continue
         try:
             locals_[subgraph.name] = load_local_subgraph(
-                subgraph.module, subgraph.options
+                subgraph.module, subgraph.options, inherited=inherited
             )
         except ConfigError as exc:
             raise ConfigError(
@@ -227,6 +239,15 @@ def header_policy(config: Config) -> HeaderPolicy:
     )
 
 
+def error_policy(config: Config) -> ErrorPolicy:
+    """What of an error clients see (``gateway.dev_mode``,
+    ``gateway.subgraph_error_propagation``)."""
+    return ErrorPolicy(
+        dev_mode=config.gateway.dev_mode,
+        propagation=config.gateway.subgraph_error_propagation,
+    )
+
+
 def build_transports(
     config: Config,
     locals_: Mapping[str, LocalSubgraph],
@@ -247,7 +268,9 @@ def build_transports(
     for subgraph in config.subgraphs:
         local = locals_.get(subgraph.name)
         if local is not None:
-            transports[subgraph.name] = InProcessTransport(subgraph.name, local)
+            transports[subgraph.name] = InProcessTransport(
+                subgraph.name, local, error_policy(config)
+            )
             continue
         assert subgraph.routing_url is not None
         protocol = subgraph.subscription.protocol if subgraph.subscription else "sse"

@@ -45,6 +45,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from gateway.errors import GatewayError, SubgraphError, SubgraphStreamError
 from gateway.events import EVENT_ID, StreamEvent
 from gateway.headers import HOP_BY_HOP
+from gateway.masking import ErrorPolicy
 from gateway.plan import QueryPlan, Subscription
 from gateway.transports.base import (
     RequestContext,
@@ -170,16 +171,16 @@ def _with_last_event_id(
     return dataclasses.replace(context, headers=CIMultiDictProxy(headers))
 
 
-def _errors_of(exc: SubgraphError) -> list[dict[str, Any]]:
+_MASK = ErrorPolicy()
+"""Masks a bug of a transport's stream (logged; the client gets its request id)."""
+
+
+def _errors_of(exc: SubgraphError, policy: ErrorPolicy) -> list[dict[str, Any]]:
     if isinstance(exc, SubgraphStreamError):
-        errors = []
-        for error in exc.graphql_errors():
-            error = dict(error)
-            extensions = dict(error.get("extensions") or {})
-            extensions.setdefault("serviceName", exc.service)
-            error["extensions"] = extensions
-            errors.append(error)
-        return errors
+        # The subgraph's own errors: filtered as any subgraph error.
+        return [policy.subgraph_error(error, exc.service) for error in exc.errors] or [
+            exc.to_graphql()
+        ]
     return [exc.to_graphql()]
 
 
@@ -414,14 +415,16 @@ class _Hub:
             logger.info("upstream subscription to %s failed: %s", exc.service, exc)
             end = _End(exc)
         except Exception as exc:
-            logger.exception("upstream subscription to %s failed", self.transport.name)
-            end = _End(
-                SubgraphError(
-                    f"the subscription to subgraph {self.transport.name!r} failed: "
-                    f"{exc}",
-                    service=self.transport.name,
-                )
+            masked = _MASK.internal_error(
+                exc,
+                request_id=self.request.context.request_id,
+                what=f"the subscription to subgraph {self.transport.name!r}",
             )
+            error = SubgraphError(
+                masked.message, service=self.transport.name, code=masked.code
+            )
+            error.request_id = masked.request_id
+            end = _End(error)
         finally:
             # A hub that ended takes no new subscribers: they open a new upstream.
             self._unregister()
@@ -607,7 +610,7 @@ class _Events(AsyncGenerator[StreamEvent, None]):
                 if item.error is None:
                     raise StopAsyncIteration
                 errors = (
-                    _errors_of(item.error)
+                    _errors_of(item.error, self._subscriptions.executor.errors)
                     if isinstance(item.error, SubgraphError)
                     else [item.error.to_graphql()]
                 )

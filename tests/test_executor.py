@@ -156,12 +156,18 @@ async def test_entity_errors_are_repathed_to_the_client_path(
         {
             "message": "note failed",
             "path": ["shelf", 1, "note"],
-            "extensions": {"serviceName": "details"},
+            "extensions": {
+                "code": "DOWNSTREAM_SERVICE_ERROR",
+                "serviceName": "details",
+            },
         },
         {
             "message": "note failed",
             "path": ["shelf", 2, "note"],
-            "extensions": {"serviceName": "details"},
+            "extensions": {
+                "code": "DOWNSTREAM_SERVICE_ERROR",
+                "serviceName": "details",
+            },
         },
     ]
 
@@ -326,7 +332,10 @@ async def test_an_entity_error_without_entity_path_is_put_at_the_fetch_path(
         "errors": [
             {
                 "message": "database is down",
-                "extensions": {"serviceName": "details"},
+                "extensions": {
+                    "code": "DOWNSTREAM_SERVICE_ERROR",
+                    "serviceName": "details",
+                },
                 "path": ["shelf"],
             }
         ],
@@ -347,7 +356,10 @@ async def test_a_single_fetch_answer_with_errors_is_still_null_propagated(
             {
                 "message": "item 2 failed",
                 "path": ["items", 1],
-                "extensions": {"serviceName": "catalog"},
+                "extensions": {
+                    "code": "DOWNSTREAM_SERVICE_ERROR",
+                    "serviceName": "catalog",
+                },
             }
         ],
     }

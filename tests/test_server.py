@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,8 @@ async def test_get_runs_a_query_with_variables(client: Any) -> None:
             "query": "query P($upc: String!) { product(upc: $upc) { name } }",
             "variables": '{"upc": "p3"}',
         },
-        headers={"Accept": GRAPHQL_RESPONSE},
+        # A GET must show it was not sent by a foreign page (CSRF prevention).
+        headers={"Accept": GRAPHQL_RESPONSE, "Apollo-Require-Preflight": "true"},
     )
     assert response.status == 200
     assert response.content_type == GRAPHQL_RESPONSE
@@ -89,6 +91,7 @@ async def test_mutation_over_get_is_405_with_allow_post(client: Any) -> None:
     response = await client.get(
         "/graphql",
         params={"query": 'mutation { setPrice(upc: "p1", price: 1) { price } }'},
+        headers={"Apollo-Require-Preflight": "true"},
     )
     assert response.status == 405
     assert response.headers["Allow"] == "POST"
@@ -130,7 +133,9 @@ async def test_malformed_requests_are_400_with_a_code(
 
 async def test_wrong_content_type_is_415(client: Any) -> None:
     response = await client.post(
-        "/graphql", data="{ __typename }", headers={"Content-Type": "text/plain"}
+        "/graphql",
+        data="{ __typename }",
+        headers={"Content-Type": "application/xml"},
     )
     assert response.status == 415
     body = await response.json()
@@ -257,7 +262,7 @@ async def test_introspection_is_answered_from_the_client_schema(client: Any) -> 
 
 
 async def test_an_internal_failure_is_a_graphql_error_without_a_traceback(
-    client: Any, monkeypatch: pytest.MonkeyPatch
+    client: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     from gateway.http.app import STATE
 
@@ -267,14 +272,16 @@ async def test_an_internal_failure_is_a_graphql_error_without_a_traceback(
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(engine, "execute", broken)
-    response = await _post(client, {"query": "{ topProducts { name } }"})
+    with caplog.at_level(logging.ERROR, logger="gateway.masking"):
+        response = await _post(client, {"query": "{ topProducts { name } }"})
     assert response.status == 500
     body = await response.json()
     request_id = response.headers["X-Request-Id"]
+    assert body["errors"][0]["extensions"]["requestId"] == request_id
     assert body == {
         "errors": [
             {
-                "message": "the gateway failed to execute the operation",
+                "message": "internal server error",
                 "extensions": {
                     "code": "INTERNAL_SERVER_ERROR",
                     "requestId": request_id,
@@ -282,3 +289,6 @@ async def test_an_internal_failure_is_a_graphql_error_without_a_traceback(
             }
         ]
     }
+    # The text stays in the log, under the id the client was given.
+    logged = [r for r in caplog.records if request_id in r.getMessage()]
+    assert len(logged) == 1 and "a bug" in str(logged[0].exc_info[1])

@@ -162,12 +162,17 @@ async def test_get_query_reads_query_parameters(client: TestClient[Any, Any]) ->
             "variables": '{"n": "b"}',
             "operationName": "Q",
         },
+        headers={"Apollo-Require-Preflight": "true"},
     )
     assert await response.json() == {"data": {"hello": "hello b"}}
 
 
 async def test_get_mutation_is_405(client: TestClient[Any, Any], probe: Probe) -> None:
-    response = await client.get("/graphql", params={"query": "mutation { bump }"})
+    response = await client.get(
+        "/graphql",
+        params={"query": "mutation { bump }"},
+        headers={"Apollo-Require-Preflight": "true"},
+    )
     assert response.status == 405
     assert response.headers["Allow"] == "POST"
     body = await response.json()
@@ -240,7 +245,10 @@ async def test_malformed_requests_get_a_clear_error(
     client: TestClient[Any, Any], body: bytes, content_type: str, status: int, code: str
 ) -> None:
     response = await client.post(
-        "/graphql", data=body, headers={"Content-Type": content_type}
+        "/graphql",
+        data=body,
+        # past CSRF prevention, to the content-type rule
+        headers={"Content-Type": content_type, "X-Requested-With": "test"},
     )
     assert response.status == status
     assert (await response.json())["errors"][0]["extensions"]["code"] == code
@@ -500,3 +508,31 @@ def test_main_reports_a_port_in_use(
         )
     assert code == 1
     assert "cannot listen" in caplog.text
+
+
+async def test_a_standalone_subgraph_refuses_rebound_hosts_and_foreign_pages(
+    aiohttp_client: ClientFactory, probe: Probe
+) -> None:
+    app = create_subgraph_app(build_subgraph(probe), allowed_hosts=("claude",))
+    client = await aiohttp_client(app)
+    mutation = {"query": "mutation { bump }"}
+    rebound = await client.post(
+        "/graphql", json=mutation, headers={"Host": "rebind.evil.example"}
+    )
+    assert rebound.status == 421
+    foreign = await client.post(
+        "/graphql", json=mutation, headers={"Origin": "https://evil.example"}
+    )
+    assert foreign.status == 403
+    simple = await client.post(
+        "/graphql/stream",
+        data=b'{"query": "mutation { bump }"}',
+        headers={"Content-Type": "text/plain"},
+    )
+    assert simple.status == 400
+    assert probe.bumps == 0
+    # The gateway reaching it by the name in its routing_url is served.
+    named = await client.post(
+        "/graphql", json=mutation, headers={"Host": "claude:4001"}
+    )
+    assert await named.json() == {"data": {"bump": 1}}

@@ -575,7 +575,15 @@ async def test_an_in_process_source_is_closed_however_its_stream_ends(
         events = [event async for event in stream]
         if ending == "fail":
             assert [e.payload["errors"] for e in events] == [
-                [{"message": "boom", "extensions": {"serviceName": "ticker"}}]
+                [
+                    {
+                        "message": "boom",
+                        "extensions": {
+                            "code": "DOWNSTREAM_SERVICE_ERROR",
+                            "serviceName": "ticker",
+                        },
+                    }
+                ]
             ]
         else:
             assert events == []

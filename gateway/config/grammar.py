@@ -48,6 +48,16 @@ Our additions:
 * Subgraphs the gateway cannot serve (``grpc:``, ``plugin:``, event-driven: no
   ``routing_url`` and ``@edfs__`` directives in the schema file) are an error naming
   the entry, or are left out with ``skip_unsupported`` (``--skip-unsupported``).
+* Security settings under ``gateway:`` (docs/security.md): ``roots`` (directories, or
+  one; relative to the YAML file; ``~`` expanded; each must exist), ``allowed_hosts``
+  (host names, ``*.suffix`` or ``"*"``), ``cors`` with Cosmo's keys ``enabled``,
+  ``allow_origins`` (``*`` wildcards: ``http://localhost:*``), ``allow_methods``,
+  ``allow_headers``, ``allow_credentials``, ``max_age`` (a duration),
+  ``csrf_prevention`` (true), ``dev_mode`` (false) and ``subgraph_error_propagation``
+  (Cosmo's name) with ``allowed_extension_fields`` (``code`` is always added;
+  ``stacktrace``/``exception`` are refused: use ``dev_mode``),
+  ``default_extension_code`` (DOWNSTREAM_SERVICE_ERROR), ``attach_service_name``.
+  See https://cosmo-docs.wundergraph.com/router/configuration
 * ``${VAR}`` and ``${VAR:-default}`` are expanded in every string value (never in
   keys) from the environment; the default applies when VAR is unset or empty, an unset
   ``${VAR}`` without default is an error, and ``$${VAR}`` is a literal ``${VAR}``.
@@ -85,11 +95,13 @@ from gateway.config.model import (
     SUBSCRIPTION_PROTOCOLS,
     WEBSOCKET_SUBPROTOCOLS,
     Config,
+    CorsConfig,
     FeatureFlag,
     GatewayConfig,
     HeaderRule,
     IntrospectionConfig,
     SubgraphConfig,
+    SubgraphErrorPropagation,
     SubscriptionConfig,
     SubscriptionProtocol,
 )
@@ -167,7 +179,33 @@ _GATEWAY_KEYS = (
     "startup_wait",
     "watch",
     "introspection_poll_interval",
+    "allowed_hosts",
+    "cors",
+    "csrf_prevention",
+    "dev_mode",
+    "subgraph_error_propagation",
+    "roots",
 )
+_CORS_KEYS = (
+    "enabled",
+    "allow_origins",
+    "allow_methods",
+    "allow_headers",
+    "allow_credentials",
+    "max_age",
+)
+_ERROR_PROPAGATION_KEYS = (
+    "allowed_extension_fields",
+    "default_extension_code",
+    "attach_service_name",
+)
+_NEVER_PROPAGATED = ("stacktrace", "exception")
+_HOST_PATTERN = re.compile(
+    r"(\*|(\*\.)?[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?|\[[0-9a-f:.]+\])"
+)
+_ORIGIN_PATTERN = re.compile(r"\*|null|[a-z][a-z0-9+.-]*://[^/?#\s]+")
+_METHOD = re.compile(r"[A-Z]+")
+_CODE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PROPAGATE_KEYS = ("op", "named", "matching", "rename", "default")
 _SET_KEYS = ("op", "name", "value")
 
@@ -674,6 +712,12 @@ class _Grammar(LocatedReader):
             "startup_wait": self.duration,
             "watch": self.boolean,
             "introspection_poll_interval": self.duration,
+            "allowed_hosts": self.allowed_hosts,
+            "cors": self.cors,
+            "csrf_prevention": self.boolean,
+            "dev_mode": self.boolean,
+            "subgraph_error_propagation": self.error_propagation,
+            "roots": self.roots,
         }
         for name, reader in readers.items():
             if name in fields:
@@ -684,6 +728,122 @@ class _Grammar(LocatedReader):
                 fields["headers"][1], "gateway.headers", subgraphs
             )
         return GatewayConfig(**settings), per_subgraph
+
+    def strings(
+        self, node: Node, path: str, *, one: bool = True
+    ) -> list[tuple[Node, str]]:
+        """A list of strings (or, with ``one``, a single string) with their nodes."""
+        if not isinstance(node, SequenceNode):
+            if one and not isinstance(node, MappingNode) and not is_null(node):
+                return [(node, self.string(node, path).strip())]
+            self.fail(node, path, f"expected a list of strings, got {kind(node)}")
+        return [
+            (item, self.string(item, f"{path}[{index}]").strip())
+            for index, item in enumerate(node.value)
+        ]
+
+    def allowed_hosts(self, node: Node, path: str) -> tuple[str, ...]:
+        hosts: list[str] = []
+        for item, text in self.strings(node, path):
+            host = text.lower()
+            if not _HOST_PATTERN.fullmatch(host):
+                self.fail(
+                    item,
+                    path,
+                    f"expected a host name such as dev.example.test, *.example.test "
+                    f"or [::1] (no scheme, port or path), got {text!r}",
+                )
+            hosts.append(host)
+        return tuple(hosts)
+
+    def cors(self, node: Node, path: str) -> CorsConfig:
+        fields = self.optional_mapping(node, path, _CORS_KEYS)
+        settings: dict[str, Any] = {}
+        for key in ("enabled", "allow_credentials"):
+            if key in fields:
+                settings[key] = self.boolean(fields[key][1], f"{path}.{key}")
+        if "max_age" in fields:
+            settings["max_age"] = round(
+                self.duration(fields["max_age"][1], f"{path}.max_age")
+            )
+        if "allow_origins" in fields:
+            origins: list[str] = []
+            key_path = f"{path}.allow_origins"
+            for item, text in self.strings(fields["allow_origins"][1], key_path):
+                origin = text.lower().rstrip("/")
+                if not _ORIGIN_PATTERN.fullmatch(origin):
+                    self.fail(
+                        item,
+                        key_path,
+                        f"expected an origin such as http://localhost:3000 or "
+                        f"http://localhost:* (scheme://host[:port]), got {text!r}",
+                    )
+                origins.append(origin)
+            settings["allow_origins"] = tuple(origins)
+        if "allow_methods" in fields:
+            methods: list[str] = []
+            key_path = f"{path}.allow_methods"
+            for item, text in self.strings(fields["allow_methods"][1], key_path):
+                method = text.upper()
+                if not _METHOD.fullmatch(method):
+                    self.fail(item, key_path, f"{text!r} is not an HTTP method")
+                methods.append(method)
+            settings["allow_methods"] = tuple(methods)
+        if "allow_headers" in fields:
+            key_path = f"{path}.allow_headers"
+            settings["allow_headers"] = tuple(
+                text if text == "*" else self.header_name(item, key_path)
+                for item, text in self.strings(fields["allow_headers"][1], key_path)
+            )
+        return CorsConfig(**settings)
+
+    def error_propagation(self, node: Node, path: str) -> SubgraphErrorPropagation:
+        fields = self.optional_mapping(node, path, _ERROR_PROPAGATION_KEYS)
+        settings: dict[str, Any] = {}
+        if "allowed_extension_fields" in fields:
+            key_path = f"{path}.allowed_extension_fields"
+            names: list[str] = []
+            for item, text in self.strings(
+                fields["allowed_extension_fields"][1], key_path
+            ):
+                if text in _NEVER_PROPAGATED:
+                    self.fail(
+                        item,
+                        key_path,
+                        f"{text!r} is never sent to clients (it shows the "
+                        "subgraph's internals); set gateway.dev_mode: true to see it",
+                    )
+                names.append(text)
+            if "code" not in names:
+                names.insert(0, "code")
+            settings["allowed_extension_fields"] = tuple(names)
+        if "default_extension_code" in fields:
+            code_node = fields["default_extension_code"][1]
+            key_path = f"{path}.default_extension_code"
+            code = self.string(code_node, key_path).strip()
+            if not _CODE.fullmatch(code):
+                self.fail(
+                    code_node,
+                    key_path,
+                    f"expected a code such as SUBGRAPH_ERROR, got {code!r}",
+                )
+            settings["default_extension_code"] = code
+        if "attach_service_name" in fields:
+            settings["attach_service_name"] = self.boolean(
+                fields["attach_service_name"][1], f"{path}.attach_service_name"
+            )
+        return SubgraphErrorPropagation(**settings)
+
+    def roots(self, node: Node, path: str) -> tuple[Path, ...]:
+        roots: list[Path] = []
+        for item, text in self.strings(node, path):
+            root = Path(os.path.realpath(self.base / Path(text).expanduser()))
+            if not root.is_dir():
+                self.fail(item, path, f"{text!r} is not a directory ({root})")
+            roots.append(root)
+        if not roots:
+            self.fail(node, path, "is empty: name at least one directory")
+        return tuple(roots)
 
     def log_level(self, node: Node, path: str) -> str:
         level = self.string(node, path).strip().lower()

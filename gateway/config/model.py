@@ -14,12 +14,15 @@ from gateway.config.located import did_you_mean
 from gateway.errors import ConfigError
 
 __all__ = [
+    "DEFAULT_CORS_HEADERS",
+    "DEFAULT_CORS_ORIGINS",
     "EMPTY_MAPPING",
     "LOG_LEVELS",
     "MEGABYTE",
     "SUBSCRIPTION_PROTOCOLS",
     "WEBSOCKET_SUBPROTOCOLS",
     "Config",
+    "CorsConfig",
     "FeatureFlag",
     "GatewayConfig",
     "HeaderOp",
@@ -27,6 +30,7 @@ __all__ = [
     "IntrospectionConfig",
     "MetricsConfig",
     "SubgraphConfig",
+    "SubgraphErrorPropagation",
     "SubscriptionConfig",
     "SubscriptionProtocol",
     "TelemetryConfig",
@@ -42,6 +46,22 @@ LOG_LEVELS: tuple[str, ...] = ("debug", "info", "warning", "error", "critical")
 MEGABYTE = 1024 * 1024
 
 EMPTY_MAPPING: Mapping[str, Any] = MappingProxyType({})
+
+DEFAULT_CORS_ORIGINS: tuple[str, ...] = (
+    "http://localhost:*",
+    "http://127.0.0.1:*",
+    "http://[::1]:*",
+)
+"""A UI dev server on this machine, on any port; nothing else."""
+DEFAULT_CORS_HEADERS: tuple[str, ...] = (
+    "Accept",
+    "Authorization",
+    "Content-Type",
+    "Apollo-Require-Preflight",
+    "X-Apollo-Operation-Name",
+    "X-Requested-With",
+    "Last-Event-ID",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +166,35 @@ class TelemetryConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class CorsConfig:
+    """``gateway.cors``: Cosmo's keys. ``allow_origins`` entries may hold ``*``
+    wildcards (``http://localhost:*``); ``"*"`` alone allows every origin."""
+
+    enabled: bool = True
+    allow_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
+    allow_methods: tuple[str, ...] = ("HEAD", "GET", "POST")
+    allow_headers: tuple[str, ...] = DEFAULT_CORS_HEADERS
+    allow_credentials: bool = True
+    max_age: int = 300
+    """Seconds a browser may cache a preflight answer."""
+
+
+@dataclass(frozen=True, slots=True)
+class SubgraphErrorPropagation:
+    """``gateway.subgraph_error_propagation`` (Cosmo's name): what of a subgraph's
+    GraphQL errors reaches clients. ``message`` and ``path`` always; of
+    ``extensions`` only ``allowed_extension_fields``; an error without a code gets
+    ``default_extension_code``. ``gateway.dev_mode`` passes everything."""
+
+    allowed_extension_fields: tuple[str, ...] = ("code", "http", "path", "resetAt")
+    """The default: ``code`` and what the bundled subgraphs document (github's
+    ``http.status`` and ``resetAt``, git's ``path`` as the client sent it)."""
+    default_extension_code: str = "DOWNSTREAM_SERVICE_ERROR"
+    attach_service_name: bool = True
+    """Add ``extensions.serviceName`` (the subgraph's name from supergraph.yaml)."""
+
+
+@dataclass(frozen=True, slots=True)
 class GatewayConfig:
     """The ``gateway:`` section; ``GatewayConfig()`` is the default gateway."""
 
@@ -177,6 +226,23 @@ class GatewayConfig:
     """Seconds between polls of the introspected remote subgraphs' SDL (0: off)."""
     skip_unsupported: bool = False
     """Leave out subgraphs of kinds the gateway does not serve (``--skip-unsupported``)."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Host names accepted besides the listen address and the loopback names
+    (``*.example.test`` matches subdomains; ``"*"`` turns the Host check off)."""
+    cors: CorsConfig = field(default_factory=CorsConfig)
+    csrf_prevention: bool = True
+    """Refuse GETs and simple POSTs that carry no header a browser would
+    preflight (Apollo Server's rule)."""
+    dev_mode: bool = False
+    """Show internal error details to clients (one's own machine only)."""
+    subgraph_error_propagation: SubgraphErrorPropagation = field(
+        default_factory=SubgraphErrorPropagation
+    )
+    roots: tuple[Path, ...] = ()
+    """Directories the file-system subgraphs (git, claude) may use, given to every
+    in-process subgraph that declares it takes them (``gateway.local.settings``),
+    unless its own ``options.roots`` says otherwise. Empty: each subgraph's default,
+    the current directory."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,12 +50,15 @@ from gateway.http.observe import (
     subgraph_health,
 )
 from gateway.http.playground import playground_html
+from gateway.http.security import SecurityPolicy, install_security
 from gateway.http.streaming import (
     StreamLimits,
     StreamRegistry,
     last_event_id,
     stream_events,
 )
+from gateway.masking import new_request_id
+from gateway.metrics import current_stats
 from gateway.operation import Prepared
 from gateway.reload import (
     LiveStreams,
@@ -70,6 +73,7 @@ from gateway.reload import (
 from gateway.startup import (
     build_transports,
     compose_config,
+    error_policy,
     header_policy,
 )
 from gateway.supergraph import Supergraph
@@ -181,6 +185,7 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
             headers=request.headers,
             remote=request.remote,
             forward=state.headers.for_request(request.headers),
+            request_id=_request_id(),
         )
         if media == EVENT_STREAM:
             return await _stream(request, state, engine, prepared, context)
@@ -194,13 +199,24 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
         return error_response(exc, json_media, keep_status=media == EVENT_STREAM)
     try:
         result = await engine.execute(prepared, context)
-    except Exception:
-        # A gateway bug, not the client's fault: logged with its traceback, answered
-        # as a GraphQL error without one.
-        logger.exception("executing %r failed", prepared.operation.name)
-        error = GatewayError("the gateway failed to execute the operation")
-        return json_response({"errors": [error.to_graphql()]}, media, status=500)
+    except Exception as exc:
+        # A gateway bug, not the client's fault: logged with its traceback and the
+        # request id, answered with the id and without the exception's text.
+        error = engine.errors.unexpected(
+            exc,
+            request_id=context.request_id,
+            what=f"executing {prepared.operation.name or 'the operation'}",
+        )
+        return json_response({"errors": [error]}, media, status=500)
     return json_response(result, media)
+
+
+def _request_id() -> str:
+    """The id the edge gave this request (``X-Request-Id``), else a new one."""
+    stats = current_stats()
+    if stats is not None and stats.request_id:
+        return stats.request_id
+    return new_request_id()
 
 
 async def _stream(
@@ -362,6 +378,7 @@ async def _build_one(
         transports,
         document_cache_size=config.gateway.document_cache_size,
         plan_cache_size=config.gateway.plan_cache_size,
+        errors=error_policy(config),
     )
     return supergraph, engine
 
@@ -528,6 +545,7 @@ def create_app(config: Config) -> web.Application:
         headers=header_policy(config),
     )
     install_observability(app, config)
+    install_security(app, SecurityPolicy.from_config(config))
     path = config.gateway.graphql_path
     app.router.add_route("*", path, graphql_handler)
     app.router.add_get("/health", health_handler)
@@ -559,6 +577,12 @@ def run_app(
 
     def announce(message: object) -> None:
         del message
+        if host in ("0.0.0.0", "::", "") and not config.gateway.allowed_hosts:
+            logger.warning(
+                "listening on every interface, but only requests for localhost, "
+                "127.0.0.1 and [::1] are served: name this machine's other names "
+                "in gateway.allowed_hosts"
+            )
         url = f"http://{_url_host(host)}:{port}{config.gateway.graphql_path}"
         if config.gateway.playground:
             logger.info(

@@ -28,6 +28,7 @@ from aiohttp import web
 
 from gateway.errors import GatewayError, TooManyStreamsError
 from gateway.events import StreamEvent
+from gateway.masking import ErrorPolicy
 from gateway.sse import COMPLETE, HEARTBEAT, encode_next
 
 __all__ = [
@@ -39,6 +40,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger("gateway.http.streaming")
+
+_MASK = ErrorPolicy()
 
 SSE_HEADERS: Mapping[str, str] = {
     "Content-Type": "text/event-stream; charset=utf-8",
@@ -311,10 +314,12 @@ async def stream_events(
                     await stream.write(encode_next({"errors": [exc.to_graphql()]}))
                 except (ConnectionResetError, ConnectionError):
                     raise
-                except Exception:
-                    logger.exception("event source failed")
-                    error = GatewayError("the event source failed")
-                    await stream.write(encode_next({"errors": [error.to_graphql()]}))
+                except Exception as exc:
+                    # A bug: logged with a request id, which the client gets.
+                    error = _MASK.unexpected(
+                        exc, request_id=None, what="an event source"
+                    )
+                    await stream.write(encode_next({"errors": [error]}))
             except asyncio.CancelledError:
                 state = registry.stop(stream)
                 if state is _State.STREAMING:

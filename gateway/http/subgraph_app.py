@@ -41,8 +41,10 @@ from gateway.http.graphql import (
     negotiate,
     read_graphql_request,
 )
+from gateway.http.security import SecurityPolicy, install_security
 from gateway.http.streaming import StreamLimits, StreamRegistry, stream_events
 from gateway.local.subgraph import LocalSubgraph
+from gateway.masking import new_request_id
 from gateway.operation import GraphQLRequest, OperationCache, Prepared, prepare
 from gateway.transports.base import RequestContext
 from gateway.transports.inprocess import result_to_dict, subscribe_local
@@ -115,7 +117,10 @@ async def _execute(
     )
     if inspect.isawaitable(result):
         result = await cast(Awaitable[ExecutionResult], result)
-    return dict(result_to_dict(cast(ExecutionResult, result)))
+    # Resolver bugs are logged with a request id and masked (gateway.masking).
+    return dict(
+        result_to_dict(cast(ExecutionResult, result), request_id=new_request_id())
+    )
 
 
 class _Subscription:
@@ -278,14 +283,25 @@ def create_subgraph_app(
     heartbeat_interval: float = 30.0,
     max_request_bytes: int = 1024 * 1024,
     max_streams: int = 100_000,
+    host: str = "127.0.0.1",
+    allowed_hosts: tuple[str, ...] = (),
 ) -> web.Application:
     """An aiohttp application serving ``local`` at ``/graphql``, ``/graphql/stream``
-    and ``/health``.
+    and ``/health``, behind the gateway's browser guards (``gateway.http.security``:
+    Host check for ``host`` and ``allowed_hosts``, default CORS, CSRF prevention).
 
     Every stream comes from one client (the gateway) in the usual setup, so the
     per-client stream limit is the total one.
     """
     app = web.Application(client_max_size=max_request_bytes)
+    install_security(
+        app,
+        SecurityPolicy.build(
+            listen_host=host,
+            allowed_hosts=allowed_hosts,
+            graphql_paths=("/graphql", "/graphql/stream"),
+        ),
+    )
     app[SUBGRAPH] = SubgraphServerState(
         local=local,
         heartbeat_interval=heartbeat_interval,
@@ -311,10 +327,16 @@ def run_subgraph(
     port: int,
     heartbeat_interval: float = 30.0,
     shutdown_timeout: float = 5.0,
+    allowed_hosts: tuple[str, ...] = (),
 ) -> None:
     """Serve ``local`` until SIGINT/SIGTERM. A client that disconnects cancels its
     handler at once (``handler_cancellation``), which closes its subscription."""
-    app = create_subgraph_app(local, heartbeat_interval=heartbeat_interval)
+    app = create_subgraph_app(
+        local,
+        heartbeat_interval=heartbeat_interval,
+        host=host,
+        allowed_hosts=allowed_hosts,
+    )
     web.run_app(
         app,
         host=host,

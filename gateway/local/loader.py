@@ -7,18 +7,25 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 from gateway.errors import ConfigError
+from gateway.local.settings import with_inherited
 from gateway.local.subgraph import LocalSubgraph, SubgraphFactory
 
 __all__ = ["load_local_subgraph"]
 
 
 def load_local_subgraph(
-    target: str, options: Mapping[str, Any], *, where: str = "<config>"
+    target: str,
+    options: Mapping[str, Any],
+    *,
+    where: str = "<config>",
+    inherited: Mapping[str, Any] | None = None,
 ) -> LocalSubgraph:
     """Import ``package.module:attribute`` and call it with ``options``.
 
     The attribute may also be a ``LocalSubgraph`` itself (then ``options`` must be
-    empty). Import and factory failures become a ``ConfigError``.
+    empty). ``inherited`` are gateway settings (``roots``) added to ``options`` for a
+    factory that declares them (``gateway.local.settings``) and lacks them. Import
+    and factory failures become a ``ConfigError``.
     """
     module_name, _, attribute = target.partition(":")
     attribute = attribute or "create_subgraph"
@@ -39,6 +46,7 @@ def load_local_subgraph(
     if not callable(obj):
         raise ConfigError(f"{target} is neither a LocalSubgraph nor a factory")
     factory = cast(SubgraphFactory, obj)
+    options = with_inherited(options, obj, inherited or {})
     try:
         local = factory(options)
     except ConfigError:

@@ -45,6 +45,14 @@ def main(
         default=30.0,
         help="seconds of silence before an SSE heartbeat comment (default 30)",
     )
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a Host name to answer besides localhost, 127.0.0.1, [::1] and the "
+        "listen address (the name in the gateway's routing_url); repeatable",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(),
@@ -63,6 +71,7 @@ def main(
             host=args.host,
             port=args.port,
             heartbeat_interval=args.heartbeat_interval,
+            allowed_hosts=tuple(args.allowed_host),
         )
     except OSError as exc:
         logger.error("cannot listen on %s:%s: %s", args.host, args.port, exc)

@@ -56,6 +56,9 @@ class RequestContext:
         default_factory=lambda: _NO_FORWARD
     )
     """Subgraph name -> the headers to send it (absent: none)."""
+    request_id: str | None = None
+    """Names this request in the gateway's log (and in ``extensions.requestId`` of
+    an internal error)."""
 
     def headers_to(self, service: str) -> Mapping[str, str]:
         """The headers to send subgraph ``service``."""

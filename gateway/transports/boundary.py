@@ -58,7 +58,9 @@ def mapped_errors(
     try:
         yield
     except FOREIGN_ERRORS as exc:
-        logger.debug("%s to %s failed: %r", what, service, exc)
+        # The URL and the foreign error stay here, in the log; clients get the
+        # subgraph's name (its URL and aiohttp's words are the server's business).
+        logger.warning("%s to subgraph %s at %s failed: %r", what, service, url, exc)
         if idle_timeout is not None and isinstance(exc, aiohttp.ServerTimeoutError):
             raise SubgraphTimeoutError(
                 f"subgraph {service!r} sent nothing on its stream for {idle_timeout} s",
@@ -68,16 +70,19 @@ def mapped_errors(
 
 
 def map_client_errors(exc: BaseException, *, service: str, url: str) -> SubgraphError:
-    """The one place aiohttp/OS errors become gateway errors."""
+    """The one place aiohttp/OS errors become gateway errors. Their messages name
+    the subgraph, never its URL or the foreign error's text (``url`` is for the
+    caller's log)."""
+    del url
     if isinstance(exc, SubgraphError):
         return exc
     if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
         return SubgraphTimeoutError(
-            f"subgraph {service!r} did not answer in time ({url})", service=service
+            f"subgraph {service!r} did not answer in time", service=service
         )
     if isinstance(exc, aiohttp.InvalidURL):
         return SubgraphUnreachableError(
-            f"subgraph {service!r} has an invalid URL: {url}", service=service
+            f"subgraph {service!r} has an invalid URL", service=service
         )
     if isinstance(exc, aiohttp.ClientResponseError):
         return SubgraphHTTPError(
@@ -87,11 +92,10 @@ def map_client_errors(exc: BaseException, *, service: str, url: str) -> Subgraph
         )
     if isinstance(exc, aiohttp.ClientPayloadError):
         return SubgraphBadResponseError(
-            f"subgraph {service!r} sent a broken response body: {exc}", service=service
+            f"subgraph {service!r} sent a broken response body", service=service
         )
-    reason = str(exc) or type(exc).__name__
     return SubgraphUnreachableError(
-        f"subgraph {service!r} is unreachable at {url}: {reason}", service=service
+        f"subgraph {service!r} is unreachable", service=service
     )
 
 

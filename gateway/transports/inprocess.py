@@ -34,6 +34,7 @@ from gateway.errors import (
 )
 from gateway.events import EVENT_ID
 from gateway.local.subgraph import LocalSubgraph, SourceEvent
+from gateway.masking import ErrorPolicy
 from gateway.transports.base import SubgraphRequest, SubgraphResult
 
 __all__ = [
@@ -43,11 +44,25 @@ __all__ = [
 ]
 
 
-def result_to_dict(result: ExecutionResult) -> SubgraphResult:
-    """An ``ExecutionResult`` as the JSON-shaped body a remote subgraph would send."""
+_DEFAULT_POLICY = ErrorPolicy()
+
+
+def result_to_dict(
+    result: ExecutionResult,
+    *,
+    errors: ErrorPolicy | None = None,
+    request_id: str | None = None,
+    service: str = "",
+) -> SubgraphResult:
+    """An ``ExecutionResult`` as the JSON-shaped body a remote subgraph would send;
+    exceptions its resolvers did not raise on purpose are logged and masked
+    (``ErrorPolicy.local_errors``)."""
     body: SubgraphResult = {"data": result.data}
     if result.errors:
-        body["errors"] = [dict(error.formatted) for error in result.errors]
+        policy = errors or _DEFAULT_POLICY
+        body["errors"] = policy.local_errors(
+            result.errors, request_id=request_id, service=service
+        )
     if result.extensions:
         body["extensions"] = dict(result.extensions)
     return body
@@ -58,9 +73,12 @@ class InProcessTransport:
 
     sees_client_headers = True  # its resolvers get the whole RequestContext
 
-    def __init__(self, name: str, local: LocalSubgraph) -> None:
+    def __init__(
+        self, name: str, local: LocalSubgraph, errors: ErrorPolicy | None = None
+    ) -> None:
         self.name = name
         self.local = local
+        self.errors = errors or _DEFAULT_POLICY
         self._documents: dict[str, DocumentNode] = {}
 
     def _document(self, request: SubgraphRequest) -> DocumentNode:
@@ -96,7 +114,12 @@ class InProcessTransport:
         )
         if inspect.isawaitable(result):
             result = await cast(Awaitable[ExecutionResult], result)
-        return result_to_dict(cast(ExecutionResult, result))
+        return result_to_dict(
+            cast(ExecutionResult, result),
+            errors=self.errors,
+            request_id=request.context.request_id,
+            service=self.name,
+        )
 
     def subscribe(self, request: SubgraphRequest) -> AsyncIterator[SubgraphResult]:
         return subscribe_local(
@@ -106,6 +129,8 @@ class InProcessTransport:
             operation_name=request.operation_name,
             context=self._context(request),
             service=self.name,
+            errors=self.errors,
+            request_id=request.context.request_id,
         )
 
 
@@ -130,11 +155,10 @@ async def _execute_event(
     return cast(ExecutionResult, result)
 
 
-def _source_error(exc: Exception, service: str) -> SubgraphStreamError:
-    if isinstance(exc, GraphQLError):
-        errors = [dict(exc.formatted)]
-    else:
-        errors = [{"message": str(exc) or type(exc).__name__}]
+def _source_error(
+    exc: Exception, service: str, policy: ErrorPolicy, request_id: str | None
+) -> SubgraphStreamError:
+    errors = [policy.source_error(exc, request_id=request_id, service=service)]
     return SubgraphStreamError(
         f"the subscription source of subgraph {service!r} failed: "
         f"{errors[0]['message']}",
@@ -151,6 +175,8 @@ def subscribe_local(
     operation_name: str | None,
     context: Any,
     service: str,
+    errors: ErrorPolicy | None = None,
+    request_id: str | None = None,
 ) -> AsyncIterator[SubgraphResult]:
     """Run a subscription on ``local``: one result per source event.
 
@@ -167,7 +193,14 @@ def subscribe_local(
     # the life of the stream).
     variable_values = variables if type(variables) is dict else dict(variables)
     return _LocalSubscription(
-        local.schema, document, variable_values, operation_name, context, service
+        local.schema,
+        document,
+        variable_values,
+        operation_name,
+        context,
+        service,
+        errors or _DEFAULT_POLICY,
+        request_id,
     )
 
 
@@ -181,6 +214,8 @@ class _LocalSubscription:
         "_document",
         "_ended",
         "_operation_name",
+        "_policy",
+        "_request_id",
         "_schema",
         "_service",
         "_source",
@@ -195,7 +230,11 @@ class _LocalSubscription:
         operation_name: str | None,
         context: Any,
         service: str,
+        policy: ErrorPolicy,
+        request_id: str | None,
     ) -> None:
+        self._policy = policy
+        self._request_id = request_id
         self._schema = schema
         self._document = document
         self._variables = variables
@@ -223,18 +262,20 @@ class _LocalSubscription:
                 )
                 if isinstance(outcome, ExecutionResult):
                     self._ended = True  # its errors are the one result
-                    return result_to_dict(outcome)
+                    return self._result(outcome)
                 source = self._source = aiter(outcome)
             try:
                 event = await anext(source)
             except (StopAsyncIteration, SubgraphError):
                 raise
             except Exception as exc:
-                raise _source_error(exc, self._service) from exc
+                raise _source_error(
+                    exc, self._service, self._policy, self._request_id
+                ) from exc
             event_id: str | None = None
             if isinstance(event, SourceEvent):
                 event_id, event = event.id, event.value
-            result = result_to_dict(
+            result = self._result(
                 await _execute_event(
                     self._schema,
                     self._document,
@@ -252,6 +293,14 @@ class _LocalSubscription:
         if event_id is not None:
             result["extensions"] = {**result.get("extensions", {}), EVENT_ID: event_id}
         return result
+
+    def _result(self, result: ExecutionResult) -> SubgraphResult:
+        return result_to_dict(
+            result,
+            errors=self._policy,
+            request_id=self._request_id,
+            service=self._service,
+        )
 
     async def aclose(self) -> None:
         self._ended = True

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-from gateway.local import LocalSubgraph
+from gateway.local import LocalSubgraph, inherits
 from gateway.transports.base import RequestContext
 from subgraphs.federation import Entity, make_federated_schema
 from subgraphs.git.config import GitOptions
@@ -20,6 +20,7 @@ from subgraphs.git.watcher import RepositoryWatcher
 __all__ = ["create_subgraph"]
 
 
+@inherits("roots")  # gateway.roots, unless options.roots
 def create_subgraph(options: Mapping[str, Any] | None = None) -> LocalSubgraph:
     """Options (all optional): ``roots`` (dirs; default the current directory),
     ``max_output_bytes``, ``poll_interval`` (seconds), ``max_concurrency`` (git

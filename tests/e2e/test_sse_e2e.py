@@ -554,7 +554,7 @@ async def test_a_slow_client_is_ended_while_the_others_get_every_event(
         socket.SOL_SOCKET, socket.SO_RCVBUF, 65536
     )
     writer.write(
-        b"POST /graphql HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n"
+        b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
         b"Content-Type: application/json\r\nContent-Length: "
         + str(len(body)).encode()
         + b"\r\n\r\n"

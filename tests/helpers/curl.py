@@ -60,7 +60,9 @@ async def curl_graphql(
     marker = "\n--curl-write-out--\n"
     write_out = ["-w", marker + "%{http_code} %{content_type}"]
     if method == "GET":
-        params = ["--data-urlencode", f"query={query}"]
+        # A GET shows it comes from a script, not a foreign page (CSRF prevention).
+        params = ["-H", "Apollo-Require-Preflight: true"]
+        params += ["--data-urlencode", f"query={query}"]
         if variables is not None:
             params += ["--data-urlencode", f"variables={json.dumps(variables)}"]
         out = await _curl(

@@ -5,6 +5,7 @@ from typing import Any
 
 from ariadne import QueryType
 from ariadne.contrib.federation import FederatedObjectType
+from graphql import GraphQLError
 
 NAMES = {"a": "Anvil", "c": "Crate"}
 
@@ -22,7 +23,7 @@ def reference(_: Any, _info: Any, rep: dict[str, Any]) -> dict[str, Any] | None:
 
 def name(item: dict[str, Any], _info: Any) -> str:
     if item["id"] == "boom":
-        raise ValueError("name lookup failed")
+        raise GraphQLError("name lookup failed")
     return NAMES[item["id"]]
 
 

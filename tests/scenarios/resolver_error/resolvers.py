@@ -2,12 +2,14 @@
 
 from typing import Any
 
+from graphql import GraphQLError
+
 from tests.scenarios.classic import IN_STOCK, classic_subgraphs
 
 
 def in_stock(obj: dict[str, Any], _info: Any) -> bool:
     if obj["upc"] == "2":
-        raise RuntimeError("stock service timed out for upc 2")
+        raise GraphQLError("stock service timed out for upc 2")
     return IN_STOCK[obj["upc"]]
 
 
