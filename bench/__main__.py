@@ -75,7 +75,11 @@ def write_config(
 def main(argv: list[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     # Other modes: subscriptions over SSE, and the peer gateways.
-    for flag, module in (("--sse", "bench.sse"), ("--peers", "bench.peers")):
+    for flag, module in (
+        ("--sse", "bench.sse"),
+        ("--peers", "bench.peers"),
+        ("--planning", "bench.planning"),
+    ):
         if flag in args_list:
             mode = importlib.import_module(module)
             rest = [a for a in args_list if a != flag]
@@ -83,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="scripts/bench",
         epilog="--sse: subscriptions (bench/sse.py); --peers: peer gateways "
-        "(bench/peers.py); each has its own --help.",
+        "(bench/peers.py); --planning: the query planner, cold and cached "
+        "(bench/planning.py); each has its own --help.",
     )
     parser.add_argument("--seconds", type=float, default=5.0, help="per measurement")
     parser.add_argument("--rounds", type=int, default=3)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import json
 import logging
 import os
 import sys
@@ -15,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from gateway import __version__
-from gateway.config import Config, load_config
+from gateway.config import Config, load_config, load_supergraph_config
 from gateway.config.model import TelemetryConfig
 from gateway.errors import CompositionError, ConfigError, GatewayError
 from gateway.logs import JsonFormatter, RequestIdFilter, TextFormatter
@@ -41,6 +42,14 @@ def _parser() -> argparse.ArgumentParser:
             "-c",
             default=os.environ.get("GATEWAY_CONFIG", DEFAULT_CONFIG),
             help="supergraph.yaml to read (default: $GATEWAY_CONFIG or ./supergraph.yaml)",
+        )
+        sub.add_argument(
+            "--supergraph",
+            default=None,
+            metavar="FILE",
+            help="an Apollo-composed supergraph SDL (join__ directives) to serve "
+            "instead of supergraph.yaml; its subgraphs are reached at their "
+            "@join__graph URLs",
         )
         sub.add_argument(
             "--log-level",
@@ -116,6 +125,11 @@ def _parser() -> argparse.ArgumentParser:
         help="the GraphQL operation text, @FILE to read it from a file, or - for stdin",
     )
     plan.add_argument("--operation-name", default=None)
+    plan.add_argument(
+        "--json",
+        action="store_true",
+        help="print the plan as JSON (the shape of extensions.queryPlan)",
+    )
     return parser
 
 
@@ -148,7 +162,10 @@ def _configure_logging(
 
 
 def _load(args: argparse.Namespace) -> Config:
-    config = load_config(args.config, skip_unsupported=args.skip_unsupported)
+    if args.supergraph is not None:
+        config = load_supergraph_config(args.supergraph)
+    else:
+        config = load_config(args.config, skip_unsupported=args.skip_unsupported)
     overrides = {}
     for name in ("host", "port", "watch"):
         value = getattr(args, name, None)
@@ -219,14 +236,19 @@ async def _compose(config: Config) -> str:
     return supergraph.sdl
 
 
-async def _plan(config: Config, text: str, operation_name: str | None) -> str:
+async def _plan(
+    config: Config, text: str, operation_name: str | None, as_json: bool
+) -> str:
     from gateway.engine import Engine
-    from gateway.plan import print_plan
+    from gateway.planner.nodes import plan_to_json, print_plan
     from gateway.startup import compose_config, load_local_subgraphs
 
     supergraph = await compose_config(config, load_local_subgraphs(config))
     engine = Engine(supergraph, {})
-    return print_plan(engine.plan_document(text, operation_name))
+    plan = engine.plan_document(text, operation_name)
+    if as_json:
+        return json.dumps(plan_to_json(plan), indent=2)
+    return print_plan(plan)
 
 
 def _operation_text(arg: str) -> str:
@@ -258,7 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "plan":
             text = _operation_text(args.operation)
-            print(asyncio.run(_plan(config, text, args.operation_name)))
+            print(asyncio.run(_plan(config, text, args.operation_name, args.json)))
             return 0
     except CompositionError as exc:
         print(f"gateway: {exc}", file=sys.stderr)

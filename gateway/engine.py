@@ -13,7 +13,7 @@ from typing import Any
 from gateway import tracing
 from gateway.errors import PlanningError
 from gateway.events import StreamEvent
-from gateway.executor import Executor
+from gateway.execution import Executor
 from gateway.masking import ErrorPolicy
 from gateway.operation import (
     GraphQLRequest,
@@ -21,8 +21,8 @@ from gateway.operation import (
     Prepared,
     prepare,
 )
-from gateway.plan import QueryPlan
 from gateway.planner import CachingQueryPlanner
+from gateway.planner.nodes import QueryPlan
 from gateway.subscriptions import Subscriptions
 from gateway.supergraph import Supergraph
 from gateway.transports.base import RequestContext, Transport

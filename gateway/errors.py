@@ -13,8 +13,8 @@
     │   ├── HostNotAllowedError   Host is not a local name or gateway.allowed_hosts    421
     │   ├── OriginNotAllowedError Origin is not the gateway's nor in gateway.cors      403
     │   └── PreflightRequiredError a GET/simple POST without a preflighted header (CSRF) 400
-    ├── PlanningError         an operation the planner cannot route (a gateway bug or an
-    │                         unsatisfiable composition); answered as INTERNAL_SERVER_ERROR
+    ├── PlanningError         a selection no path of the query graph reaches; answered
+    │                         with data: null                        QUERY_PLANNING_FAILED
     └── SubgraphError         a subgraph could not be reached or answered badly; becomes a
         │                     GraphQL error at the fetch's paths, other data is kept
         ├── SubgraphUnreachableError  connection refused/reset, DNS     SUBGRAPH_UNREACHABLE
@@ -229,7 +229,7 @@ class PreflightRequiredError(RequestError):
 
 
 class PlanningError(GatewayError):
-    code = "INTERNAL_SERVER_ERROR"
+    code = "QUERY_PLANNING_FAILED"
 
 
 class SubgraphError(GatewayError):

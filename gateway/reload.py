@@ -31,7 +31,12 @@ from typing import Any
 import orjson
 from graphql import DocumentNode, GraphQLSchema, validate
 
-from gateway.config import Config, SubgraphConfig, load_config
+from gateway.config import (
+    Config,
+    SubgraphConfig,
+    load_config,
+    load_supergraph_config,
+)
 from gateway.errors import CompositionError, ConfigError, GatewayError
 from gateway.events import StreamEvent
 from gateway.local import LocalSubgraph, load_local_subgraph
@@ -54,6 +59,7 @@ __all__ = [
 logger = logging.getLogger("gateway.reload")
 
 SCHEMA_RELOADED = "SCHEMA_RELOADED"
+_SDL_SUFFIXES = (".graphql", ".graphqls", ".gql")
 
 
 # -- in-process subgraphs across reloads ---------------------------------------------
@@ -348,7 +354,12 @@ class Reloader:
     def _load(self) -> Config:
         """The file read again; the listener and logging settings stay as started."""
         running = self._current()
-        new = load_config(self.path, skip_unsupported=running.gateway.skip_unsupported)
+        if self.path.suffix in _SDL_SUFFIXES:  # --supergraph: a composed SDL
+            new = load_supergraph_config(self.path)
+        else:
+            new = load_config(
+                self.path, skip_unsupported=running.gateway.skip_unsupported
+            )
         for reason in new.skipped:
             logger.warning("left out: %s", reason)
         kept = {

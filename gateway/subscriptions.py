@@ -46,7 +46,7 @@ from gateway.errors import GatewayError, SubgraphError, SubgraphStreamError
 from gateway.events import EVENT_ID, StreamEvent
 from gateway.headers import HOP_BY_HOP
 from gateway.masking import ErrorPolicy
-from gateway.plan import QueryPlan, Subscription
+from gateway.planner.nodes import QueryPlan, Subscription
 from gateway.transports.base import (
     RequestContext,
     SubgraphRequest,
@@ -55,7 +55,7 @@ from gateway.transports.base import (
 )
 
 if TYPE_CHECKING:
-    from gateway.executor import Executor
+    from gateway.execution import Executor
 
 __all__ = ["DEFAULT_QUEUE_SIZE", "Subscriptions"]
 

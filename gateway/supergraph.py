@@ -71,6 +71,9 @@ class FieldSource:
     provides: SelectionSetNode | None = None
     """``@provides(fields:)``: fields of the return type this subgraph resolves along
     with this field although they are ``@external`` in it."""
+    type: str = ""
+    """The field's type in this subgraph, as it declares it (``Book``, where the
+    client schema says ``Media``): type conditions sent there must fit it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -817,3 +817,299 @@ def test_hash_is_sha256_over_the_name_and_sdl_pairs() -> None:
     assert supergraph.hash == expected == supergraph_hash(pairs)
     assert supergraph_hash([("a", "type Query { a: Int }")]) != supergraph.hash
     assert supergraph_hash(list(reversed(pairs))) != supergraph.hash
+
+
+# --- Issue 9: what composition must accept, and what it must refuse -------------------
+
+
+def test_object_and_union_field_types_compose_to_the_union_with_each_own_type() -> None:
+    a = fed2("""
+        type Query { featured: Book @shareable }
+        type Book @key(fields: "id") { id: ID! title: String }
+    """)
+    b = fed2("""
+        type Query { featured: Media @shareable }
+        union Media = Book | Film
+        type Book @key(fields: "id") { id: ID! }
+        type Film @key(fields: "id") { id: ID! }
+    """)
+    supergraph = compose([("a", a), ("b", b)])
+    featured = supergraph.field("Query", "featured")
+    assert featured is not None and featured.type == "Media"
+    assert {s.subgraph: s.type for s in featured.sources} == {"a": "Book", "b": "Media"}
+
+
+def test_object_and_unrelated_object_field_types_are_a_type_mismatch() -> None:
+    a = fed2("type Query { x: A @shareable } type A { id: ID }")
+    b = fed2("type Query { x: B @shareable } type B { id: ID }")
+    assert codes(("a", a), ("b", b)) == ["FIELD_TYPE_MISMATCH"]
+
+
+def test_requires_may_select_fields_with_arguments() -> None:
+    a = fed2("""
+        type Query { products: [Product] }
+        type Product @key(fields: "id") { id: ID! price(currency: String!): Float }
+    """)
+    b = fed2("""
+        type Product @key(fields: "id") {
+          id: ID!
+          price(currency: String!): Float @external
+          tax: Float @requires(fields: "price(currency: \\"USD\\")")
+        }
+    """)
+    supergraph = compose([("a", a), ("b", b)])
+    tax = supergraph.field("Product", "tax")
+    assert tax is not None
+    assert selection(tax.sources[0].requires) == '{ price(currency: "USD") }'
+
+
+def test_requires_naming_an_argument_the_field_lacks_is_an_error() -> None:
+    a = fed2("""
+        type Query { products: [Product] }
+        type Product @key(fields: "id") { id: ID! price: Float }
+    """)
+    b = fed2("""
+        type Product @key(fields: "id") {
+          id: ID!
+          price: Float @external
+          tax: Float @requires(fields: "price(currency: \\"USD\\")")
+        }
+    """)
+    assert codes(("a", a), ("b", b)) == ["REQUIRES_INVALID_FIELDS"]
+
+
+def test_provides_on_a_union_field_selects_through_inline_fragments() -> None:
+    a = fed2("""
+        type Query { items: [Item] @provides(fields: "... on Book { title }") }
+        union Item = Book | Song
+        type Book @key(fields: "id") { id: ID! title: String @external }
+        type Song @key(fields: "id") { id: ID! }
+    """)
+    b = fed2('type Book @key(fields: "id") { id: ID! title: String @shareable }')
+    supergraph = compose([("a", a), ("b", b)])
+    items = supergraph.field("Query", "items")
+    assert items is not None
+    assert selection(items.sources[0].provides) == "{ ... on Book { title } }"
+
+
+def test_fed2_external_key_field_is_not_a_source_and_needs_no_shareable() -> None:
+    # The shape of the audit's simple-entity-call: `email` is a key only where it
+    # is @external, so only the sharing of a resolved field could be at stake.
+    a = fed2("""
+        type Query { me: User }
+        type User @key(fields: "id") { id: ID! email: String! name: String }
+    """)
+    b = fed2("""
+        type User @key(fields: "email") { email: String! @external reviews: Int }
+    """)
+    supergraph = compose([("a", a), ("b", b)])
+    email = supergraph.field("User", "email")
+    assert email is not None
+    assert sources(supergraph, "User", "email") == ["a"]
+    assert email.external_in == {"b"}
+
+
+def test_fed1_external_key_field_of_an_extension_stays_a_source() -> None:
+    a = 'type Query { me: User } type User @key(fields: "id") { id: ID! }'
+    b = 'extend type User @key(fields: "id") { id: ID! @external reviews: Int }'
+    supergraph = compose([("a", a), ("b", b)])
+    assert sources(supergraph, "User", "id") == ["a", "b"]
+
+
+def test_fields_nested_in_a_composite_key_are_shareable() -> None:
+    a = fed2("""
+        type Query { items: [Item] }
+        type Item @key(fields: "id { one two }") { id: ItemId! stock: Int }
+        type ItemId { one: String! two: String! }
+    """)
+    b = fed2("""
+        type Item @key(fields: "id { one two }") { id: ItemId! price: Float }
+        type ItemId { one: String! two: String! }
+    """)
+    supergraph = compose([("a", a), ("b", b)])
+    assert sources(supergraph, "ItemId", "one") == ["a", "b"]
+
+
+def test_fields_of_a_value_type_outside_any_key_still_need_shareable() -> None:
+    a = fed2("""
+        type Query { items: [Item] }
+        type Item @key(fields: "id") { id: ID! tag: Tag @shareable }
+        type Tag { label: String }
+    """)
+    b = fed2("""
+        type Item @key(fields: "id") { id: ID! tag: Tag @shareable }
+        type Tag { label: String }
+    """)
+    assert codes(("a", a), ("b", b)) == ["INVALID_FIELD_SHARING"]
+
+
+def test_only_top_level_leaves_of_a_requires_need_external_in_fed2() -> None:
+    posts = fed2("""
+        type Query { posts: [Post] }
+        type Post @key(fields: "id") { id: ID! author: Author @shareable }
+        type Author @key(fields: "id") { id: ID! }
+    """)
+    authors = fed2('type Author @key(fields: "id") { id: ID! years: Int }')
+    ranking = fed2("""
+        type Post @key(fields: "id") {
+          id: ID!
+          author: Author @shareable
+          rank: Int @requires(fields: "author { years }")
+        }
+        type Author @key(fields: "id") { id: ID! years: Int @external }
+    """)
+    compose([("posts", posts), ("authors", authors), ("ranking", ranking)])
+    internal_leaf = ranking.replace(
+        'rank: Int @requires(fields: "author { years }")',
+        'rank: Int @requires(fields: "id")',
+    )
+    assert codes(
+        ("posts", posts), ("authors", authors), ("ranking", internal_leaf)
+    ) == ["REQUIRES_FIELDS_MISSING_EXTERNAL"]
+
+
+def test_an_unreachable_field_is_a_satisfiability_error_naming_the_query() -> None:
+    a = fed2("type Query { things: [Thing] } type Thing @shareable { a: String }")
+    b = fed2(
+        "type Query { more: [Thing] } type Thing @shareable { a: String b: String }"
+    )
+    issues = issues_of(("a", a), ("b", b))
+    assert [i.code for i in issues] == ["SATISFIABILITY_ERROR"]
+    assert "{\n  things {\n    b\n  }\n}" in issues[0].message
+    assert 'from subgraph "a": cannot find field "Thing.b".' in issues[0].message
+
+
+def test_a_shareable_field_may_continue_in_the_subgraph_that_has_the_rest() -> None:
+    # Cosmo's demo shape: { employees { details { hasChildren } } } is reached by
+    # taking `details` from the family subgraph after an entity jump.
+    staff = fed2("""
+        type Query { members: [Member] }
+        type Member @key(fields: "id") { id: Int! profile: Profile! @shareable }
+        type Profile { name: String! @shareable }
+    """)
+    family = fed2("""
+        type Member @key(fields: "id") { id: Int! profile: Profile @shareable }
+        type Profile { name: String! @shareable hasChildren: Boolean! }
+    """)
+    supergraph = compose([("staff", staff), ("family", family)])
+    assert sources(supergraph, "Profile", "hasChildren") == ["family"]
+
+
+def test_a_provided_external_field_must_be_shareable_where_it_is_resolved() -> None:
+    a = fed2("""
+        type Query { items: [Item] @provides(fields: "... on Book { title }") }
+        union Item = Book | Song
+        type Book @key(fields: "id") { id: ID! title: String @external }
+        type Song @key(fields: "id") { id: ID! }
+    """)
+    b = fed2('type Book @key(fields: "id") { id: ID! title: String }')
+    issues = issues_of(("a", a), ("b", b))
+    assert [i.code for i in issues] == ["INVALID_FIELD_SHARING"]
+    assert "not @shareable in 'b'" in issues[0].message
+
+
+def test_requires_through_nested_fragments_under_an_external_field_composes() -> None:
+    # Apollo composes this (The Guild reports it unsatisfiable): the fragments
+    # select fields of the implementations that the other subgraph resolves.
+    a = fed2("""
+        type Query { a: Thing @shareable }
+        type Thing @key(fields: "id") { id: ID! data: Shape }
+        interface Shape { name: String! }
+        interface Polygon implements Shape { name: String! sides: Int! }
+        type Square implements Shape & Polygon @shareable {
+          name: String! sides: Int! side: Int!
+        }
+        type Triangle implements Shape & Polygon @shareable {
+          name: String! sides: Int! base: Int!
+        }
+    """)
+    b = fed2("""
+        type Query { b: Thing @shareable }
+        type Thing @key(fields: "id") {
+          id: ID!
+          data: Shape @external
+          summary: String! @requires(fields: "data { name ... on Polygon { sides ... on Square { side } ... on Triangle { base } } }")
+        }
+        interface Shape { name: String! }
+        interface Polygon implements Shape { name: String! sides: Int! }
+        type Square implements Shape & Polygon @shareable {
+          name: String! sides: Int! side: Int!
+        }
+        type Triangle implements Shape & Polygon @shareable {
+          name: String! sides: Int! base: Int!
+        }
+    """)
+    supergraph = compose([("a", a), ("b", b)])
+    summary = supergraph.field("Thing", "summary")
+    assert summary is not None and summary.sources[0].requires is not None
+
+
+def test_an_argument_with_incompatible_types_is_an_argument_type_mismatch() -> None:
+    a = fed2("type Query { f(x: Int): Int @shareable }")
+    b = fed2("type Query { f(x: String): Int @shareable }")
+    assert codes(("a", a), ("b", b)) == ["ARGUMENT_TYPE_MISMATCH"]
+
+
+def test_different_defaults_of_an_argument_or_input_field_are_errors() -> None:
+    a = fed2("""
+        type Query { f(x: Int = 1, filter: Filter): Int @shareable }
+        input Filter { limit: Int = 10 }
+    """)
+    b = fed2("""
+        type Query { f(x: Int = 2, filter: Filter): Int @shareable }
+        input Filter { limit: Int = 20 }
+    """)
+    issues = issues_of(("a", a), ("b", b))
+    assert sorted(i.code for i in issues) == [
+        "ARGUMENT_DEFAULT_MISMATCH",
+        "INPUT_FIELD_DEFAULT_MISMATCH",
+    ]
+    assert any("default 1 in 'a' but 2 in 'b'" in i.message for i in issues)
+
+
+def test_an_override_label_is_a_hint_and_the_override_applies() -> None:
+    a = fed2("""
+        type Query { me: User }
+        type User @key(fields: "id") { id: ID! name: String }
+    """)
+    b = fed2("""
+        type User @key(fields: "id") {
+          id: ID!
+          name: String @override(from: "a", label: "percent(50)")
+        }
+    """)
+    supergraph = compose([("a", a), ("b", b)])
+    assert sources(supergraph, "User", "name") == ["b"]
+    assert [h.code for h in supergraph.hints] == ["OVERRIDE_LABEL_IGNORED"]
+
+
+def test_every_rule_module_is_registered_and_named_after_its_code() -> None:
+    import gateway.composition.rules as rules_package
+
+    folder = Path(rules_package.__file__).parent
+    modules = sorted(p.stem for p in folder.glob("*.py") if p.stem != "__init__")
+    registered = sorted(
+        [rule.__name__ for rule in rules_package.RULES] + ["satisfiability_error"]
+    )
+    assert modules == registered
+    for module in modules:
+        text = (folder / f"{module}.py").read_text()
+        assert f'"{module.upper()}"' in text or text.startswith(
+            f'"""{module.upper()} (a hint)'
+        ), module
+
+
+def test_a_satisfiability_error_prints_a_query_a_client_could_send() -> None:
+    a = fed2("""
+        type Query { things(first: Int!, kind: Kind!, where: Where): [Thing] }
+        enum Kind { SMALL LARGE }
+        input Where { name: String! }
+        type Thing @shareable { a: String }
+    """)
+    b = fed2(
+        "type Query { more: [Thing] } type Thing @shareable { a: String b: String }"
+    )
+    issues = issues_of(("a", a), ("b", b))
+    assert 'things(first: 0, kind: SMALL, where: {name: "A string value"}) {' in (
+        issues[0].message
+    )

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 import gateway.operation
-import gateway.planner
+import gateway.planner.planner
 from gateway.engine import Engine
 from gateway.errors import BadRequestError, OperationError
 from gateway.operation import GraphQLRequest
-from gateway.plan import Subscription, print_plan
+from gateway.planner.nodes import Subscription, print_plan
 from tests.scenarios.handmade import build_supergraph
 from tests.scenarios.harness import load_scenario, scenario_engine
 
@@ -69,9 +69,9 @@ async def test_a_repeated_request_is_not_parsed_validated_or_planned_again(
         gateway.operation, "validate", counting("validate", gateway.operation.validate)
     )
     monkeypatch.setattr(
-        gateway.planner,
-        "_PlanBuilder",
-        counting("plan", gateway.planner._PlanBuilder),
+        gateway.planner.planner,
+        "PlanBuilder",
+        counting("plan", gateway.planner.planner.PlanBuilder),
     )
     request = GraphQLRequest(
         "query Top($n: Int) { topProducts(first: $n) { name reviews { body } } }",
@@ -99,7 +99,7 @@ async def test_an_unplannable_operation_is_an_error_response_not_an_exception() 
     engine = Engine(graph, {})
     body = await engine.execute(engine.prepare(GraphQLRequest("{ things { extra } }")))
     assert body["data"] is None
-    assert body["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert body["errors"][0]["extensions"]["code"] == "QUERY_PLANNING_FAILED"
 
 
 async def test_subscription_events_get_their_entity_fields() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from gateway.errors import SubgraphError, SubgraphUnreachableError
-from gateway.executor import Executor, merge
+from gateway.execution import Executor, merge
 from gateway.operation import OperationCache, coerce_variables
 from gateway.planner import QueryPlanner
 from gateway.supergraph import Supergraph
@@ -374,3 +374,122 @@ def test_merge_combines_objects_and_lists_item_by_item() -> None:
         "s": 2,
         "n": None,
     }
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [("a string", True), ({"an": "object"}, False), (12, False), (["x"], False)],
+)
+async def test_a_leaf_of_the_wrong_type_is_null_with_an_error_at_its_path(
+    supergraph: Supergraph, value: Any, valid: bool
+) -> None:
+    # Two fetches (not a pass-through answer): the merged data is completed.
+    body, _, _ = await run(
+        supergraph,
+        "{ one { kind name } }",
+        lambda _: {"data": {"one": {"__typename": "Item", "id": "1", "kind": value}}},
+        entities(named),
+    )
+    if valid:
+        assert body == {"data": {"one": {"kind": value, "name": "item 1"}}}
+        return
+    assert body["data"] == {"one": {"kind": None, "name": "item 1"}}
+    [error] = body["errors"]
+    assert error["path"] == ["one", "kind"]
+    assert error["extensions"]["code"] == "SUBGRAPH_BAD_RESPONSE"
+
+
+async def test_a_wrong_leaf_in_a_non_null_field_nulls_the_parent(
+    supergraph: Supergraph,
+) -> None:
+    body, _, _ = await run(
+        supergraph,
+        "{ one { id name } }",
+        lambda _: {"data": {"one": {"__typename": "Item", "id": "1"}}},
+        entities(lambda rep: {"name": float("nan")}),
+    )
+    assert body["data"] == {"one": None}
+    assert [e["path"] for e in body["errors"]] == [["one", "name"]]
+
+
+async def test_list_items_of_the_wrong_type_are_null_each_with_its_error(
+    supergraph: Supergraph,
+) -> None:
+    body, _, _ = await run(
+        supergraph,
+        "{ one { tags } }",
+        lambda _: {"data": {"one": {"__typename": "Item", "id": "1"}}},
+        entities(lambda rep: {"tags": ["ok", 3, None]}),
+    )
+    assert body["data"] == {"one": {"tags": ["ok", None, None]}}
+    assert [e["path"] for e in body["errors"]] == [["one", "tags", 1]]
+
+
+async def test_entity_fetches_at_two_paths_are_one_request_with_two_selections(
+    supergraph: Supergraph,
+) -> None:
+    def details(request: SubgraphRequest) -> SubgraphResult:
+        return {
+            "data": {
+                alias: [named(rep) for rep in request.variables[variable]]
+                for alias, variable in (
+                    ("_0", "representations0"),
+                    ("_1", "representations1"),
+                )
+            }
+        }
+
+    body, _, fake_details = await run(
+        supergraph,
+        "{ shelf { name } one { name } }",
+        lambda _: {
+            "data": {
+                "shelf": [
+                    {"__typename": "Item", "id": "1"},
+                    {"__typename": "Item", "id": "2"},
+                ],
+                "one": {"__typename": "Item", "id": "3"},
+            }
+        },
+        details,
+    )
+    assert body == {
+        "data": {
+            "shelf": [{"name": "item 1"}, {"name": "item 2"}],
+            "one": {"name": "item 3"},
+        }
+    }
+    [request] = fake_details.requests
+    assert request.variables == {
+        "representations0": [
+            {"__typename": "Item", "id": "1"},
+            {"__typename": "Item", "id": "2"},
+        ],
+        "representations1": [{"__typename": "Item", "id": "3"}],
+    }
+
+
+async def test_an_error_in_one_merged_selection_is_repathed_to_its_own_path(
+    supergraph: Supergraph,
+) -> None:
+    def details(request: SubgraphRequest) -> SubgraphResult:
+        return {
+            "data": {
+                "_0": [named(r) for r in request.variables["representations0"]],
+                "_1": [None],
+            },
+            "errors": [{"message": "gone", "path": ["_1", 0, "name"]}],
+        }
+
+    body, _, _ = await run(
+        supergraph,
+        "{ shelf { note } one { note } }",
+        lambda _: {
+            "data": {
+                "shelf": [{"__typename": "Item", "id": "1"}],
+                "one": {"__typename": "Item", "id": "3"},
+            }
+        },
+        details,
+    )
+    assert body["errors"][0]["path"] == ["one", "name"]

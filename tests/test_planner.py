@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from graphql import validate
+from graphql import parse, print_ast, validate
 
 from gateway.errors import PlanningError
 from gateway.operation import Operation, OperationCache
-from gateway.plan import (
+from gateway.planner import CachingQueryPlanner, QueryPlanner
+from gateway.planner.nodes import (
     Fetch,
     Flatten,
     Parallel,
@@ -26,7 +27,6 @@ from gateway.plan import (
     Subscription,
     print_plan,
 )
-from gateway.planner import CachingQueryPlanner, QueryPlanner
 from gateway.supergraph import Supergraph
 from tests.scenarios.handmade import build_supergraph
 
@@ -72,6 +72,8 @@ def assert_valid_for_subgraphs(supergraph: Supergraph, query_plan: QueryPlan) ->
     for fetch in fetches(query_plan.node):
         schema = supergraph.subgraphs[fetch.subgraph].schema
         assert validate(schema, fetch.document) == [], fetch.operation
+        # The document is built without a parse: it must be what the text says.
+        assert print_ast(fetch.document) == print_ast(parse(fetch.operation))
 
 
 def test_root_fields_of_two_subgraphs_are_fetched_in_parallel(
@@ -381,3 +383,155 @@ def test_subgraph_operation_names_are_valid_graphql_names() -> None:
     assert isinstance(query_plan.node, Fetch)
     assert query_plan.node.operation_name == "Count__my_products__0"
     assert query_plan.node.operation == "query Count__my_products__0 { n }"
+
+
+# -- the query graph and path finding ----------------------------------------------------
+
+
+def composed(sdl: dict[str, str]) -> Supergraph:
+    from gateway.composition import compose
+
+    header = (
+        'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", '
+        'import: ["@key", "@shareable", "@external", "@requires", "@provides"])\n'
+    )
+    return compose([(name, header + text) for name, text in sdl.items()])
+
+
+def test_field_edges_carry_each_subgraphs_own_type_for_the_field() -> None:
+    from gateway.planner import QueryGraph
+
+    graph = QueryGraph(
+        composed(
+            {
+                "a": "type Query { media: Book @shareable } "
+                "type Book { title: String @shareable }",
+                "b": "type Query { media: Media @shareable } union Media = Book | Film "
+                "type Book { title: String @shareable } type Film { year: Int }",
+            }
+        )
+    )
+    assert graph.field("Query", "a", "media").target == "Book"  # type: ignore[union-attr]
+    assert graph.field("Query", "b", "media").target == "Media"  # type: ignore[union-attr]
+    assert graph.possible_types("b", "Media") == {"Book", "Film"}
+    assert graph.possible_types("a", "Book") == {"Book"}
+
+
+def test_abstract_edges_exist_only_where_the_type_condition_is_valid() -> None:
+    from gateway.planner import QueryGraph
+
+    graph = QueryGraph(
+        composed(
+            {
+                "a": "type Query { all: [Node] } interface Node { id: ID! } "
+                'type Toaster implements Node @key(fields: "id") { id: ID! } '
+                'type Oven @key(fields: "id") { id: ID! }',
+                "b": "interface Node { id: ID! } "
+                'type Oven implements Node @key(fields: "id") { id: ID! watts: Int }',
+            }
+        )
+    )
+    assert graph.possible_types("a", "Node") == {"Toaster"}
+    assert graph.possible_types("b", "Node") == {"Oven"}
+
+
+def test_key_edges_lead_into_every_subgraph_with_a_resolvable_key() -> None:
+    from gateway.planner import QueryGraph
+
+    graph = QueryGraph(
+        composed(
+            {
+                "a": 'type Query { t: T } type T @key(fields: "id") { id: ID! }',
+                "b": 'type T @key(fields: "id") { id: ID! x: Int }',
+                "c": 'type T @key(fields: "id", resolvable: false) { id: ID! }',
+            }
+        )
+    )
+    assert sorted(edge.subgraph for edge in graph.keys("T")) == ["a", "b"]
+
+
+def test_a_shareable_root_field_is_chosen_by_plan_cost_not_by_order() -> None:
+    graph = composed(
+        {
+            "first": "type Query { things: [Thing] @shareable } "
+            'type Thing @key(fields: "id") { id: ID! }',
+            "second": "type Query { things: [Thing] @shareable } "
+            'type Thing @key(fields: "id") { id: ID! name: String }',
+        }
+    )
+    query_plan = plan(graph, "{ things { name } }")
+    assert [f.subgraph for f in fetches(query_plan.node)] == ["second"]
+
+
+def test_the_cheapest_path_takes_fewer_fetches_over_declaration_order() -> None:
+    graph = composed(
+        {
+            "a": 'type Query { t: T } type T @key(fields: "id") { id: ID! }',
+            "b": 'type T @key(fields: "id") @key(fields: "sku") { id: ID! sku: ID! }',
+            "c": 'type T @key(fields: "sku") @key(fields: "id") { id: ID! sku: ID! '
+            "x: Int @shareable }",
+            "d": 'type T @key(fields: "sku") { sku: ID! x: Int @shareable }',
+        }
+    )
+    query_plan = plan(graph, "{ t { x } }")
+    assert [f.subgraph for f in fetches(query_plan.node)] == ["a", "c"]
+
+
+def test_requires_is_honoured_in_the_subgraph_already_queried() -> None:
+    graph = composed(
+        {
+            "a": 'type Query { t: [T] } type T @key(fields: "id") { id: ID! '
+            'w: Int @external cost: Int @requires(fields: "w") }',
+            "b": 'type T @key(fields: "id") { id: ID! w: Int }',
+        }
+    )
+    query_plan = plan(graph, "{ t { cost } }")
+    assert [f.subgraph for f in fetches(query_plan.node)] == ["a", "b", "a"]
+    *_, last = fetches(query_plan.node)
+    assert [f.name for f in last.representation["T"]] == ["__typename", "id", "w"]
+    assert_valid_for_subgraphs(graph, query_plan)
+
+
+def test_an_unplannable_selection_is_a_planning_error_with_a_code() -> None:
+    graph = composed(
+        {
+            "a": "type Query { find: E @shareable } interface E { id: ID! } "
+            'type P implements E @key(fields: "id") { id: ID! } '
+            'type R implements E @key(fields: "id") { id: ID! @external }',
+            "b": "type Query { find: E @shareable } interface E { id: ID! } "
+            'type P implements E @key(fields: "id") { id: ID! @external } '
+            'type R implements E @key(fields: "id") { id: ID! }',
+        }
+    )
+    with pytest.raises(PlanningError) as caught:
+        plan(graph, "{ find { id } }")
+    assert caught.value.code == "QUERY_PLANNING_FAILED"
+
+
+def test_plan_json_has_apollo_node_kinds(supergraph: Supergraph) -> None:
+    from gateway.planner import plan_to_json
+
+    data = plan_to_json(plan(supergraph, "{ topProducts { reviews { body } } }"))
+    assert data["node"]["kind"] == "Sequence"
+    assert [n["kind"] for n in data["node"]["nodes"]] == ["Fetch", "Flatten"]
+    assert data["node"]["nodes"][1]["path"] == ["topProducts", "@"]
+
+
+def test_mutation_fields_keep_their_order_when_a_step_waits_for_two_others() -> None:
+    graph = composed(
+        {
+            "a": "type Query { ok: Boolean } type Mutation { first: T second: T } "
+            'type T @key(fields: "id") { id: ID! }',
+            "b": 'type T @key(fields: "id") { id: ID! x: Int }',
+            "c": 'type T @key(fields: "id") { id: ID! y: Int }',
+            "d": 'type T @key(fields: "id") { id: ID! x: Int @external y: Int @external '
+            'sum: Int @requires(fields: "x y") }',
+        }
+    )
+    query_plan = plan(graph, "mutation { first { sum } second { sum } }")
+    assert isinstance(query_plan.node, Sequence)
+    first, second = query_plan.node.nodes
+    assert next(f.subgraph for f in fetches(first)) == "a"
+    assert next(f.subgraph for f in fetches(second)) == "a"
+    assert sorted(f.subgraph for f in fetches(first)) == ["a", "b", "c", "d"]
+    assert_valid_for_subgraphs(graph, query_plan)

@@ -20,7 +20,7 @@ import pytest
 
 from gateway.errors import RequestError
 from gateway.operation import GraphQLRequest
-from gateway.plan import print_plan
+from gateway.planner.nodes import print_plan
 from tests.scenarios.harness import (
     SCENARIOS,
     Reach,

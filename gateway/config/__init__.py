@@ -1,7 +1,8 @@
 """supergraph.yaml to frozen dataclasses: the only place the gateway reads raw YAML.
 
 ``model`` holds the values, ``located`` the YAML reader that knows each value's
-``file:line:column``, ``grammar`` the accepted forms (Cosmo, rover, ours).
+``file:line:column``, ``grammar`` the accepted forms (Cosmo, rover, ours),
+``supergraph_file`` the subgraphs of an Apollo supergraph SDL.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from gateway.config.model import (
     SubgraphConfig,
     SubscriptionConfig,
 )
+from gateway.config.supergraph_file import load_supergraph_config
 
 __all__ = [
     "Config",
@@ -24,4 +26,5 @@ __all__ = [
     "SubgraphConfig",
     "SubscriptionConfig",
     "load_config",
+    "load_supergraph_config",
 ]

@@ -16,6 +16,12 @@ Accepted input, unchanged from the tools users already have:
 
 Our additions:
 
+* ``supergraph: FILE`` (or ``{file: FILE}``): an Apollo-composed supergraph SDL (the
+  ``join__`` directives rover, Apollo Router and Hive Gateway read) names the
+  subgraphs, their URLs and their schemas; ``subgraphs`` then becomes optional, and
+  an entry there only says how to reach a subgraph of the supergraph
+  (``routing_url`` or ``module``, ``subscription``, ``timeout``), never its schema.
+
 * ``module: package.module:factory`` instead of ``routing_url`` runs the subgraph
   in-process (exactly one of the two); ``options: {...}`` is passed to the factory and
   ``schema`` is optional because the module supplies its SDL. Switching to a remote
@@ -31,7 +37,10 @@ Our additions:
   (/graphql), ``subgraph_timeout`` (30s), ``max_request_bytes`` (5 MB; an int or
   ``"5MB"``/``"512KB"``, 1 KB = 1024 bytes), ``heartbeat_interval`` (30s),
   ``max_streams`` (10000 open SSE streams in total), ``max_streams_per_client`` (100),
-  ``dedup_queries`` (true), ``playground`` (true), ``document_cache_size`` and
+  ``dedup_queries`` (true), ``playground`` (true), ``expose_query_plans`` (true
+  when ``host`` is a loopback address: a request with ``Apollo-Expose-Query-Plan:
+  true`` or ``X-WG-Include-Query-Plan: true`` gets ``extensions.queryPlan``),
+  ``document_cache_size`` and
   ``plan_cache_size`` (1024), ``log_level`` (info) and ``headers``: Cosmo-style rules
   under ``all.request`` (every subgraph) and ``subgraphs.<name>.request``; a rule is
   ``{op: propagate, named: X-Id | matching: <regex>, rename?, default?}`` or
@@ -105,6 +114,7 @@ from gateway.config.model import (
     SubscriptionConfig,
     SubscriptionProtocol,
 )
+from gateway.config.supergraph_file import subgraphs_from_supergraph
 from gateway.config.telemetry import read_telemetry
 from gateway.errors import ConfigError
 
@@ -138,7 +148,14 @@ _MODULE = re.compile(
 _SUBGRAPH_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _FEDERATION_VERSION = re.compile(r"=?\d+(\.\d+){0,2}")
 
-_TOP_KEYS = ("version", "federation_version", "subgraphs", "gateway", "feature_flags")
+_TOP_KEYS = (
+    "version",
+    "federation_version",
+    "supergraph",
+    "subgraphs",
+    "gateway",
+    "feature_flags",
+)
 _FEATURE_FLAG_KEYS = ("name", "feature_graphs")
 _EDFS = re.compile(r"@edfs__\w+")
 _SUBGRAPH_KEYS = (
@@ -169,6 +186,7 @@ _GATEWAY_KEYS = (
     "max_streams_per_client",
     "dedup_queries",
     "playground",
+    "expose_query_plans",
     "document_cache_size",
     "plan_cache_size",
     "headers",
@@ -237,11 +255,20 @@ class _Grammar(LocatedReader):
                     "federation_version",
                     f"expected a version such as 2 or =2.3.2, got {federation_version!r}",
                 )
-        if "subgraphs" not in top:
+        from_supergraph = None
+        if "supergraph" in top:
+            from_supergraph = self.supergraph(top["supergraph"][1])
+        if "subgraphs" not in top and from_supergraph is None:
             self.fail(root, "subgraphs", "missing: list the subgraphs to compose")
-        key, node = top["subgraphs"]
         self.skipped = []
-        subgraphs = self.subgraphs(key, node)
+        if "subgraphs" in top:
+            key, node = top["subgraphs"]
+            subgraphs = self.subgraphs(key, node)
+            if from_supergraph is not None:
+                subgraphs = self.reach_supergraph(from_supergraph, subgraphs)
+        else:
+            assert from_supergraph is not None
+            subgraphs = list(from_supergraph)
         gateway_node = top["gateway"][1] if "gateway" in top else None
         gateway, per_subgraph = self.gateway(gateway_node, subgraphs)
         if per_subgraph:
@@ -372,6 +399,62 @@ class _Grammar(LocatedReader):
             self.skipped.append(f"{self.file}:{line_of(anchor)}: {path}: {reason}")
             return
         self.fail(anchor, path, f"{reason}; leave it out with --skip-unsupported")
+
+    def supergraph(self, node: Node) -> tuple[SubgraphConfig, ...]:
+        """``supergraph: FILE`` or ``supergraph: {file: FILE}``: an Apollo-composed
+        supergraph SDL whose ``join__`` directives name the subgraphs."""
+        if isinstance(node, MappingNode):
+            fields = self.mapping(node, "supergraph", ("file",))
+            if "file" not in fields:
+                self.fail(node, "supergraph.file", "missing: the supergraph SDL file")
+            node = fields["file"][1]
+        text = self.string(node, "supergraph").strip()
+        file = self.base / text
+        try:
+            return subgraphs_from_supergraph(file, str(file))
+        except ConfigError as exc:
+            raise ConfigError(
+                f"{exc} (named by {self.file}:{line_of(node)})",
+                file=exc.file,
+                key_path="supergraph",
+                line=exc.line,
+            ) from None
+
+    def reach_supergraph(
+        self,
+        from_supergraph: tuple[SubgraphConfig, ...],
+        entries: list[SubgraphConfig],
+    ) -> list[SubgraphConfig]:
+        """With ``supergraph:``, ``subgraphs`` entries say how to reach a subgraph
+        (routing_url or module, subscription, timeout); its schema comes from the
+        supergraph."""
+        by_name = {s.name: s for s in from_supergraph}
+        overrides: dict[str, SubgraphConfig] = {}
+        for entry in entries:
+            path = f"subgraphs.{entry.name}"
+            if entry.name not in by_name:
+                raise ConfigError(
+                    f"the supergraph has no subgraph {entry.name!r}"
+                    f"{did_you_mean(entry.name, by_name)}",
+                    file=self.file,
+                    key_path=path,
+                    line=entry.line,
+                )
+            if entry.sdl is not None or entry.introspection is not None:
+                raise ConfigError(
+                    "the schema comes from the supergraph: remove schema/"
+                    "introspection here",
+                    file=self.file,
+                    key_path=path,
+                    line=entry.line,
+                )
+            overrides[entry.name] = entry
+        return [
+            dataclasses.replace(overrides[s.name], sdl=s.sdl)
+            if s.name in overrides
+            else s
+            for s in from_supergraph
+        ]
 
     def subgraphs(self, key: Node, node: Node) -> list[SubgraphConfig]:
         # name, the node naming it, the entry, its key path, where the entry starts
@@ -701,6 +784,7 @@ class _Grammar(LocatedReader):
             "max_streams_per_client": lambda n, p: self.integer(n, p, minimum=1),
             "dedup_queries": self.boolean,
             "playground": self.boolean,
+            "expose_query_plans": self.boolean,
             "document_cache_size": lambda n, p: self.integer(n, p, minimum=0),
             "plan_cache_size": lambda n, p: self.integer(n, p, minimum=0),
             "log_level": self.log_level,

@@ -208,6 +208,9 @@ class GatewayConfig:
     max_streams_per_client: int = 100
     dedup_queries: bool = True
     playground: bool = True
+    expose_query_plans: bool | None = None
+    """Answer ``Apollo-Expose-Query-Plan``/``X-WG-Include-Query-Plan`` with the plan
+    in ``extensions.queryPlan``; ``None``: only when ``host`` is loopback."""
     document_cache_size: int = 1024
     plan_cache_size: int = 1024
     headers: tuple[HeaderRule, ...] = ()
@@ -243,6 +246,13 @@ class GatewayConfig:
     in-process subgraph that declares it takes them (``gateway.local.settings``),
     unless its own ``options.roots`` says otherwise. Empty: each subgraph's default,
     the current directory."""
+
+    @property
+    def query_plans_exposed(self) -> bool:
+        """``expose_query_plans``, defaulting to on for a loopback listener."""
+        if self.expose_query_plans is not None:
+            return self.expose_query_plans
+        return self.host in ("localhost", "::1") or self.host.startswith("127.")
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from gateway.errors import (
     MethodNotAllowedError,
     NotAcceptableError,
     OperationError,
+    PlanningError,
     RequestError,
 )
 from gateway.events import StreamEvent
@@ -60,6 +61,7 @@ from gateway.http.streaming import (
 from gateway.masking import new_request_id
 from gateway.metrics import current_stats
 from gateway.operation import Prepared
+from gateway.planner.nodes import plan_to_json
 from gateway.reload import (
     LiveStreams,
     Reloader,
@@ -208,6 +210,8 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
             what=f"executing {prepared.operation.name or 'the operation'}",
         )
         return json_response({"errors": [error]}, media, status=500)
+    if state.config.gateway.query_plans_exposed and _asks_for_plan(request):
+        _add_query_plan(result, engine, prepared)
     return json_response(result, media)
 
 
@@ -217,6 +221,26 @@ def _request_id() -> str:
     if stats is not None and stats.request_id:
         return stats.request_id
     return new_request_id()
+
+
+_PLAN_HEADERS = ("Apollo-Expose-Query-Plan", "X-WG-Include-Query-Plan")
+
+
+def _asks_for_plan(request: web.Request) -> bool:
+    """Apollo Router's and Cosmo's headers for "send me the query plan"."""
+    return any(
+        request.headers.get(name, "").strip().lower() == "true"
+        for name in _PLAN_HEADERS
+    )
+
+
+def _add_query_plan(result: dict[str, Any], engine: Engine, prepared: Prepared) -> None:
+    try:
+        plan = engine.plan_for(prepared)  # cached: the plan that just ran
+    except PlanningError:
+        return  # the errors already say why there is none
+    extensions = result.setdefault("extensions", {})
+    extensions["queryPlan"] = plan_to_json(plan)
 
 
 async def _stream(

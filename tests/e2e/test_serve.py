@@ -151,3 +151,21 @@ async def test_plan_prints_the_fetches() -> None:
     assert code == 0, err
     assert "products" in out and "reviews" in out
     assert "Flatten" in out  # the reviews fetch is an entity fetch
+
+
+async def test_plan_json_prints_the_plan_as_extensions_query_plan_has_it() -> None:
+    code, out, err = await run(
+        sys.executable,
+        "-m",
+        "gateway",
+        "plan",
+        "--json",
+        "--config",
+        str(SHOP),
+        "{ topProducts { name reviews { body } } }",
+    )
+    assert code == 0, err
+    plan = json.loads(out)
+    assert plan["kind"] == "QueryPlan"
+    assert [n["kind"] for n in plan["node"]["nodes"]] == ["Fetch", "Flatten"]
+    assert plan["node"]["nodes"][1]["node"]["serviceName"] == "reviews"

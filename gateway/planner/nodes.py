@@ -7,9 +7,9 @@ Plans are immutable and shared by every request for the same document.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from graphql import (
     DocumentNode,
@@ -21,6 +21,7 @@ from graphql import (
 )
 
 __all__ = [
+    "EntityPart",
     "Fetch",
     "Flatten",
     "Parallel",
@@ -31,6 +32,7 @@ __all__ = [
     "ShapeField",
     "ShapeSelection",
     "Subscription",
+    "plan_to_json",
     "print_plan",
 ]
 
@@ -44,6 +46,24 @@ class RepresentationField:
     value: str | None = None
     """Sent instead of the data's value: an ``@interfaceObject`` subgraph is sent
     the interface's name as ``__typename``."""
+    optional: bool = False
+    """Under a type condition: copied only when the object has it."""
+    source: str | None = None
+    """The key it has in the merged data when that is not ``name`` (a required
+    field with arguments is fetched under an alias of its own)."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class EntityPart:
+    """One aliased ``_entities`` selection of a fetch that serves several paths."""
+
+    path: tuple[str, ...]
+    alias: str
+    """The response key of this ``_entities`` selection in the subgraph's answer."""
+    variable: str
+    """The variable that carries this part's representations."""
+    requires: SelectionSetNode
+    representation: Mapping[str, tuple[RepresentationField, ...]]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -73,6 +93,9 @@ class Fetch:
         default_factory=dict
     )
     """``requires`` compiled for the executor: fields to copy, by ``__typename``."""
+    parts: tuple[EntityPart, ...] = ()
+    """Entity fetches to one subgraph at one depth but at different paths, merged
+    into one request (``path``/``requires`` are then unused)."""
 
     @property
     def is_entity_fetch(self) -> bool:
@@ -134,6 +157,10 @@ class ShapeField:
     """A scalar or enum, not in a list: copied without further completion."""
     non_null: bool = False
     """The field's type is non-null (a null nulls the parent)."""
+    check: Callable[[Any], bool] | None = None
+    """For scalar and enum fields (also in lists): whether a subgraph's value is a
+    value of the client type (an ``@inaccessible`` enum value or a string for an
+    ``Int`` is not)."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -175,7 +202,19 @@ def _fetch_body(fetch: Fetch) -> str:
     definition = fetch.document.definitions[0]
     assert isinstance(definition, OperationDefinitionNode)
     selection: SelectionSetNode = definition.selection_set
-    if fetch.requires is not None:
+    if fetch.parts:
+        chunks = []
+        for part, entities in zip(fetch.parts, selection.selections, strict=True):
+            assert isinstance(entities, FieldNode) and entities.selection_set
+            where = ".".join(part.path)
+            chunks.append(
+                f'{part.alias} at "{where}": '
+                + print_ast(part.requires)
+                + " =>\n"
+                + print_ast(entities.selection_set)
+            )
+        body = ",\n".join(chunks)
+    elif fetch.requires is not None:
         entities = selection.selections[0]
         assert isinstance(entities, FieldNode) and entities.selection_set is not None
         body = print_ast(fetch.requires) + " =>\n" + print_ast(entities.selection_set)
@@ -221,3 +260,59 @@ def print_plan(plan: QueryPlan) -> str:
     if not parts:
         return "QueryPlan {}"
     return "QueryPlan {\n" + _indent(",\n".join(parts), "  ") + "\n}"
+
+
+# -- JSON ------------------------------------------------------------------------------
+
+
+def _node_json(node: PlanNode) -> dict[str, Any]:
+    if isinstance(node, Fetch):
+        out: dict[str, Any] = {
+            "kind": "Fetch",
+            "serviceName": node.subgraph,
+            "operationKind": node.operation_kind,
+            "operation": node.operation,
+        }
+        if node.operation_name:
+            out["operationName"] = node.operation_name
+        if node.variable_usages:
+            out["variableUsages"] = list(node.variable_usages)
+        if node.requires is not None:
+            out["requires"] = print_ast(node.requires)
+        if node.parts:
+            out["entities"] = [
+                {
+                    "alias": part.alias,
+                    "path": list(part.path),
+                    "requires": print_ast(part.requires),
+                }
+                for part in node.parts
+            ]
+        return out
+    if isinstance(node, Flatten):
+        return {
+            "kind": "Flatten",
+            "path": list(node.path),
+            "node": _node_json(node.node),
+        }
+    if isinstance(node, (Sequence, Parallel)):
+        return {
+            "kind": "Sequence" if isinstance(node, Sequence) else "Parallel",
+            "nodes": [_node_json(child) for child in node.nodes],
+        }
+    out = {"kind": "Subscription", "primary": _node_json(node.primary)}
+    if node.rest is not None:
+        out["rest"] = _node_json(node.rest)
+    return out
+
+
+def plan_to_json(plan: QueryPlan) -> dict[str, Any]:
+    """The plan as JSON (``gateway plan --json``, ``extensions.queryPlan``), in the
+    shape of Apollo's query plan nodes (``kind``, ``serviceName``, ``path`` with
+    ``"@"`` for list items), plus ``text``: the printed plan."""
+    return {
+        "kind": "QueryPlan",
+        "node": _node_json(plan.node) if plan.node is not None else None,
+        "introspection": plan.introspection is not None,
+        "text": print_plan(plan),
+    }
