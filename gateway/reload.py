@@ -40,7 +40,14 @@ from gateway.config import (
 from gateway.errors import CompositionError, ConfigError, GatewayError
 from gateway.events import StreamEvent
 from gateway.local import LocalSubgraph, load_local_subgraph
-from gateway.plan import Fetch, Flatten, Parallel, PlanNode, Sequence, Subscription
+from gateway.planner.nodes import (
+    Fetch,
+    Flatten,
+    Parallel,
+    PlanNode,
+    Sequence,
+    Subscription,
+)
 from gateway.startup import inherited_settings
 
 __all__ = [
