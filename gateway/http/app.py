@@ -20,6 +20,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 from graphql import GraphQLSchema
+from multidict import CIMultiDictProxy
 
 from gateway import tracing
 from gateway.config import Config
@@ -37,11 +38,14 @@ from gateway.headers import HeaderPolicy
 from gateway.http.graphql import (
     APPLICATION_JSON,
     EVENT_STREAM,
+    MULTIPART_MIXED,
+    Answer,
     error_response,
     json_response,
     negotiate,
     read_graphql_request,
 )
+from gateway.http.multipart import MultipartEncoder
 from gateway.http.observe import (
     METRICS,
     install_observability,
@@ -50,17 +54,28 @@ from gateway.http.observe import (
     reload_health,
     subgraph_health,
 )
-from gateway.http.playground import playground_html
+from gateway.http.origins import origin_allowed
+from gateway.http.playground import add_playground_routes, playground_response
 from gateway.http.security import SecurityPolicy, install_security
+from gateway.http.single_connection import SingleConnections, wants_single_connection
 from gateway.http.streaming import (
     StreamLimits,
     StreamRegistry,
     last_event_id,
+    run_stream,
     stream_events,
+)
+from gateway.http.websocket import (
+    OperationRunner,
+    SocketOptions,
+    Sockets,
+    is_websocket_upgrade,
+    serve_websocket,
 )
 from gateway.masking import new_request_id
 from gateway.metrics import current_stats
-from gateway.operation import Prepared
+from gateway.operation import GraphQLRequest, Prepared
+from gateway.persisted import DocumentStore, PersistedDocuments, load_manifest
 from gateway.planner.nodes import plan_to_json
 from gateway.reload import (
     LiveStreams,
@@ -81,7 +96,13 @@ from gateway.startup import (
 from gateway.supergraph import Supergraph
 from gateway.transports.base import RequestContext, Transport
 
-__all__ = ["STATE", "GatewayState", "create_app", "run_app"]
+__all__ = [
+    "STATE",
+    "GatewayState",
+    "create_app",
+    "persisted_documents",
+    "run_app",
+]
 
 logger = logging.getLogger("gateway.http.app")
 
@@ -105,6 +126,13 @@ class GatewayState:
     reloader: Reloader | None = None
     flags: dict[str, Engine] = field(default_factory=dict)
     """Feature flag name -> the engine of its graph."""
+    sockets: Sockets = field(default_factory=Sockets)
+    allow_origins: tuple[str, ...] | None = None
+    """Browser origins allowed to open a WebSocket (None: local pages only)."""
+    persisted: PersistedDocuments = field(default_factory=PersistedDocuments)
+    """APQ's store and the trusted documents."""
+    connections: SingleConnections | None = None
+    """graphql-sse's single connection mode streams (set by ``create_app``)."""
 
 
 STATE = web.AppKey("state", GatewayState)
@@ -147,15 +175,18 @@ def _wants_playground(request: web.Request) -> bool:
 
 async def graphql_handler(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
+    if is_websocket_upgrade(request):
+        return await _websocket(request, state)
     if _wants_playground(request) and state.config.gateway.playground:
-        return web.Response(
-            text=playground_html(request.path), content_type="text/html"
-        )
+        return playground_response(request)
+    if wants_single_connection(request):
+        return await _single_connection(request, state)
     try:
-        media = negotiate(request.headers.get("Accept"))
+        negotiated = negotiate(request.headers.get("Accept"))
     except NotAcceptableError as exc:
         return error_response(exc, APPLICATION_JSON)
-    json_media = APPLICATION_JSON if media == EVENT_STREAM else media
+    single = negotiated.single
+    json_media = APPLICATION_JSON if single.streams else single.media
     engine = state.engine
     if engine is None or state.shutting_down:
         return not_ready_response(json_media)
@@ -166,11 +197,12 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
         graphql_request = await read_graphql_request(
             request, state.config.gateway.max_request_bytes
         )
+        graphql_request = state.persisted.resolve(graphql_request)
         try:
             with tracing.span("prepare"):
                 prepared = engine.prepare(graphql_request)
         except OperationError as exc:
-            if media == EVENT_STREAM and exc.code != "GRAPHQL_PARSE_FAILED":
+            if single.media == EVENT_STREAM and exc.code != "GRAPHQL_PARSE_FAILED":
                 # Accepted as a stream: the errors are its one event.
                 return await _stream_errors(request, state, exc)
             raise
@@ -189,16 +221,18 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
             forward=state.headers.for_request(request.headers),
             request_id=_request_id(),
         )
-        if media == EVENT_STREAM:
-            return await _stream(request, state, engine, prepared, context)
-        if kind == "subscription":
+        answer = negotiated.stream if kind == "subscription" else single
+        if answer is None:
             raise OperationError(
-                "subscriptions need an event stream: send 'Accept: text/event-stream'",
+                "subscriptions need a stream: send 'Accept: text/event-stream' or "
+                "'Accept: multipart/mixed;subscriptionSpec=1.0'",
                 code="SUBSCRIPTION_REQUIRES_STREAM",
             )
+        if answer.streams:
+            return await _stream(request, state, engine, prepared, context, answer)
     except RequestError as exc:
         # A stream request that fails before its stream starts keeps its 4xx.
-        return error_response(exc, json_media, keep_status=media == EVENT_STREAM)
+        return error_response(exc, json_media, keep_status=single.streams)
     try:
         result = await engine.execute(prepared, context)
     except Exception as exc:
@@ -209,10 +243,10 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
             request_id=context.request_id,
             what=f"executing {prepared.operation.name or 'the operation'}",
         )
-        return json_response({"errors": [error]}, media, status=500)
+        return json_response({"errors": [error]}, answer.media, status=500)
     if state.config.gateway.query_plans_exposed and _asks_for_plan(request):
         _add_query_plan(result, engine, prepared)
-    return json_response(result, media)
+    return json_response(result, answer.media)
 
 
 def _request_id() -> str:
@@ -249,7 +283,40 @@ async def _stream(
     engine: Engine,
     prepared: Prepared,
     context: RequestContext,
+    answer: Answer,
 ) -> web.StreamResponse:
+    events = _events(request, state, engine, prepared, context)
+    gateway = state.config.gateway
+    protocol = "multipart" if answer.media == MULTIPART_MIXED else "sse"
+    events = observed_events(request, events, protocol)
+    if answer.media == MULTIPART_MIXED:
+        assert answer.multipart_spec is not None
+        stream = state.streams.open(request.remote or "unknown")
+        encoder = MultipartEncoder(request, answer.multipart_spec)
+        await run_stream(
+            state.streams,
+            stream,
+            encoder,
+            events,
+            heartbeat_interval=gateway.multipart_heartbeat_interval,
+        )
+        return encoder.response
+    return await stream_events(
+        request,
+        state.streams,
+        events,
+        heartbeat_interval=gateway.heartbeat_interval,
+    )
+
+
+def _events(
+    request: web.Request,
+    state: GatewayState,
+    engine: Engine,
+    prepared: Prepared,
+    context: RequestContext,
+) -> Callable[[], AsyncIterator[StreamEvent]]:
+    """The events of a prepared operation: a subscription's, or one result."""
     if prepared.operation.kind == "subscription":
 
         def subscribe() -> AsyncIterator[StreamEvent]:
@@ -261,23 +328,106 @@ async def _stream(
             services = plan_services(engine.plan_for(prepared).node)
         except GatewayError:
             services = frozenset()  # the subscription answers the planning error
-        events = state.live.track(
+        return state.live.track(
             subscribe,
             prepared.operation.document,
             services,
             feature_flag(request, state.flags),
         )
 
-    else:
+    async def result() -> AsyncIterator[StreamEvent]:
+        yield StreamEvent(None, await engine.execute(prepared, context))
 
-        async def events() -> AsyncIterator[StreamEvent]:
+    return result
+
+
+async def _single_connection(
+    request: web.Request, state: GatewayState
+) -> web.StreamResponse:
+    """graphql-sse's single connection mode: PUT, GET (the stream), POST, DELETE."""
+    connections = state.connections
+    if connections is None:
+        raise web.HTTPNotFound()
+    if request.method == "PUT":
+        return connections.reserve(request)
+    if request.method == "DELETE":
+        return connections.stop(request)
+    if request.method == "GET" and EVENT_STREAM in request.headers.get("Accept", ""):
+        return await connections.stream(request)
+    engine = state.engine
+    if engine is None or state.shutting_down:
+        return not_ready_response(APPLICATION_JSON)
+    try:
+        if request.method != "POST":
+            raise MethodNotAllowedError(
+                "with a stream token: GET the stream (Accept: text/event-stream), "
+                "POST operations, DELETE one, or PUT a new reservation",
+                headers={"Allow": "GET, POST, PUT, DELETE"},
+            )
+        graphql_request = await read_graphql_request(
+            request, state.config.gateway.max_request_bytes
+        )
+        graphql_request = state.persisted.resolve(graphql_request)
+        prepared = engine.prepare(graphql_request)
+        context = RequestContext(
+            headers=request.headers,
+            remote=request.remote,
+            forward=state.headers.for_request(request.headers),
+            request_id=_request_id(),
+        )
+        return connections.start(
+            request,
+            dict(graphql_request.extensions or {}),
+            _events(request, state, engine, prepared, context),
+        )
+    except RequestError as exc:
+        return error_response(exc, APPLICATION_JSON, keep_status=True)
+
+
+def _operation_runner(engine: Engine, persisted: PersistedDocuments) -> OperationRunner:
+    """How a socket runs one operation: the same persisted documents, prepare,
+    execute and subscribe as over HTTP (mutations too: a socket is not a GET)."""
+
+    def run(
+        graphql_request: GraphQLRequest, context: RequestContext
+    ) -> Callable[[], AsyncIterator[StreamEvent]]:
+        prepared = engine.prepare(persisted.resolve(graphql_request))
+        if prepared.operation.kind == "subscription":
+            return lambda: engine.subscribe(prepared, context)
+
+        async def single() -> AsyncIterator[StreamEvent]:
             yield StreamEvent(None, await engine.execute(prepared, context))
 
-    return await stream_events(
+        return single
+
+    return run
+
+
+async def _websocket(request: web.Request, state: GatewayState) -> web.StreamResponse:
+    engine = state.engine
+    if engine is None or state.shutting_down:
+        return not_ready_response(APPLICATION_JSON)
+    policy = state.headers
+
+    def context(headers: CIMultiDictProxy[str], remote: str | None) -> RequestContext:
+        return RequestContext(
+            headers=headers, remote=remote, forward=policy.for_request(headers)
+        )
+
+    gateway = state.config.gateway
+    return await serve_websocket(
         request,
-        state.streams,
-        observed_events(request, events, "sse"),
-        heartbeat_interval=state.config.gateway.heartbeat_interval,
+        state.sockets,
+        _operation_runner(engine, state.persisted),
+        context,
+        SocketOptions(
+            registry=state.streams,
+            heartbeat_interval=gateway.heartbeat_interval,
+            origin_check=lambda upgrade: origin_allowed(
+                upgrade.headers.get("Origin"), state.allow_origins
+            ),
+            max_message_bytes=gateway.max_request_bytes,
+        ),
     )
 
 
@@ -554,6 +704,25 @@ async def _on_shutdown(app: web.Application) -> None:
     state = app[STATE]
     state.shutting_down = True
     state.streams.shutdown()
+    if state.connections is not None:
+        state.connections.shutdown()
+    await state.sockets.shutdown()
+
+
+async def _close_connections(app: web.Application) -> None:
+    connections = app[STATE].connections
+    if connections is not None:
+        await connections.close()
+
+
+def persisted_documents(config: Config) -> PersistedDocuments:
+    """APQ's store and the trusted documents of ``gateway.persisted_operations``."""
+    settings = config.gateway.persisted
+    return PersistedDocuments(
+        trusted=load_manifest(settings.manifest) if settings.manifest else {},
+        apq=DocumentStore(settings.apq_cache_bytes) if settings.apq else None,
+        block_non_persisted=settings.block_non_persisted_operations,
+    )
 
 
 def create_app(config: Config) -> web.Application:
@@ -563,15 +732,24 @@ def create_app(config: Config) -> web.Application:
         max_streams=config.gateway.max_streams,
         max_streams_per_client=config.gateway.max_streams_per_client,
     )
+    streams = StreamRegistry(limits)
     app[STATE] = GatewayState(
         config=config,
-        streams=StreamRegistry(limits),
+        streams=streams,
         headers=header_policy(config),
+        persisted=persisted_documents(config),
+        connections=SingleConnections(
+            streams,
+            heartbeat_interval=config.gateway.heartbeat_interval,
+            max_per_client=config.gateway.max_streams_per_client,
+        ),
     )
     install_observability(app, config)
     install_security(app, SecurityPolicy.from_config(config))
     path = config.gateway.graphql_path
     app.router.add_route("*", path, graphql_handler)
+    if config.gateway.playground:
+        add_playground_routes(app)
     app.router.add_get("/health", health_handler)
     app.router.add_get("/health/live", health_handler)
     app.router.add_get("/health/ready", ready_handler)
@@ -580,6 +758,7 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(_subgraphs_and_engine)
     app.cleanup_ctx.append(_reloading)
     app.on_shutdown.append(_on_shutdown)
+    app.on_cleanup.append(_close_connections)
     return app
 
 
