@@ -384,16 +384,30 @@ async def _single_connection(
         return error_response(exc, APPLICATION_JSON, keep_status=True)
 
 
-def _operation_runner(engine: Engine, persisted: PersistedDocuments) -> OperationRunner:
+def _operation_runner(state: GatewayState) -> OperationRunner:
     """How a socket runs one operation: the same persisted documents, prepare,
-    execute and subscribe as over HTTP (mutations too: a socket is not a GET)."""
+    execute and subscribe as over HTTP (mutations too: a socket is not a GET), on
+    the engine serving when the operation starts (a socket outlives reloads)."""
 
     def run(
         graphql_request: GraphQLRequest, context: RequestContext
     ) -> Callable[[], AsyncIterator[StreamEvent]]:
-        prepared = engine.prepare(persisted.resolve(graphql_request))
+        engine = state.engine
+        if engine is None or state.shutting_down:
+            raise RequestError(
+                "the gateway is not ready", code="GATEWAY_NOT_READY", status=503
+            )
+        prepared = engine.prepare(state.persisted.resolve(graphql_request))
         if prepared.operation.kind == "subscription":
-            return lambda: engine.subscribe(prepared, context)
+
+            def subscribe() -> AsyncIterator[StreamEvent]:
+                return engine.subscribe(prepared, context)
+
+            try:
+                services = plan_services(engine.plan_for(prepared).node)
+            except GatewayError:
+                services = frozenset()  # the subscription answers the planning error
+            return state.live.track(subscribe, prepared.operation.document, services)
 
         async def single() -> AsyncIterator[StreamEvent]:
             yield StreamEvent(None, await engine.execute(prepared, context))
@@ -418,7 +432,7 @@ async def _websocket(request: web.Request, state: GatewayState) -> web.StreamRes
     return await serve_websocket(
         request,
         state.sockets,
-        _operation_runner(engine, state.persisted),
+        _operation_runner(state),
         context,
         SocketOptions(
             registry=state.streams,

@@ -243,3 +243,44 @@ async def test_a_polled_remote_subgraph_that_changes_its_schema_is_reloaded(
         await stop(ticker)
         if clock is not None:
             await stop(clock)
+
+
+async def test_a_websocket_subscription_whose_subgraph_is_removed_ends_on_sighup(
+    start_gateway: StartGateway, tmp_path: Path
+) -> None:
+    config = tmp_path / "supergraph.yaml"
+    base = "subgraphs:\n  - name: products\n    module: tests.fixtures.shop:products\n"
+    config.write_text(
+        base + "  - name: clock\n    module: tests.fixtures.clock:clock\n"
+    )
+    gateway = await start_gateway(
+        config, args=["--metrics-addr", f"127.0.0.1:{free_port()}"]
+    )
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(
+            gateway.url, protocols=("graphql-transport-ws",)
+        ) as ws:
+            await ws.send_json({"type": "connection_init"})
+            assert (await ws.receive_json(timeout=10))["type"] == "connection_ack"
+            await ws.send_json(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": "subscription { beats(every: 0.05) }"},
+                }
+            )
+            first = await ws.receive_json(timeout=10)
+            assert first["type"] == "next" and first["payload"]["data"]["beats"] == 1
+            config.write_text(base)
+            gateway.process.send_signal(signal.SIGHUP)
+            while True:
+                message = await ws.receive_json(timeout=20)
+                if message["type"] != "next" or "errors" in message["payload"]:
+                    break
+            assert message["type"] == "next", message
+            error = message["payload"]["errors"][0]
+            assert error["extensions"]["code"] == "SCHEMA_RELOADED"
+            assert (await ws.receive_json(timeout=10)) == {
+                "id": "1",
+                "type": "complete",
+            }
