@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from gateway import __version__
 from gateway.config import Config, load_config, load_supergraph_config
-from gateway.errors import CompositionError, GatewayError
+from gateway.config.model import TelemetryConfig
+from gateway.errors import CompositionError, ConfigError, GatewayError
+from gateway.logs import JsonFormatter, RequestIdFilter, TextFormatter
 
 __all__ = ["main"]
 
@@ -54,6 +57,19 @@ def _parser() -> argparse.ArgumentParser:
             choices=["debug", "info", "warning", "error"],
             help="log level (default: gateway.log_level from the config, else info)",
         )
+        sub.add_argument(
+            "--skip-unsupported",
+            action="store_true",
+            help="leave out subgraphs this gateway cannot serve (event-driven, gRPC, "
+            "plugins) with a warning, instead of refusing the config",
+        )
+        sub.add_argument(
+            "--log-format",
+            default=None,
+            choices=["text", "json"],
+            help="log lines as text or one JSON object each "
+            "(default: gateway.log_format, else text)",
+        )
 
     serve = commands.add_parser("serve", help="run the gateway")
     add_config(serve)
@@ -62,6 +78,39 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--port", type=int, default=None, help="listen port (default 4000)"
+    )
+    serve.add_argument(
+        "--watch",
+        action="store_true",
+        default=None,
+        help="reload when supergraph.yaml or an SDL file it names changes",
+    )
+    serve.add_argument(
+        "--metrics-addr",
+        default=None,
+        metavar="HOST:PORT",
+        help="where /metrics is served (default: "
+        "gateway.telemetry.metrics.prometheus.listen_addr, else 127.0.0.1:8088)",
+    )
+
+    dev = commands.add_parser(
+        "dev",
+        help="serve for local development: reload on change, colour logs, "
+        "the playground's URL",
+    )
+    add_config(dev)
+    dev.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
+    dev.add_argument(
+        "--port", type=int, default=None, help="listen port (default 4000)"
+    )
+    dev.add_argument(
+        "--metrics-addr",
+        default=None,
+        metavar="HOST:PORT",
+        help="where /metrics is served (default 127.0.0.1:8088)",
+    )
+    dev.add_argument(
+        "--open", action="store_true", help="open the playground in a browser"
     )
 
     compose = commands.add_parser(
@@ -84,13 +133,28 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(level: str) -> None:
+def _colour(stream: object) -> bool:
+    """Colours for a terminal, unless NO_COLOR says not (https://no-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _configure_logging(
+    level: str, log_format: str = "text", *, colour: bool = False
+) -> None:
     numeric = getattr(logging, level.upper(), logging.INFO)
-    logging.basicConfig(
-        level=numeric,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(
+        JsonFormatter()
+        if log_format == "json"
+        else TextFormatter(colour=colour and _colour(sys.stderr))
     )
+    logging.basicConfig(level=numeric, handlers=[handler])
     if numeric > logging.DEBUG:
         # The SDK logs an interrupted or crashed CLI as "Fatal error in message
         # reader"; the claude subgraph reports those itself, with error codes.
@@ -101,20 +165,56 @@ def _load(args: argparse.Namespace) -> Config:
     if args.supergraph is not None:
         config = load_supergraph_config(args.supergraph)
     else:
-        config = load_config(args.config)
+        config = load_config(args.config, skip_unsupported=args.skip_unsupported)
     overrides = {}
-    for name in ("host", "port"):
+    for name in ("host", "port", "watch"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
     if args.log_level is not None:
         overrides["log_level"] = args.log_level
+    if args.log_format is not None:
+        overrides["log_format"] = args.log_format
+    if args.skip_unsupported:
+        overrides["skip_unsupported"] = True
+    metrics_addr = getattr(args, "metrics_addr", None)
+    if metrics_addr is not None:
+        overrides["telemetry"] = _telemetry_at(config, metrics_addr)
     if overrides:
         config = config.with_overrides(**overrides)
     return config
 
 
-def _serve(config: Config) -> int:
+def _telemetry_at(config: Config, address: str) -> TelemetryConfig:
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(
+            f"expected host:port such as 127.0.0.1:8088, got {address!r}",
+            key_path="--metrics-addr",
+        )
+    telemetry = config.gateway.telemetry
+    metrics = dataclasses.replace(telemetry.metrics, listen_addr=address)
+    return dataclasses.replace(telemetry, metrics=metrics)
+
+
+def _dev_announcer(config: Config, open_browser: bool) -> Callable[[str], None]:
+    def announce(url: str) -> None:
+        watched = config.path.name if config.path else "the config"
+        print(
+            f"\n  Playground: {url}\n"
+            f"  Reloading when {watched} or an SDL file it names changes.\n",
+            flush=True,
+        )
+        if open_browser:
+            import webbrowser
+
+            if not webbrowser.open(url):
+                logger.warning("no browser found to open %s", url)
+
+    return announce
+
+
+def _serve(config: Config, on_listening: Callable[[str], None] | None = None) -> int:
     from gateway.http.app import run_app
 
     loop: asyncio.AbstractEventLoop
@@ -125,7 +225,7 @@ def _serve(config: Config) -> int:
     except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
         loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    run_app(config, loop)
+    run_app(config, loop, on_listening)
     return 0
 
 
@@ -163,9 +263,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         config = _load(args)
-        _configure_logging(config.gateway.log_level)
+        dev = args.command == "dev"
+        if dev:
+            config = config.with_overrides(watch=True)
+        _configure_logging(
+            config.gateway.log_level, config.gateway.log_format, colour=dev
+        )
+        for reason in config.skipped:
+            logger.warning("left out: %s", reason)
         if args.command == "serve":
             return _serve(config)
+        if dev:
+            return _serve(config, _dev_announcer(config, args.open))
         if args.command == "compose":
             print(asyncio.run(_compose(config)), end="")
             return 0

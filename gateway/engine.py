@@ -13,6 +13,7 @@ from typing import Any
 
 from graphql import GraphQLObjectType
 
+from gateway import tracing
 from gateway.authentication.identity import Identity
 from gateway.authorization import Authorizer, Restriction
 from gateway.caching import DEFAULT_CACHE_BYTES, LRU
@@ -157,7 +158,12 @@ class Engine:
         """The response body. Subgraph faults become errors in it; never raises
         for them."""
         try:
-            plan = self.plan_for(prepared)
+            with tracing.span("plan") as span:
+                planned = self.planner.plan_count
+                plan = self.plan_for(prepared)
+                if span is not None:
+                    hit = self.planner.plan_count == planned
+                    span.set_attribute("graphql.plan.cache", "hit" if hit else "miss")
         except PlanningError as exc:
             logger.error("cannot plan %r: %s", prepared.operation.name, exc.message)
             return {"data": None, "errors": [exc.to_graphql()]}

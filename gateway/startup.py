@@ -38,6 +38,7 @@ __all__ = [
     "header_policy",
     "inherited_settings",
     "introspect_sdl",
+    "introspect_waiting",
     "load_local_subgraphs",
     "read_subgraph_sdl",
 ]
@@ -132,10 +133,54 @@ async def introspect_sdl(
     return sdl
 
 
+async def introspect_waiting(
+    name: str,
+    url: str,
+    session: aiohttp.ClientSession,
+    *,
+    headers: Mapping[str, str] | None = None,
+    wait: float = 0.0,
+) -> str:
+    """``introspect_sdl``, retried with backoff for up to ``wait`` seconds while the
+    subgraph is not answering (it may start after the gateway). Each wait is
+    logged, naming the subgraph; the last failure is raised when time is up."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    delay, attempt = 0.2, 1
+    while True:
+        try:
+            sdl = await introspect_sdl(name, url, session, headers=headers)
+        except GatewayError as exc:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                if attempt == 1:
+                    raise
+                raise GatewayError(
+                    f"{exc.message} (tried {attempt} times in {wait:g}s)",
+                    code=exc.code,
+                ) from exc
+            logger.warning(
+                "waiting for subgraph %r at %s (attempt %d, %.0fs left): %s",
+                name,
+                url,
+                attempt,
+                remaining,
+                exc.message,
+            )
+            await asyncio.sleep(min(delay, remaining))
+            delay, attempt = min(delay * 2, 5.0), attempt + 1
+            continue
+        if attempt > 1:
+            logger.info("subgraph %r answered after %d attempts", name, attempt)
+        return sdl
+
+
 async def read_subgraph_sdl(
     subgraph: SubgraphConfig,
     local: LocalSubgraph | None,
     session: aiohttp.ClientSession | None,
+    *,
+    wait: float = 0.0,
 ) -> str:
     """The SDL to compose for one subgraph.
 
@@ -155,21 +200,26 @@ async def read_subgraph_sdl(
         raise GatewayError(f"subgraph {subgraph.name!r} has no schema source")
     if session is None:
         async with aiohttp.ClientSession() as own_session:
-            return await introspect_sdl(
-                subgraph.name, url, own_session, headers=headers
+            return await introspect_waiting(
+                subgraph.name, url, own_session, headers=headers, wait=wait
             )
-    return await introspect_sdl(subgraph.name, url, session, headers=headers)
+    return await introspect_waiting(
+        subgraph.name, url, session, headers=headers, wait=wait
+    )
 
 
 async def compose_config(
     config: Config,
     locals_: Mapping[str, LocalSubgraph],
     session: aiohttp.ClientSession | None = None,
+    *,
+    wait: float = 0.0,
 ) -> Supergraph:
-    """Read every subgraph's SDL (concurrently) and compose them."""
+    """Read every subgraph's SDL (concurrently) and compose them; a remote subgraph
+    that does not answer introspection is retried for up to ``wait`` seconds."""
     sdls = await asyncio.gather(
         *(
-            read_subgraph_sdl(subgraph, locals_.get(subgraph.name), session)
+            read_subgraph_sdl(subgraph, locals_.get(subgraph.name), session, wait=wait)
             for subgraph in config.subgraphs
         )
     )

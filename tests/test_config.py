@@ -983,3 +983,174 @@ def test_an_enabled_limit_without_a_value_is_an_error(tmp_path: Path) -> None:
         """,
     )
     assert exc.key_path == "gateway.limits.depth.limit"
+
+
+def test_telemetry_metrics_as_cosmo_writes_them(tmp_path: Path) -> None:
+    config = load(
+        tmp_path,
+        """
+        subgraphs:
+          - name: a
+            routing_url: http://localhost:4001/graphql
+        gateway:
+          access_log: false
+          log_format: json
+          startup_wait: 5s
+          telemetry:
+            metrics:
+              prometheus:
+                enabled: true
+                listen_addr: 0.0.0.0:9090
+                path: /prom
+        """,
+    )
+    gateway = config.gateway
+    assert gateway.access_log is False and gateway.log_format == "json"
+    assert gateway.startup_wait == 5.0
+    metrics = gateway.telemetry.metrics
+    assert (metrics.host, metrics.port, metrics.path) == ("0.0.0.0", 9090, "/prom")
+
+
+def test_metrics_listen_addr_must_be_host_and_port(tmp_path: Path) -> None:
+    exc = error(
+        tmp_path,
+        """
+        subgraphs:
+          - name: a
+            routing_url: http://localhost:4001/graphql
+        gateway:
+          telemetry:
+            metrics:
+              prometheus:
+                listen_addr: nowhere
+        """,
+    )
+    assert_points_at(
+        exc,
+        tmp_path / "supergraph.yaml",
+        8,
+        "gateway.telemetry.metrics.prometheus.listen_addr",
+        "host:port",
+    )
+
+
+COSMO_FLAGS = """
+version: 1
+feature_flags:
+  - name: myff
+    feature_graphs:
+    - name: products_fg
+      subgraph_name: products
+      routing_url: http://localhost:4010/graphql
+      schema:
+        file: ./products_fg.graphqls
+subgraphs:
+  - name: employees
+    routing_url: http://localhost:4001/graphql
+    schema:
+      file: ./employees.graphqls
+  - name: products
+    routing_url: http://localhost:4004/graphql
+    schema:
+      file: ./products.graphqls
+  - name: employeeupdated
+    schema:
+      file: ./employeeupdated.graphqls
+"""
+
+
+EDFS_SDL = """
+type Subscription {
+  employeeUpdated(id: Int!): Employee! @edfs__natsSubscribe(subjects: ["e.{{ args.id }}"])
+}
+type Employee @key(fields: "id", resolvable: false) { id: Int! @external }
+"""
+
+
+COSMO_FILES = {
+    "products_fg.graphqls": "type Query { products: [String!]! featured: String }",
+    "employees.graphqls": "type Query { employees: [String!]! }",
+    "products.graphqls": "type Query { products: [String!]! }",
+    "employeeupdated.graphqls": EDFS_SDL,
+}
+
+
+def test_cosmo_feature_flags_and_an_event_driven_subgraph_skipped(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, COSMO_FLAGS, COSMO_FILES)
+    config = load_config(path, environ={}, skip_unsupported=True)
+    assert [s.name for s in config.subgraphs] == ["employees", "products"]
+    assert len(config.skipped) == 1
+    assert "employeeupdated" in config.skipped[0]
+    assert "event-driven" in config.skipped[0]
+    assert f"{path}:19" in config.skipped[0]
+    (flag,) = config.feature_flags
+    assert flag.name == "myff" and dict(flag.replaces) == {"products_fg": "products"}
+    flagged = config.for_flag("myff")
+    assert [s.name for s in flagged.subgraphs] == ["employees", "products_fg"]
+    assert flagged.subgraphs[1].routing_url == "http://localhost:4010/graphql"
+    assert "featured" in (flagged.subgraphs[1].sdl or "")
+
+
+def test_an_event_driven_subgraph_is_one_clear_error(tmp_path: Path) -> None:
+    exc = error(tmp_path, COSMO_FLAGS, files=COSMO_FILES)
+    assert_points_at(
+        exc,
+        tmp_path / "supergraph.yaml",
+        19,
+        "subgraphs.employeeupdated",
+        "event-driven",
+        "not supported",
+        "--skip-unsupported",
+    )
+
+
+def test_a_grpc_subgraph_is_one_clear_error(tmp_path: Path) -> None:
+    exc = error(
+        tmp_path,
+        """
+        subgraphs:
+          - name: a
+            routing_url: http://localhost:4001/graphql
+          - name: projects
+            routing_url: dns:///localhost:4011
+            grpc:
+              schema_file: ./schema.graphql
+              proto_file: ./service.proto
+              mapping_file: ./mapping.json
+        """,
+    )
+    assert_points_at(
+        exc,
+        tmp_path / "supergraph.yaml",
+        4,
+        "subgraphs.projects",
+        "gRPC",
+        "not supported",
+    )
+
+
+def test_a_feature_graph_must_replace_a_known_subgraph(tmp_path: Path) -> None:
+    exc = error(
+        tmp_path,
+        """
+        subgraphs:
+          - name: products
+            routing_url: http://localhost:4001/graphql
+        feature_flags:
+          - name: f
+            feature_graphs:
+              - name: products_fg
+                subgraph_name: prodcts
+                routing_url: http://localhost:4010/graphql
+        """,
+    )
+    assert_points_at(
+        exc,
+        tmp_path / "supergraph.yaml",
+        8,
+        "feature_flags.f.feature_graphs[0].subgraph_name",
+        "'prodcts'",
+        "products",
+    )

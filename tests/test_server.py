@@ -233,7 +233,16 @@ async def test_health_endpoints(client: Any) -> None:
         assert response.status == 200
     ready = await client.get("/health/ready")
     assert ready.status == 200
-    assert (await ready.json())["subgraphs"] == ["products", "reviews"]
+    body = await ready.json()
+    assert [s["name"] for s in body["subgraphs"]] == ["products", "reviews"]
+    assert all(s["last_fetch"] is None for s in body["subgraphs"])
+    await _post(client, {"query": "{ topProducts { name } }"})
+    body = await (await client.get("/health/ready")).json()
+    products = body["subgraphs"][0]
+    assert products["kind"] == "in-process"
+    assert products["last_fetch"]["outcome"] == "success"
+    assert products["last_fetch"]["at"].endswith("+00:00")
+    assert body["subgraphs"][1]["last_fetch"] is None
 
 
 async def test_browsers_get_the_playground(client: Any) -> None:
@@ -267,7 +276,8 @@ async def test_an_internal_failure_is_a_graphql_error_without_a_traceback(
         response = await _post(client, {"query": "{ topProducts { name } }"})
     assert response.status == 500
     body = await response.json()
-    request_id = body["errors"][0]["extensions"]["requestId"]
+    request_id = response.headers["X-Request-Id"]
+    assert body["errors"][0]["extensions"]["requestId"] == request_id
     assert body == {
         "errors": [
             {

@@ -50,6 +50,17 @@ Our additions:
   ``{op: propagate, named: X-Id | matching: <regex>, rename?, default?}`` or
   ``{op: set, name: X-Gateway, value: ...}``.
   See https://cosmo-docs.wundergraph.com/router/proxy-capabilities
+* ``gateway:`` also takes ``access_log`` (true), ``log_format`` (text | json),
+  ``telemetry.metrics.prometheus`` (see ``gateway.config.telemetry``),
+  ``startup_wait`` (30s: how long a remote subgraph's introspection is retried at
+  start-up), ``watch`` (false: reload on file changes) and
+  ``introspection_poll_interval`` (0: off).
+* ``feature_flags`` (Cosmo): ``[{name, feature_graphs: [{name, subgraph_name,
+  routing_url | module, schema...}]}]``; each flag's graph is the base subgraphs with
+  ``subgraph_name`` replaced by its feature subgraph.
+* Subgraphs the gateway cannot serve (``grpc:``, ``plugin:``, event-driven: no
+  ``routing_url`` and ``@edfs__`` directives in the schema file) are an error naming
+  the entry, or are left out with ``skip_unsupported`` (``--skip-unsupported``).
 * ``gateway.persisted_operations`` (Cosmo's name): ``manifest`` (a JSON file: Apollo's
   persisted query manifest or ``{hash: document}``) or ``directory`` (``<hash>.graphql``
   files or Cosmo's ``<hash>.json``), and ``block_non_persisted_operations`` (false).
@@ -100,6 +111,7 @@ from yaml.nodes import MappingNode, Node, SequenceNode
 from gateway.config.auth import read_authentication, read_authorization
 from gateway.config.located import (
     LocatedReader,
+    Pairs,
     did_you_mean,
     is_null,
     kind,
@@ -113,6 +125,7 @@ from gateway.config.model import (
     WEBSOCKET_SUBPROTOCOLS,
     Config,
     CorsConfig,
+    FeatureFlag,
     GatewayConfig,
     HeaderRule,
     IntrospectionConfig,
@@ -124,6 +137,7 @@ from gateway.config.model import (
     SubscriptionProtocol,
 )
 from gateway.config.supergraph_file import subgraphs_from_supergraph
+from gateway.config.telemetry import read_telemetry
 from gateway.errors import ConfigError
 from gateway.limits import OperationLimits
 
@@ -131,10 +145,15 @@ __all__ = ["load_config"]
 
 
 def load_config(
-    path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None
+    path: str | os.PathLike[str],
+    *,
+    environ: Mapping[str, str] | None = None,
+    skip_unsupported: bool = False,
 ) -> Config:
     """Read supergraph.yaml at ``path``; ``${VAR}`` comes from ``environ``
-    (default ``os.environ``). Raises ``ConfigError`` on any mistake."""
+    (default ``os.environ``). Raises ``ConfigError`` on any mistake; a subgraph of a
+    kind the gateway does not serve (event-driven, gRPC, plugin) is one too, or,
+    with ``skip_unsupported``, is left out and named in ``Config.skipped``."""
     file = Path(path)
     root = read_yaml(file, str(path))
     grammar = _Grammar(
@@ -142,6 +161,7 @@ def load_config(
         file.resolve().parent,
         os.environ if environ is None else environ,
     )
+    grammar.skip_unsupported = skip_unsupported
     return grammar.config(root, file.resolve())
 
 
@@ -151,7 +171,16 @@ _MODULE = re.compile(
 _SUBGRAPH_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _FEDERATION_VERSION = re.compile(r"=?\d+(\.\d+){0,2}")
 
-_TOP_KEYS = ("version", "federation_version", "supergraph", "subgraphs", "gateway")
+_TOP_KEYS = (
+    "version",
+    "federation_version",
+    "supergraph",
+    "subgraphs",
+    "gateway",
+    "feature_flags",
+)
+_FEATURE_FLAG_KEYS = ("name", "feature_graphs")
+_EDFS = re.compile(r"@edfs__\w+")
 _SUBGRAPH_KEYS = (
     "routing_url",
     "module",
@@ -205,6 +234,12 @@ _GATEWAY_KEYS = (
     "limits",
     "headers",
     "log_level",
+    "access_log",
+    "log_format",
+    "telemetry",
+    "startup_wait",
+    "watch",
+    "introspection_poll_interval",
     "allowed_hosts",
     "cors",
     "csrf_prevention",
@@ -248,6 +283,9 @@ _CLAIM_EXPRESSION = re.compile(
 class _Grammar(LocatedReader):
     """The sections of supergraph.yaml, built into the model."""
 
+    skip_unsupported = False
+    skipped: list[str]
+
     def config(self, root: Node | None, path: Path) -> Config:
         if is_null(root):
             self.fail(
@@ -274,6 +312,7 @@ class _Grammar(LocatedReader):
             from_supergraph = self.supergraph(top["supergraph"][1])
         if "subgraphs" not in top and from_supergraph is None:
             self.fail(root, "subgraphs", "missing: list the subgraphs to compose")
+        self.skipped = []
         if "subgraphs" in top:
             key, node = top["subgraphs"]
             subgraphs = self.subgraphs(key, node)
@@ -289,13 +328,129 @@ class _Grammar(LocatedReader):
                 dataclasses.replace(s, headers=per_subgraph.get(s.name, ()))
                 for s in subgraphs
             ]
+        flags: tuple[FeatureFlag, ...] = ()
+        if "feature_flags" in top:
+            flags = self.feature_flags(top["feature_flags"][1], subgraphs)
         return Config(
             path=path,
             subgraphs=tuple(subgraphs),
             gateway=gateway,
             version=version,
             federation_version=federation_version,
+            feature_flags=flags,
+            skipped=tuple(self.skipped),
         )
+
+    def feature_flags(
+        self, node: Node, subgraphs: list[SubgraphConfig]
+    ) -> tuple[FeatureFlag, ...]:
+        """Cosmo's ``feature_flags``: ``[{name, feature_graphs: [{name,
+        subgraph_name, routing_url, schema...}]}]``.
+        See https://cosmo-docs.wundergraph.com/concepts/feature-flags"""
+        if is_null(node):
+            return ()
+        if not isinstance(node, SequenceNode):
+            self.fail(node, "feature_flags", f"expected a list, got {kind(node)}")
+        base = {s.name for s in subgraphs}
+        flags: list[FeatureFlag] = []
+        seen: set[str] = set()
+        for index, item in enumerate(node.value):
+            path = f"feature_flags[{index}]"
+            fields = self.mapping(item, path, _FEATURE_FLAG_KEYS, "a feature flag")
+            if "name" not in fields:
+                self.fail(
+                    item, f"{path}.name", "missing: every feature flag needs a name"
+                )
+            name = self.string(fields["name"][1], f"{path}.name").strip()
+            if name in seen:
+                self.fail(
+                    fields["name"][1],
+                    f"{path}.name",
+                    f"duplicate feature flag {name!r}",
+                )
+            seen.add(name)
+            path = f"feature_flags.{name}"
+            if "feature_graphs" not in fields or not isinstance(
+                fields["feature_graphs"][1], SequenceNode
+            ):
+                self.fail(
+                    item,
+                    f"{path}.feature_graphs",
+                    "expected a list of feature subgraphs",
+                )
+            graphs: list[SubgraphConfig] = []
+            replaces: dict[str, str] = {}
+            for g_index, entry in enumerate(fields["feature_graphs"][1].value):
+                g_path = f"{path}.feature_graphs[{g_index}]"
+                g_fields = self.pairs(entry, g_path, "a feature subgraph")
+                for required in ("name", "subgraph_name"):
+                    if required not in g_fields:
+                        self.fail(entry, f"{g_path}.{required}", "missing")
+                g_name = self.subgraph_name(g_fields["name"][1], f"{g_path}.name")
+                target_node = g_fields["subgraph_name"][1]
+                target = self.string(target_node, f"{g_path}.subgraph_name").strip()
+                if target not in base:
+                    self.fail(
+                        target_node,
+                        f"{g_path}.subgraph_name",
+                        f"no subgraph named {target!r}{did_you_mean(target, base)}",
+                    )
+                if target in replaces.values():
+                    self.fail(
+                        target_node,
+                        f"{g_path}.subgraph_name",
+                        f"{target!r} is already replaced in this feature flag",
+                    )
+                graph = self.subgraph(
+                    g_name, entry, g_path, entry, in_list=True, extra=("subgraph_name",)
+                )
+                replaces[g_name] = target
+                graphs.append(graph)
+            flags.append(
+                FeatureFlag(
+                    name=name,
+                    subgraphs=tuple(graphs),
+                    replaces=MappingProxyType(replaces),
+                    line=line_of(item),
+                )
+            )
+        return tuple(flags)
+
+    def unsupported(self, fields: Pairs, name: str) -> str | None:
+        """Why the gateway cannot serve this entry, or None."""
+        if "grpc" in fields:
+            return (
+                f"subgraph {name!r} is a gRPC subgraph: not supported by this gateway"
+            )
+        if "plugin" in fields:
+            return (
+                f"subgraph {name!r} is a router plugin: not supported by this gateway"
+            )
+        if "routing_url" in fields or "module" in fields:
+            return None
+        schema = fields.get("schema")
+        if schema is None or not isinstance(schema[1], MappingNode):
+            return None
+        schema_fields = self.pairs(schema[1], f"subgraphs.{name}.schema")
+        if "file" not in schema_fields:
+            return None
+        try:
+            file = self.base / self.string(schema_fields["file"][1], "file").strip()
+            text = file.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+        if _EDFS.search(text):
+            return (
+                f"subgraph {name!r} is event-driven (EDFS: no routing_url, "
+                "@edfs__ directives): not supported by this gateway"
+            )
+        return None
+
+    def skip_or_fail(self, anchor: Node, path: str, reason: str) -> None:
+        if self.skip_unsupported:
+            self.skipped.append(f"{self.file}:{line_of(anchor)}: {path}: {reason}")
+            return
+        self.fail(anchor, path, f"{reason}; leave it out with --skip-unsupported")
 
     def supergraph(self, node: Node) -> tuple[SubgraphConfig, ...]:
         """``supergraph: FILE`` or ``supergraph: {file: FILE}``: an Apollo-composed
@@ -360,6 +515,13 @@ class _Grammar(LocatedReader):
             for index, item in enumerate(node.value):
                 item_path = f"subgraphs[{index}]"
                 fields = self.pairs(item, item_path, "a subgraph mapping")
+                if "name" not in fields and "plugin" in fields:
+                    self.skip_or_fail(
+                        item,
+                        item_path,
+                        self.unsupported(fields, f"plugin #{index}") or "",
+                    )
+                    continue
                 if "name" not in fields:
                     self.fail(
                         item,
@@ -368,10 +530,21 @@ class _Grammar(LocatedReader):
                     )
                 name_node = fields["name"][1]
                 name = self.subgraph_name(name_node, f"{item_path}.name")
+                reason = self.unsupported(fields, name)
+                if reason is not None:
+                    self.skip_or_fail(item, f"subgraphs.{name}", reason)
+                    continue
                 entries.append((name, name_node, item, f"subgraphs.{name}", item))
         elif isinstance(node, MappingNode):
             for name, (name_key, item) in self.pairs(node, "subgraphs").items():
                 self.subgraph_name(name_key, f"subgraphs.{name}")
+                if isinstance(item, MappingNode):
+                    reason = self.unsupported(
+                        self.pairs(item, f"subgraphs.{name}"), name
+                    )
+                    if reason is not None:
+                        self.skip_or_fail(name_key, f"subgraphs.{name}", reason)
+                        continue
                 entries.append((name, name_key, item, f"subgraphs.{name}", name_key))
         elif is_null(node):
             entries = []
@@ -413,9 +586,16 @@ class _Grammar(LocatedReader):
         return name
 
     def subgraph(
-        self, name: str, node: Node, path: str, anchor: Node, *, in_list: bool
+        self,
+        name: str,
+        node: Node,
+        path: str,
+        anchor: Node,
+        *,
+        in_list: bool,
+        extra: tuple[str, ...] = (),
     ) -> SubgraphConfig:
-        allowed = ("name", *_SUBGRAPH_KEYS) if in_list else _SUBGRAPH_KEYS
+        allowed = (("name", *_SUBGRAPH_KEYS) if in_list else _SUBGRAPH_KEYS) + extra
         fields = self.mapping(node, path, allowed, "a subgraph mapping")
 
         def value(key: str) -> Node | None:
@@ -668,6 +848,14 @@ class _Grammar(LocatedReader):
             "document_cache_size": lambda n, p: self.integer(n, p, minimum=0),
             "plan_cache_size": lambda n, p: self.integer(n, p, minimum=0),
             "log_level": self.log_level,
+            "access_log": self.boolean,
+            "log_format": lambda n, p: self.choice(
+                n, p, ("text", "json"), "log format"
+            ),
+            "telemetry": lambda n, p: read_telemetry(self, n, p),
+            "startup_wait": self.duration,
+            "watch": self.boolean,
+            "introspection_poll_interval": self.duration,
             "allowed_hosts": self.allowed_hosts,
             "cors": self.cors,
             "csrf_prevention": self.boolean,

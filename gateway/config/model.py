@@ -25,16 +25,20 @@ __all__ = [
     "WEBSOCKET_SUBPROTOCOLS",
     "Config",
     "CorsConfig",
+    "FeatureFlag",
     "GatewayConfig",
     "HeaderOp",
     "HeaderRule",
     "IntrospectionConfig",
     "LimitsConfig",
+    "MetricsConfig",
     "PersistedOperationsConfig",
     "SubgraphConfig",
     "SubgraphErrorPropagation",
     "SubscriptionConfig",
     "SubscriptionProtocol",
+    "TelemetryConfig",
+    "TracingConfig",
 ]
 
 SubscriptionProtocol = Literal["sse", "sse_post", "ws"]
@@ -134,6 +138,44 @@ class SubgraphConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    """``gateway.telemetry.metrics.prometheus``: where ``/metrics`` is served."""
+
+    enabled: bool = True
+    listen_addr: str = "127.0.0.1:8088"
+    path: str = "/metrics"
+    max_operation_names: int = 100
+
+    @property
+    def host(self) -> str:
+        return self.listen_addr.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen_addr.rpartition(":")[2])
+
+
+@dataclass(frozen=True, slots=True)
+class TracingConfig:
+    """``gateway.telemetry.tracing``: off unless ``exporter`` is set."""
+
+    exporter: str | None = None
+    """``otlp_http``: OTLP over HTTP (protobuf) to ``endpoint``."""
+    endpoint: str | None = None
+    """Default: the exporter's (``$OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``, else
+    http://localhost:4318/v1/traces)."""
+    service_name: str = "gateway"
+
+
+@dataclass(frozen=True, slots=True)
+class TelemetryConfig:
+    """``gateway.telemetry``: metrics and traces."""
+
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    tracing: TracingConfig = field(default_factory=TracingConfig)
+
+
+@dataclass(frozen=True, slots=True)
 class PersistedOperationsConfig:
     """``gateway.persisted_operations`` and ``gateway.automatic_persisted_queries``
     (Cosmo's keys): trusted documents and Apollo's APQ."""
@@ -220,6 +262,20 @@ class GatewayConfig:
     plan_cache_size: int = 1024
     headers: tuple[HeaderRule, ...] = ()
     log_level: str = "info"
+    access_log: bool = True
+    """One log line a request (``gateway.access``); ``false`` turns it off."""
+    log_format: str = "text"
+    """``text`` or ``json`` (``--log-format``)."""
+    telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
+    startup_wait: float = 30.0
+    """How long start-up retries introspecting a remote subgraph that is not up."""
+    watch: bool = False
+    """Reload when supergraph.yaml or an SDL file it names changes (SIGHUP always
+    reloads)."""
+    introspection_poll_interval: float = 0.0
+    """Seconds between polls of the introspected remote subgraphs' SDL (0: off)."""
+    skip_unsupported: bool = False
+    """Leave out subgraphs of kinds the gateway does not serve (``--skip-unsupported``)."""
     persisted: PersistedOperationsConfig = field(
         default_factory=PersistedOperationsConfig
     )
@@ -255,6 +311,17 @@ class GatewayConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class FeatureFlag:
+    """A Cosmo feature flag: its graph is the base subgraphs with some replaced by
+    feature subgraphs (``replaces[feature subgraph name] = base subgraph name``)."""
+
+    name: str
+    subgraphs: tuple[SubgraphConfig, ...]
+    replaces: Mapping[str, str] = field(default_factory=lambda: EMPTY_MAPPING)
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """A whole supergraph.yaml."""
 
@@ -263,6 +330,17 @@ class Config:
     gateway: GatewayConfig = field(default_factory=GatewayConfig)
     version: str | None = None
     federation_version: str | None = None
+    feature_flags: tuple[FeatureFlag, ...] = ()
+    skipped: tuple[str, ...] = ()
+    """Entries left out by ``skip_unsupported`` (why, one line each)."""
+
+    def for_flag(self, name: str) -> Config:
+        """The configuration of feature flag ``name``'s graph: the base subgraphs,
+        those it replaces swapped for its feature subgraphs."""
+        flag = next(f for f in self.feature_flags if f.name == name)
+        by_base = {flag.replaces[sub.name]: sub for sub in flag.subgraphs}
+        subgraphs = tuple(by_base.get(s.name, s) for s in self.subgraphs)
+        return dataclasses.replace(self, subgraphs=subgraphs, feature_flags=())
 
     def with_overrides(self, **gateway_fields: Any) -> Config:
         """A copy with some ``gateway`` settings replaced (command-line flags)."""

@@ -8,17 +8,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack
+import signal
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
 from aiohttp import web
+from graphql import GraphQLSchema
 from multidict import CIMultiDictProxy
 
+from gateway import tracing
 from gateway.authentication import Identity
 from gateway.authorization import AccessRules, Authorizer
 from gateway.config import Config
@@ -52,6 +56,14 @@ from gateway.http.graphql import (
     read_graphql_request,
 )
 from gateway.http.multipart import MultipartEncoder
+from gateway.http.observe import (
+    METRICS,
+    install_observability,
+    note_operation,
+    observed_events,
+    reload_health,
+    subgraph_health,
+)
 from gateway.http.playground import add_playground_routes, playground_response
 from gateway.http.security import SECURITY, SecurityPolicy, install_security
 from gateway.http.single_connection import SingleConnections, wants_single_connection
@@ -71,18 +83,28 @@ from gateway.http.websocket import (
     serve_websocket,
 )
 from gateway.masking import new_request_id
+from gateway.metrics import current_stats
 from gateway.operation import GraphQLRequest, Prepared
 from gateway.persisted import DocumentStore, PersistedDocuments, load_manifest
 from gateway.planner.nodes import plan_to_json
+from gateway.reload import (
+    LiveStreams,
+    Reloader,
+    SubgraphPool,
+    all_subgraphs,
+    config_files,
+    plan_services,
+    same_subgraph,
+    watch_files,
+)
 from gateway.startup import (
     build_transports,
     compose_config,
     error_policy,
     header_policy,
-    load_local_subgraphs,
 )
 from gateway.supergraph import Supergraph
-from gateway.transports.base import RequestContext
+from gateway.transports.base import RequestContext, Transport
 
 __all__ = [
     "STATE",
@@ -107,6 +129,13 @@ class GatewayState:
     streams: StreamRegistry = field(default_factory=StreamRegistry)
     headers: HeaderPolicy = field(default_factory=HeaderPolicy)
     """Which client headers each subgraph is sent (decided here, at the edge)."""
+    pool: SubgraphPool = field(default_factory=SubgraphPool)
+    """The started in-process subgraphs (kept across reloads)."""
+    live: LiveStreams = field(default_factory=LiveStreams)
+    """Open subscriptions, which a reload may end."""
+    reloader: Reloader | None = None
+    flags: dict[str, Engine] = field(default_factory=dict)
+    """Feature flag name -> the engine of its graph."""
     sockets: Sockets = field(default_factory=Sockets)
     persisted: PersistedDocuments = field(default_factory=PersistedDocuments)
     """APQ's store and the trusted documents."""
@@ -128,6 +157,22 @@ def not_ready_response(media: str) -> web.Response:
 
 
 # -- handlers --------------------------------------------------------------------------
+
+
+FEATURE_FLAG_HEADER = "X-Feature-Flag"
+FEATURE_FLAG_COOKIE = "feature_flag"
+
+
+def feature_flag(request: web.Request, flags: Mapping[str, object]) -> str | None:
+    """The feature flag a request picks (Cosmo: the ``X-Feature-Flag`` header, else
+    the ``feature_flag`` cookie); an unknown name runs on the base graph."""
+    name = request.headers.get(FEATURE_FLAG_HEADER) or request.cookies.get(
+        FEATURE_FLAG_COOKIE
+    )
+    if not name or not flags:
+        return None
+    name = name.strip()
+    return name if name in flags else None
 
 
 def _wants_playground(request: web.Request) -> bool:
@@ -153,6 +198,9 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
     engine = state.engine
     if engine is None or state.shutting_down:
         return not_ready_response(json_media)
+    flag = feature_flag(request, state.flags)
+    if flag is not None:
+        engine = state.flags[flag]
     try:
         graphql_request = await read_graphql_request(
             request,
@@ -162,13 +210,15 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
         graphql_request = state.persisted.resolve(graphql_request)
         identity = await identify(request)
         try:
-            prepared = await engine.prepare_async(graphql_request, identity)
+            with tracing.span("prepare"):
+                prepared = await engine.prepare_async(graphql_request, identity)
         except OperationError as exc:
             if single.media == EVENT_STREAM and exc.code != "GRAPHQL_PARSE_FAILED":
                 # Accepted as a stream: the errors are its one event.
                 return await _stream_errors(request, state, exc)
             raise
         kind = prepared.operation.kind
+        note_operation(kind, prepared.operation.name)
         if request.method == "GET" and kind == "mutation":
             # GET must not change state; subscriptions over GET are how a browser
             # EventSource subscribes.
@@ -182,7 +232,7 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
             forward=state.headers.for_request(
                 request.headers, identity.claims if identity else None
             ),
-            request_id=new_request_id(),
+            request_id=_request_id(),
             claims=identity.claims if identity else None,
         )
         answer = negotiated.stream if kind == "subscription" else single
@@ -215,6 +265,14 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
     return json_response(result, answer.media)
 
 
+def _request_id() -> str:
+    """The id the edge gave this request (``X-Request-Id``), else a new one."""
+    stats = current_stats()
+    if stats is not None and stats.request_id:
+        return stats.request_id
+    return new_request_id()
+
+
 _PLAN_HEADERS = ("Apollo-Expose-Query-Plan", "X-WG-Include-Query-Plan")
 
 
@@ -245,9 +303,11 @@ async def _stream(
     identity: Identity | None = None,
 ) -> web.StreamResponse:
     events = until_expiry(
-        request, identity, _events(request, engine, prepared, context)
+        request, identity, _events(request, state, engine, prepared, context)
     )
     gateway = state.config.gateway
+    protocol = "multipart" if answer.media == MULTIPART_MIXED else "sse"
+    events = observed_events(request, events, protocol)
     if answer.media == MULTIPART_MIXED:
         assert answer.multipart_spec is not None
         stream = state.streams.open(client_key(request))
@@ -269,17 +329,30 @@ async def _stream(
 
 
 def _events(
-    request: web.Request, engine: Engine, prepared: Prepared, context: RequestContext
+    request: web.Request,
+    state: GatewayState,
+    engine: Engine,
+    prepared: Prepared,
+    context: RequestContext,
 ) -> Callable[[], AsyncIterator[StreamEvent]]:
     """The events of a prepared operation: a subscription's, or one result."""
     if prepared.operation.kind == "subscription":
 
-        def events() -> AsyncIterator[StreamEvent]:
+        def subscribe() -> AsyncIterator[StreamEvent]:
             return engine.subscribe(
                 prepared, context, last_event_id=last_event_id(request)
             )
 
-        return events
+        try:
+            services = plan_services(engine.plan_for(prepared).node)
+        except GatewayError:
+            services = frozenset()  # the subscription answers the planning error
+        return state.live.track(
+            subscribe,
+            prepared.operation.document,
+            services,
+            feature_flag(request, state.flags),
+        )
 
     async def result() -> AsyncIterator[StreamEvent]:
         yield StreamEvent(None, await engine.execute(prepared, context))
@@ -319,38 +392,52 @@ async def _single_connection(
             headers=request.headers,
             remote=request.remote,
             forward=state.headers.for_request(request.headers),
-            request_id=new_request_id(),
+            request_id=_request_id(),
         )
         return connections.start(
             request,
             dict(graphql_request.extensions or {}),
-            _events(request, engine, prepared, context),
+            _events(request, state, engine, prepared, context),
         )
     except RequestError as exc:
         return error_response(exc, APPLICATION_JSON, keep_status=True)
 
 
-def _operation_runner(
-    engine: Engine, persisted: PersistedDocuments, upgrade: web.Request
-) -> OperationRunner:
+def _operation_runner(state: GatewayState, upgrade: web.Request) -> OperationRunner:
     """How a socket runs one operation: the same persisted documents, prepare,
     authorization, execute and subscribe as over HTTP (mutations too: a socket is
-    not a GET); a subscription ends when the connection's token expires."""
-    jwt = upgrade.app[STATE].config.gateway.authentication.jwt
+    not a GET), on the engine serving when the operation starts (a socket outlives
+    reloads); a subscription ends when the connection's token expires."""
+    jwt = state.config.gateway.authentication.jwt
     scope_claim = jwt.scope_claim if jwt is not None else "scope"
 
     def run(
         graphql_request: GraphQLRequest, context: RequestContext
     ) -> Callable[[], AsyncIterator[StreamEvent]]:
+        engine = state.engine
+        if engine is None or state.shutting_down:
+            raise RequestError(
+                "the gateway is not ready", code="GATEWAY_NOT_READY", status=503
+            )
         identity = (
             Identity.from_claims(context.claims, scope_claim)
             if context.claims is not None
             else None
         )
-        prepared = engine.prepare(persisted.resolve(graphql_request), identity)
+        prepared = engine.prepare(state.persisted.resolve(graphql_request), identity)
         if prepared.operation.kind == "subscription":
+
+            def subscribe() -> AsyncIterator[StreamEvent]:
+                return engine.subscribe(prepared, context)
+
+            try:
+                services = plan_services(engine.plan_for(prepared).node)
+            except GatewayError:
+                services = frozenset()  # the subscription answers the planning error
             return until_expiry(
-                upgrade, identity, lambda: engine.subscribe(prepared, context)
+                upgrade,
+                identity,
+                state.live.track(subscribe, prepared.operation.document, services),
             )
 
         async def single() -> AsyncIterator[StreamEvent]:
@@ -387,7 +474,7 @@ async def _websocket(request: web.Request, state: GatewayState) -> web.StreamRes
     return await serve_websocket(
         request,
         state.sockets,
-        _operation_runner(engine, state.persisted, request),
+        _operation_runner(state, request),
         context,
         SocketOptions(
             registry=state.streams,
@@ -424,7 +511,7 @@ async def _stream_errors(
     return await stream_events(
         request,
         state.streams,
-        events,
+        observed_events(request, events, "sse"),
         heartbeat_interval=state.config.gateway.heartbeat_interval,
     )
 
@@ -434,15 +521,44 @@ async def health_handler(request: web.Request) -> web.Response:
 
 
 async def ready_handler(request: web.Request) -> web.Response:
+    """200 once the supergraph is composed and every in-process subgraph started;
+    the body lists each subgraph with the outcome of its last fetch."""
     state = request.app[STATE]
     if state.engine is None or state.shutting_down:
         status = "shutting_down" if state.shutting_down else "starting"
         return web.json_response({"status": status}, status=503)
-    subgraphs = [subgraph.name for subgraph in state.config.subgraphs]
-    return web.json_response({"status": "ready", "subgraphs": subgraphs})
+    body: dict[str, Any] = {
+        "status": "ready",
+        "subgraphs": subgraph_health(state.config, request.app[METRICS]),
+    }
+    if state.reloader is not None:
+        body["reload"] = reload_health(state.reloader.status)
+    return web.json_response(body)
 
 
 # -- lifetime --------------------------------------------------------------------------
+
+
+def _tracing(config: Config) -> Callable[[web.Application], AsyncIterator[None]]:
+    settings = config.gateway.telemetry.tracing
+
+    async def lifetime(app: web.Application) -> AsyncIterator[None]:
+        if settings.exporter is None:
+            yield
+            return
+        current = tracing.configure(
+            settings.exporter,
+            endpoint=settings.endpoint,
+            service_name=settings.service_name,
+        )
+        try:
+            yield
+        finally:
+            if current is not None and tracing.tracing() is current:
+                await asyncio.to_thread(current.shutdown)  # flushes pending spans
+                tracing.configure(None)
+
+    return lifetime
 
 
 async def _client_session(app: web.Application) -> AsyncIterator[None]:
@@ -457,41 +573,207 @@ async def _client_session(app: web.Application) -> AsyncIterator[None]:
         state.session = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Graphs:
+    """The base graph and each feature flag's graph, built from one config."""
+
+    supergraph: Supergraph
+    engine: Engine
+    flags: dict[str, Engine]
+
+
+async def _build(app: web.Application, config: Config, *, wait: float) -> _Graphs:
+    """The base graph, then every feature flag's (Cosmo: each composes the base
+    subgraphs with its feature subgraphs in place of those they replace)."""
+    supergraph, engine = await _build_one(app, config, wait=wait)
+    flags: dict[str, Engine] = {}
+    for flag in config.feature_flags:
+        try:
+            flags[flag.name] = (
+                await _build_one(app, config.for_flag(flag.name), wait=wait)
+            )[1]
+        except GatewayError:
+            logger.error("feature flag %r does not build:", flag.name)
+            raise
+    if flags:
+        logger.info("feature flags: %s", ", ".join(flags))
+    return _Graphs(supergraph, engine, flags)
+
+
+async def _build_one(
+    app: web.Application, config: Config, *, wait: float
+) -> tuple[Supergraph, Engine]:
+    """Start the in-process subgraphs ``config`` adds, compose, and build an engine."""
+    state = app[STATE]
+    assert state.session is not None
+    metrics = app[METRICS]
+    locals_ = await state.pool.acquire(config)
+    supergraph = await compose_config(config, locals_, state.session, wait=wait)
+    for local in locals_.values():
+        for collector in local.collectors:
+            metrics.register(collector)
+    transports: dict[str, Transport] = {
+        name: metrics.metered(transport)
+        for name, transport in build_transports(config, locals_, state.session).items()
+    }
+    if tracing.tracing() is not None:
+        transports = {n: tracing.TracedTransport(t) for n, t in transports.items()}
+    limits = config.gateway.limits
+    engine = Engine(
+        supergraph,
+        transports,
+        document_cache_size=config.gateway.document_cache_size,
+        plan_cache_size=config.gateway.plan_cache_size,
+        errors=error_policy(config),
+        document_cache_bytes=limits.document_cache_bytes,
+        plan_cache_bytes=limits.plan_cache_bytes,
+        limits=limits.operation,
+        authorizer=_authorizer(config, supergraph),
+    )
+    return supergraph, engine
+
+
+def _install(app: web.Application, config: Config, graphs: _Graphs) -> None:
+    state = app[STATE]
+    state.config = config
+    state.headers = header_policy(config)
+    state.supergraph = graphs.supergraph
+    state.flags = graphs.flags
+    state.engine = engine = graphs.engine
+    app[METRICS].watch_caches(lambda: _caches(engine))
+
+
+async def _apply_reload(app: web.Application, config: Config) -> None:
+    """Swap to ``config``: requests in flight finish on the old engine; streams
+    whose subgraphs and fields remain keep streaming on it; the others end."""
+    state = app[STATE]
+    old = state.config
+    try:
+        graphs = await _build(app, config, wait=0.0)
+    except BaseException:
+        await state.pool.release_except(old)  # what this attempt started
+        raise
+    _install(app, config, graphs)
+    before = {s.name: s for s in all_subgraphs(old)}
+    kept = {
+        s.name
+        for s in all_subgraphs(config)
+        if s.name in before and same_subgraph(before[s.name], s)
+    }
+    schemas: dict[str | None, GraphQLSchema] = {None: graphs.supergraph.schema}
+    schemas.update({name: e.supergraph.schema for name, e in graphs.flags.items()})
+    ended = state.live.invalidate(schemas, kept.__contains__)
+    if ended:
+        logger.info(
+            "reload ended %d subscription(s) whose fields or subgraphs are gone", ended
+        )
+        await asyncio.sleep(0)  # their error events go out before their sources stop
+    await state.pool.release_except(config)
+    _log_subgraphs("gateway reloaded", config)
+
+
+def _log_subgraphs(what: str, config: Config) -> None:
+    logger.info(
+        "%s: %d subgraph(s): %s",
+        what,
+        len(config.subgraphs),
+        ", ".join(
+            f"{s.name} ({'in-process' if s.is_local else s.routing_url})"
+            for s in config.subgraphs
+        ),
+    )
+
+
 async def _subgraphs_and_engine(app: web.Application) -> AsyncIterator[None]:
     state = app[STATE]
     config = state.config
-    assert state.session is not None
-    locals_ = load_local_subgraphs(config)
-    async with AsyncExitStack() as stack:
-        for name, local in locals_.items():
-            if local.lifespan is not None:
-                logger.debug("starting in-process subgraph %s", name)
-                await stack.enter_async_context(local.lifespan())
-        supergraph = await compose_config(config, locals_, state.session)
-        transports = build_transports(config, locals_, state.session)
-        state.supergraph = supergraph
-        limits = config.gateway.limits
-        state.engine = Engine(
-            supergraph,
-            transports,
-            document_cache_size=config.gateway.document_cache_size,
-            plan_cache_size=config.gateway.plan_cache_size,
-            errors=error_policy(config),
-            document_cache_bytes=limits.document_cache_bytes,
-            plan_cache_bytes=limits.plan_cache_bytes,
-            limits=limits.operation,
-            authorizer=_authorizer(config, supergraph),
-        )
-        logger.info(
-            "gateway ready: %d subgraph(s): %s",
-            len(config.subgraphs),
-            ", ".join(
-                f"{s.name} ({'in-process' if s.is_local else s.routing_url})"
-                for s in config.subgraphs
-            ),
-        )
+    try:
+        graphs = await _build(app, config, wait=config.gateway.startup_wait)
+        _install(app, config, graphs)
+        _log_subgraphs("gateway ready", config)
         yield
+    finally:
+        app[METRICS].watch_caches(None)
         state.engine = None
+        await state.pool.close()
+
+
+async def _reloading(app: web.Application) -> AsyncIterator[None]:
+    """SIGHUP reloads; with ``gateway.watch`` the files do too; with
+    ``gateway.introspection_poll_interval`` remote SDLs are polled."""
+    state = app[STATE]
+    path = state.config.path
+    if path is None:
+        yield
+        return
+    reloader = Reloader(
+        Path(path), lambda: app[STATE].config, lambda c: _apply_reload(app, c)
+    )
+    state.reloader = reloader
+    loop = asyncio.get_running_loop()
+    tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(coro: Coroutine[Any, Any, Any]) -> None:
+        task = loop.create_task(coro)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    stop = asyncio.Event()
+    hup = False
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        loop.add_signal_handler(signal.SIGHUP, lambda: spawn(reloader.reload("SIGHUP")))
+        hup = True
+    if state.config.gateway.watch:
+        spawn(_watch(app, reloader, stop))
+    if state.config.gateway.introspection_poll_interval > 0:
+        spawn(_poll(app, reloader, stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        if hup:
+            loop.remove_signal_handler(signal.SIGHUP)
+        for task in list(tasks):
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _watch(app: web.Application, reloader: Reloader, stop: asyncio.Event) -> None:
+    logger.info("watching %s and its SDL files for changes", reloader.path)
+    async for changed in watch_files(lambda: config_files(app[STATE].config), stop):
+        names = ", ".join(sorted(path.name for path in changed))
+        await reloader.reload(f"changed: {names}")
+
+
+async def _poll(app: web.Application, reloader: Reloader, stop: asyncio.Event) -> None:
+    """Introspect the remote subgraphs again every interval; reload on a change."""
+    while not stop.is_set():
+        state = app[STATE]
+        interval = state.config.gateway.introspection_poll_interval
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
+            return
+        current = state.supergraph
+        if current is None or state.session is None:
+            continue
+        config = state.config
+        try:
+            locals_ = await state.pool.acquire(config)
+            polled = await compose_config(config, locals_, state.session)
+        except GatewayError as exc:
+            logger.warning("polling the subgraphs' SDL failed: %s", exc.message)
+            continue
+        if polled.hash != current.hash:
+            await reloader.reload("a remote subgraph's SDL changed")
+
+
+def _caches(engine: Engine) -> list[tuple[str, object]]:
+    """The engine's caches that count their hits and misses, by name."""
+    caches: list[tuple[str, object]] = [("documents", engine.operations.entries)]
+    plans = getattr(engine.planner, "entries", None)
+    if plans is not None:
+        caches.append(("plans", plans))
+    return caches
 
 
 def _authorizer(config: Config, supergraph: Supergraph) -> Authorizer | None:
@@ -560,6 +842,7 @@ def create_app(config: Config) -> web.Application:
             max_per_client=config.gateway.max_streams_per_client,
         ),
     )
+    install_observability(app, config)
     install_security(app, SecurityPolicy.from_config(config))
     path = config.gateway.graphql_path
     app.router.add_route("*", path, graphql_handler)
@@ -568,16 +851,30 @@ def create_app(config: Config) -> web.Application:
     app.router.add_get("/health", health_handler)
     app.router.add_get("/health/live", health_handler)
     app.router.add_get("/health/ready", ready_handler)
+    app.cleanup_ctx.append(_tracing(config))
     app.cleanup_ctx.append(_client_session)
     install_authentication(app, config, lambda: app[STATE].session)
     app.cleanup_ctx.append(_subgraphs_and_engine)
+    app.cleanup_ctx.append(_reloading)
     app.on_shutdown.append(_on_shutdown)
     app.on_cleanup.append(_close_connections)
     return app
 
 
-def run_app(config: Config, loop: asyncio.AbstractEventLoop) -> None:
-    """Serve the gateway on ``loop`` until SIGINT/SIGTERM."""
+def _url_host(host: str) -> str:
+    """The host as a browser reaches it: a wildcard address is this machine."""
+    if host in ("0.0.0.0", "::", ""):
+        return "localhost"
+    return f"[{host}]" if ":" in host else host
+
+
+def run_app(
+    config: Config,
+    loop: asyncio.AbstractEventLoop,
+    on_listening: Callable[[str], None] | None = None,
+) -> None:
+    """Serve the gateway on ``loop`` until SIGINT/SIGTERM; ``on_listening`` gets
+    the GraphQL URL once the gateway is ready and listening."""
     host, port = config.gateway.host, config.gateway.port
     noise.install()
 
@@ -589,12 +886,15 @@ def run_app(config: Config, loop: asyncio.AbstractEventLoop) -> None:
                 "127.0.0.1 and [::1] are served: name this machine's other names "
                 "in gateway.allowed_hosts"
             )
-        logger.info(
-            "gateway listening on http://%s:%d%s",
-            host,
-            port,
-            config.gateway.graphql_path,
-        )
+        url = f"http://{_url_host(host)}:{port}{config.gateway.graphql_path}"
+        if config.gateway.playground:
+            logger.info(
+                "gateway listening on %s (open it in a browser: playground)", url
+            )
+        else:
+            logger.info("gateway listening on %s", url)
+        if on_listening is not None:
+            on_listening(url)
 
     web.run_app(
         create_app(config),

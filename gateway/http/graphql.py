@@ -23,6 +23,7 @@ from gateway.errors import (
     RequestError,
 )
 from gateway.http.body import read_body
+from gateway.logs import note_errors
 from gateway.operation import GraphQLRequest
 
 __all__ = [
@@ -279,6 +280,7 @@ def json_response(
     status: int = 200,
     headers: dict[str, str] | None = None,
 ) -> web.Response:
+    body = note_errors(body)
     return web.Response(
         body=orjson.dumps(body),
         status=status,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql import GraphQLSchema
+from prometheus_client.registry import Collector
 
 from gateway.transports.base import RequestContext
 
@@ -43,6 +44,9 @@ class LocalSubgraph:
     sdl: str
     lifespan: Callable[[], AbstractAsyncContextManager[Any]] | None = None
     context: Callable[[RequestContext], Any] | None = None
+    collectors: tuple[Collector, ...] = ()
+    """Prometheus collectors of the subgraph's own figures; the gateway serves
+    them on its ``/metrics``."""
 
 
 SubgraphFactory = Callable[[Mapping[str, Any]], LocalSubgraph]

@@ -9,6 +9,7 @@ from gateway.errors import ConfigError
 from gateway.local import LocalSubgraph, inherits
 from gateway.transports.base import RequestContext
 from subgraphs.claude.config import ClaudeConfig
+from subgraphs.claude.metrics import CommandCollector
 from subgraphs.claude.schema import SDL, make_federated
 from subgraphs.claude.service import ClaudeService
 
@@ -44,4 +45,5 @@ def create_subgraph(
         sdl=federated.sdl,
         lifespan=service.lifespan,
         context=context,
+        collectors=(CommandCollector(service),),
     )

@@ -149,7 +149,7 @@ class ClaudeConfig:
         grace = _seconds("kill_grace", options.get("kill_grace", 3.0))
         return cls(
             db_path=db_path,
-            cli_path=str(cli_path) if cli_path else None,
+            cli_path=_cli_path(str(cli_path)) if cli_path else None,
             command_timeout=_seconds(
                 "command_timeout", pick("command_timeout", "CLAUDE_COMMAND_TIMEOUT")
             ),
@@ -165,3 +165,13 @@ class ClaudeConfig:
             permission_timeout=permission_timeout,
             subscriber_queue_size=queue_size,
         )
+
+
+def _cli_path(path: str) -> str:
+    """A relative path (``bin/claude``) is taken from the directory the gateway
+    started in, not the session's working directory the CLI runs in; a bare name
+    (``claude``) is looked up on PATH."""
+    expanded = os.path.expanduser(path)
+    if os.sep in expanded and not os.path.isabs(expanded):
+        return os.path.abspath(expanded)
+    return expanded

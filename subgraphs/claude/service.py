@@ -16,6 +16,7 @@ that falls ``subscriber_queue_size`` events behind catches up from SQLite.
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import logging
 import uuid
@@ -99,6 +100,13 @@ class ClaudeService:
         self._event_locks: dict[str, asyncio.Lock] = {}
         self._closing: set[str] = set()
         self._shutdown = asyncio.Event()
+        self.finished_commands: collections.Counter[str] = collections.Counter()
+        """Commands that ended, by status (for metrics)."""
+
+    @property
+    def running_commands(self) -> int:
+        """How many commands run now."""
+        return len(self._running)
 
     # -- lifetime -------------------------------------------------------------------
 
@@ -614,6 +622,8 @@ class ClaudeService:
                 message_uuid=item.message_uuid,
             )
             await self.store.append_event(event)
+            if item.kind == "COMMAND_FINISHED" and item.text:
+                self.finished_commands[item.text] += 1
             self._seqs[session_id] = seq
             self.fanout.publish(event)
         return event

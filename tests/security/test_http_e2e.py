@@ -433,16 +433,26 @@ async def test_every_error_has_a_code_and_none_shows_internals(
     assert "NoneType" in gateway.output() and "File name too long" in gateway.output()
 
     # Raised on purpose: its message and code, not its internals.
+    # Every error of the request carries its id (issue 13).
+    assert {e["extensions"]["requestId"] for e in body["errors"]} == {request_id}
     assert errors[("refuse",)] == {
         "message": "refused on purpose",
         "path": ["refuse"],
-        "extensions": {"code": "REFUSED", "serviceName": "broken"},
+        "extensions": {
+            "code": "REFUSED",
+            "serviceName": "broken",
+            "requestId": request_id,
+        },
     }
     # A remote subgraph's error: message, path, code; no stack trace, no locations.
     assert errors[("remote",)] == {
         "message": "database unavailable",
         "path": ["remote"],
-        "extensions": {"code": "DATABASE_DOWN", "serviceName": "remote"},
+        "extensions": {
+            "code": "DATABASE_DOWN",
+            "serviceName": "remote",
+            "requestId": request_id,
+        },
     }
     # A transport failure names the subgraph, not its URL.
     down = errors[("down",)]

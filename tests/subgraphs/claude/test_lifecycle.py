@@ -159,3 +159,13 @@ async def test_the_cli_gets_our_uuid_first_then_resume_never_our_id(
     assert f"--session-id={uuid}" in first.split() and "--resume" not in first
     assert f"--resume={uuid}" in second.split() and "--session-id" not in second
     assert session.id not in first + second
+
+
+def test_a_relative_cli_path_is_taken_from_the_gateways_start_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    relative = ClaudeConfig.from_options({}, {"CLAUDE_CLI_PATH": "bin/claude"})
+    assert relative.cli_path == str(tmp_path / "bin" / "claude")
+    bare = ClaudeConfig.from_options({}, {"CLAUDE_CLI_PATH": "claude"})
+    assert bare.cli_path == "claude"
