@@ -90,7 +90,7 @@ class OperationLimits:
     aliases: int | None = 100
     root_fields: int | None = 64
     total_fields: int | None = 2_000
-    complexity: int | None = 50_000
+    complexity: int | None = 1_000_000
     default_list_size: int = 10
 
 

@@ -206,7 +206,7 @@ def test_the_defaults_let_graphiqls_introspection_query_through() -> None:
             "MAX_ROOT_FIELDS_LIMIT",
         ),
         (
-            "{ users(first: 100) { friends(first: 100) { friends { id } } } }",
+            "{ users(first: 1000) { friends(first: 1000) { friends { id } } } }",
             "MAX_COMPLEXITY_LIMIT",
         ),
     ],

@@ -3,6 +3,7 @@ subscription's events; nothing traced when tracing is off."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,13 @@ async def test_each_subscription_event_is_a_span_of_the_stream(
         headers={"Accept": "text/event-stream"},
     )
     assert b"event: complete" in await response.read()
-    spans = exporter.get_finished_spans()
+    # The request span ends when the handler returns, just after the stream's last
+    # byte left: wait for it (a bounded number of loop turns, not a time).
+    for _ in range(1000):
+        spans = exporter.get_finished_spans()
+        if any(s.name == "POST /graphql" for s in spans):
+            break
+        await asyncio.sleep(0)
     (root,) = [s for s in spans if s.name == "POST /graphql"]
     events = [s for s in spans if s.name == "subscription event"]
     assert len(events) == 3

@@ -77,7 +77,7 @@ Our additions:
   See https://cosmo-docs.wundergraph.com/router/configuration
 * ``gateway.limits`` (optional): operation limits ``max_tokens`` (15000), ``depth``
   (32), ``aliases`` (100), ``root_fields`` (64), ``total_fields`` (2000),
-  ``complexity`` (50000), each an integer or Cosmo's ``{enabled, limit}``, and
+  ``complexity`` (1000000), each an integer or Cosmo's ``{enabled, limit}``, and
   ``default_list_size`` (10, for complexity); ``document_cache_bytes`` and
   ``plan_cache_bytes`` (32MB each), ``subgraph_max_response_bytes`` (64MB),
   ``body_read_timeout`` (30s) and ``keepalive_timeout`` (15s). See ``gateway.limits``.

@@ -7,14 +7,16 @@ version ``n`` to ``n + 1``, in one transaction.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -287,12 +289,40 @@ def _permission(row: Sequence[Any]) -> PermissionRecord:
     )
 
 
+_T = TypeVar("_T")
+
+
+def _serialized(
+    method: Callable[..., Awaitable[_T]],
+) -> Callable[..., Awaitable[_T]]:
+    """One database unit (statements, fetches and commit) at a time: aiosqlite runs
+    each call on its thread in order, but the calls of two coroutines interleave,
+    and a commit between another unit's ``execute`` and its fetch makes SQLite
+    report misuse. Re-entrant for the task holding it (a unit may call another)."""
+
+    @functools.wraps(method)
+    async def serialized(self: SessionStore, *args: Any, **kwargs: Any) -> _T:
+        task = asyncio.current_task()
+        if self._holder is not None and self._holder is task:
+            return await method(self, *args, **kwargs)
+        async with self._lock:
+            self._holder = task
+            try:
+                return await method(self, *args, **kwargs)
+            finally:
+                self._holder = None
+
+    return serialized
+
+
 class SessionStore:
     """The subgraph's SQLite database. ``await SessionStore.open(path)``; ``close()``."""
 
     def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
         self._db = db
         self.path = path
+        self._lock = asyncio.Lock()
+        self._holder: asyncio.Task[Any] | None = None
 
     @classmethod
     async def open(cls, path: Path) -> SessionStore:
@@ -315,11 +345,13 @@ class SessionStore:
     async def close(self) -> None:
         await self._db.close()
 
+    @_serialized
     async def schema_version(self) -> int:
         async with self._db.execute("PRAGMA user_version") as cursor:
             row = await cursor.fetchone()
         return int(row[0]) if row else 0
 
+    @_serialized
     async def _migrate(self) -> None:
         version = await self.schema_version()
         if version > len(MIGRATIONS):
@@ -336,6 +368,7 @@ class SessionStore:
 
     # -- sessions -----------------------------------------------------------------
 
+    @_serialized
     async def create_session(
         self,
         *,
@@ -384,6 +417,7 @@ class SessionStore:
         await self._db.commit()
         return record
 
+    @_serialized
     async def get_session(self, session_id: str) -> SessionRecord | None:
         async with self._db.execute(
             f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE id = ?", (session_id,)
@@ -391,6 +425,7 @@ class SessionStore:
             row = await cursor.fetchone()
         return _session(row) if row else None
 
+    @_serialized
     async def get_sessions(self, ids: Sequence[str]) -> dict[str, SessionRecord]:
         if not ids:
             return {}
@@ -401,6 +436,7 @@ class SessionStore:
             rows = await cursor.fetchall()
         return {row[0]: _session(row) for row in rows}
 
+    @_serialized
     async def list_sessions(
         self, statuses: Sequence[str] | None = None
     ) -> list[SessionRecord]:
@@ -414,6 +450,7 @@ class SessionStore:
             rows = await cursor.fetchall()
         return [_session(row) for row in rows]
 
+    @_serialized
     async def update_session(
         self,
         session_id: str,
@@ -439,6 +476,7 @@ class SessionStore:
         )
         await self._db.commit()
 
+    @_serialized
     async def set_claude_session_id(self, session_id: str, claude_id: str) -> None:
         await self._db.execute(
             "UPDATE sessions SET claude_session_id = ?, updated_at = ? WHERE id = ?",
@@ -446,6 +484,7 @@ class SessionStore:
         )
         await self._db.commit()
 
+    @_serialized
     async def sessions_by_claude_ids(self, claude_ids: Sequence[str]) -> dict[str, str]:
         """Our session id by Claude UUID, for those we have."""
         if not claude_ids:
@@ -461,6 +500,7 @@ class SessionStore:
 
     # -- commands -----------------------------------------------------------------
 
+    @_serialized
     async def create_command(self, session_id: str, prompt: str) -> CommandRecord:
         async with self._db.execute(
             "SELECT COALESCE(MAX(position), 0) + 1 FROM commands WHERE session_id = ?",
@@ -497,6 +537,7 @@ class SessionStore:
         await self._db.commit()
         return record
 
+    @_serialized
     async def finish_command(
         self,
         command_id: str,
@@ -536,6 +577,7 @@ class SessionStore:
             raise LookupError(command_id)
         return record
 
+    @_serialized
     async def set_command_process(
         self, command_id: str, pid: int, pid_start: int | None
     ) -> None:
@@ -545,6 +587,7 @@ class SessionStore:
         )
         await self._db.commit()
 
+    @_serialized
     async def session_usage(self, session_id: str) -> Usage:
         async with self._db.execute(
             "SELECT COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), "
@@ -564,6 +607,7 @@ class SessionStore:
             num_turns=int(row[5]),
         )
 
+    @_serialized
     async def get_command(self, command_id: str) -> CommandRecord | None:
         async with self._db.execute(
             f"SELECT {_COMMAND_COLUMNS} FROM commands WHERE id = ?", (command_id,)
@@ -571,6 +615,7 @@ class SessionStore:
             row = await cursor.fetchone()
         return _command(row) if row else None
 
+    @_serialized
     async def list_commands(self, session_id: str) -> list[CommandRecord]:
         async with self._db.execute(
             f"SELECT {_COMMAND_COLUMNS} FROM commands WHERE session_id = ? "
@@ -580,6 +625,7 @@ class SessionStore:
             rows = await cursor.fetchall()
         return [_command(row) for row in rows]
 
+    @_serialized
     async def running_commands(self) -> list[CommandRecord]:
         async with self._db.execute(
             f"SELECT {_COMMAND_COLUMNS} FROM commands WHERE status = 'RUNNING' "
@@ -590,9 +636,11 @@ class SessionStore:
 
     # -- events -------------------------------------------------------------------
 
+    @_serialized
     async def append_event(self, event: OutputEvent) -> None:
         await self.append_events([event])
 
+    @_serialized
     async def append_events(self, events: Sequence[OutputEvent]) -> None:
         await self._db.executemany(
             f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -612,6 +660,7 @@ class SessionStore:
         )
         await self._db.commit()
 
+    @_serialized
     async def events_after(
         self, session_id: str, after_seq: int, limit: int = 500
     ) -> list[OutputEvent]:
@@ -623,6 +672,7 @@ class SessionStore:
             rows = await cursor.fetchall()
         return [_event(row) for row in rows]
 
+    @_serialized
     async def last_seq(self, session_id: str) -> int:
         async with self._db.execute(
             "SELECT COALESCE(MAX(seq), 0) FROM events WHERE session_id = ?",
@@ -631,6 +681,7 @@ class SessionStore:
             row = await cursor.fetchone()
         return int(row[0]) if row else 0
 
+    @_serialized
     async def events_between(
         self, session_id: str, after_seq: int, up_to_seq: int
     ) -> list[OutputEvent]:
@@ -644,6 +695,7 @@ class SessionStore:
 
     # -- permission requests ------------------------------------------------------
 
+    @_serialized
     async def create_permission(self, record: PermissionRecord) -> None:
         await self._db.execute(
             f"INSERT INTO permission_requests ({_PERMISSION_COLUMNS}) "
@@ -667,6 +719,7 @@ class SessionStore:
         )
         await self._db.commit()
 
+    @_serialized
     async def get_permission(self, request_id: str) -> PermissionRecord | None:
         async with self._db.execute(
             f"SELECT {_PERMISSION_COLUMNS} FROM permission_requests WHERE id = ?",
@@ -675,6 +728,7 @@ class SessionStore:
             row = await cursor.fetchone()
         return _permission(row) if row else None
 
+    @_serialized
     async def open_permissions(
         self, session_id: str | None = None
     ) -> list[PermissionRecord]:
@@ -688,6 +742,7 @@ class SessionStore:
             rows = await c.fetchall()
         return [_permission(row) for row in rows]
 
+    @_serialized
     async def finish_permission(
         self, request_id: str, *, status: str, message: str | None, remember: bool
     ) -> tuple[PermissionRecord, bool]:
@@ -705,6 +760,7 @@ class SessionStore:
             raise LookupError(request_id)
         return record, changed
 
+    @_serialized
     async def integrity_check(self) -> str:
         """``PRAGMA integrity_check``: ``ok`` for a sound database."""
         async with self._db.execute("PRAGMA integrity_check") as cursor:
