@@ -51,6 +51,11 @@ class Engine:
         self.executor = Executor(supergraph.schema, transports, self.errors)
         self._subscriptions: Subscriptions | None = None
 
+    @property
+    def sees_client_headers(self) -> bool:
+        """Whether some subgraph sees the whole client request (in-process ones)."""
+        return any(t.sees_client_headers for t in self.transports.values())
+
     def prepare(self, request: GraphQLRequest) -> Prepared:
         """Parse, validate and coerce. Raises ``OperationError`` / ``BadRequestError``."""
         return prepare(self.operations, request)

@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -46,6 +47,7 @@ from gateway.http.streaming import (
     last_event_id,
     stream_events,
 )
+from gateway.inflight import InflightRequests, request_key
 from gateway.masking import new_request_id
 from gateway.operation import Prepared
 from gateway.planner.nodes import plan_to_json
@@ -76,6 +78,9 @@ class GatewayState:
     streams: StreamRegistry = field(default_factory=StreamRegistry)
     headers: HeaderPolicy = field(default_factory=HeaderPolicy)
     """Which client headers each subgraph is sent (decided here, at the edge)."""
+    inflight: InflightRequests[tuple[bytes, int]] | None = None
+    """Identical client queries in flight share one encoded answer
+    (``gateway.dedup_requests``); ``None`` when off."""
 
 
 STATE = web.AppKey("state", GatewayState)
@@ -149,8 +154,31 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
     except RequestError as exc:
         # A stream request that fails before its stream starts keeps its 4xx.
         return error_response(exc, json_media, keep_status=media == EVENT_STREAM)
+    if state.config.gateway.query_plans_exposed and _asks_for_plan(request):
+        result, status = await _execute(engine, prepared, context)
+        if status == 200:
+            _add_query_plan(result, engine, prepared)
+        return json_response(result, media, status=status)
+    inflight, key = state.inflight, None
+    if inflight is not None:
+        key = request_key(
+            prepared, context, sees_client_headers=engine.sees_client_headers
+        )
+    if inflight is None or key is None:
+        body, status = await _encoded(engine, prepared, context)
+    else:
+        body, status = await inflight.run(
+            (media, key), partial(_encoded, engine, prepared, context)
+        )
+    return web.Response(body=body, status=status, content_type=media, charset="utf-8")
+
+
+async def _execute(
+    engine: Engine, prepared: Prepared, context: RequestContext
+) -> tuple[dict[str, Any], int]:
+    """The response body and its status."""
     try:
-        result = await engine.execute(prepared, context)
+        return await engine.execute(prepared, context), 200
     except Exception as exc:
         # A gateway bug, not the client's fault: logged with its traceback and the
         # request id, answered with the id and without the exception's text.
@@ -159,10 +187,15 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
             request_id=context.request_id,
             what=f"executing {prepared.operation.name or 'the operation'}",
         )
-        return json_response({"errors": [error]}, media, status=500)
-    if state.config.gateway.query_plans_exposed and _asks_for_plan(request):
-        _add_query_plan(result, engine, prepared)
-    return json_response(result, media)
+        return {"errors": [error]}, 500
+
+
+async def _encoded(
+    engine: Engine, prepared: Prepared, context: RequestContext
+) -> tuple[bytes, int]:
+    """The response body encoded, and its status: what identical requests share."""
+    result, status = await _execute(engine, prepared, context)
+    return orjson.dumps(result), status
 
 
 _PLAN_HEADERS = ("Apollo-Expose-Query-Plan", "X-WG-Include-Query-Plan")
@@ -303,6 +336,7 @@ def create_app(config: Config) -> web.Application:
         config=config,
         streams=StreamRegistry(limits),
         headers=header_policy(config),
+        inflight=InflightRequests() if config.gateway.dedup_requests else None,
     )
     install_security(app, SecurityPolicy.from_config(config))
     path = config.gateway.graphql_path
