@@ -19,6 +19,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 
+from gateway import collector
 from gateway.config import Config
 from gateway.engine import Engine
 from gateway.errors import (
@@ -369,8 +370,17 @@ def run_app(config: Config, loop: asyncio.AbstractEventLoop) -> None:
             config.gateway.graphql_path,
         )
 
+    app = create_app(config)
+
+    async def freeze_after_startup(_: web.Application) -> None:
+        # Runs after the cleanup contexts' start-up: the engine, its schemas and
+        # the query graph exist and live as long as the process.
+        collector.freeze_long_lived()
+
+    collector.tune()
+    app.on_startup.append(freeze_after_startup)
     web.run_app(
-        create_app(config),
+        app,
         host=host,
         port=port,
         loop=loop,
