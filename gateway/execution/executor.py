@@ -26,7 +26,7 @@ from graphql import (
 
 from gateway.errors import SubgraphBadResponseError, SubgraphError
 from gateway.execution.completion import complete
-from gateway.execution.merge import collect, merge, representation_of
+from gateway.execution.merge import Ownership, collect, merge, representation_of
 from gateway.masking import ErrorPolicy
 from gateway.planner.nodes import (
     Fetch,
@@ -89,7 +89,7 @@ class _Targets:
 class _Run:
     """The state of one request: merged data and errors so far."""
 
-    __slots__ = ("context", "data", "errors", "variables")
+    __slots__ = ("context", "data", "errors", "owned", "variables")
 
     def __init__(
         self,
@@ -98,6 +98,8 @@ class _Run:
         context: RequestContext,
     ) -> None:
         self.data = data
+        self.owned = Ownership(data)
+        """What of ``data`` this run may change (answers may be shared)."""
         self.errors: list[dict[str, Any]] = []
         self.variables = variables
         self.context = context
@@ -235,7 +237,7 @@ class Executor:
             return None
         data = result.get("data")
         if isinstance(data, dict):
-            merge(run.data, data)
+            merge(run.data, data, run.owned)
         for error in result.get("errors") or ():
             run.errors.append(self.errors.subgraph_error(error, fetch.subgraph))
         return result
@@ -249,7 +251,7 @@ class Executor:
     ) -> _Targets:
         """The deduplicated representations of the objects at ``path``, and for
         each, the objects it stands for."""
-        targets = collect(run.data, path)
+        targets = collect(run.data, path, run.owned)
         representations: list[Any] = []
         fan_out: list[list[tuple[dict[str, Any], _Path]]] = []
         seen: dict[Any, int] = {}
@@ -340,7 +342,7 @@ class Executor:
                 for index, entity in enumerate(entities):
                     if type(entity) is dict:
                         for obj, _ in found.fan_out[index]:
-                            merge(obj, entity)
+                            merge(obj, entity, run.owned)
         by_alias = dict(parts)
         for error in result.get("errors") or ():
             self._entity_error(error, fetch, by_alias, run)
@@ -384,7 +386,11 @@ class Executor:
                 for f in plan.shape.fields_by_type[plan.shape.type_name]
                 if f.local
             }
-            merge(run.data, {k: v for k, v in result.data.items() if k in local})
+            merge(
+                run.data,
+                {k: v for k, v in result.data.items() if k in local},
+                run.owned,
+            )
 
     def complete(
         self,

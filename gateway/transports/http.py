@@ -5,8 +5,9 @@ aiohttp, OS and JSON exceptions become ``gateway.errors.SubgraphError`` in
 ``gateway.transports.boundary``. See https://graphql.github.io/graphql-over-http/draft/#sec-POST
 
 Identical queries in flight at the same time (same body, same propagated headers) share
-one upstream request when ``dedup`` is on; every waiter decodes its own copy of the
-answer. Mutations are never shared.
+one upstream request when ``dedup`` is on, and one decoded answer: the waiters get
+the same value, which the executor never changes (``gateway.execution.merge`` copies
+on write). Mutations are never shared.
 """
 
 from __future__ import annotations
@@ -88,9 +89,7 @@ class HTTPTransport:
         self._session = session
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._dedup = dedup
-        self._inflight: dict[
-            tuple[bytes, tuple[tuple[str, str], ...]], asyncio.Future[_Raw]
-        ] = {}
+        self._inflight: dict[_Key, asyncio.Future[SubgraphResult]] = {}
         self.upstream_requests = 0
         """How many HTTP requests this transport has sent (dedup shows here)."""
 
@@ -98,15 +97,17 @@ class HTTPTransport:
         body = encode_body(request)
         extra = request.context.headers_to(self.name)
         if not self._dedup or not _is_query(request):
-            raw = await self._send(body, extra)
-        else:
-            key = (body, tuple(sorted(extra.items())))
-            future = self._inflight.get(key)
-            if future is None:
-                future = asyncio.ensure_future(self._send(body, extra))
-                self._inflight[key] = future
-                future.add_done_callback(partial(self._forget, key))
-            raw = await asyncio.shield(future)
+            return await self._fetch(body, extra)
+        key = (body, tuple(sorted(extra.items())))
+        future = self._inflight.get(key)
+        if future is None:
+            future = asyncio.ensure_future(self._fetch(body, extra))
+            self._inflight[key] = future
+            future.add_done_callback(partial(self._forget, key))
+        return await asyncio.shield(future)
+
+    async def _fetch(self, body: bytes, extra: Mapping[str, str]) -> SubgraphResult:
+        raw = await self._send(body, extra)
         return decode_graphql_response(
             raw.body,
             service=self.name,
