@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 import types
 from collections.abc import Iterator, Mapping
@@ -15,6 +16,8 @@ from gateway.config import Config, GatewayConfig, SubgraphConfig
 from gateway.local import LocalSubgraph, inherits, load_local_subgraph
 from gateway.local.settings import inherited_names, with_inherited
 from gateway.startup import inherited_settings, load_local_subgraphs
+from gateway.transports.base import RequestContext
+from subgraphs.claude import ClaudeService
 
 SEEN: list[Mapping[str, Any]] = []
 
@@ -82,7 +85,46 @@ def test_without_gateway_roots_nothing_is_added() -> None:
     assert SEEN == [{}]
 
 
-def test_the_git_subgraph_declares_roots() -> None:
-    import subgraphs.git
+@pytest.mark.parametrize("module", ["subgraphs.claude", "subgraphs.git"])
+def test_the_bundled_file_system_subgraphs_declare_roots(module: str) -> None:
+    factory = importlib.import_module(module).create_subgraph
+    assert inherited_names(factory) == {"roots"}
 
-    assert inherited_names(subgraphs.git.create_subgraph) == {"roots"}
+
+def test_gateway_roots_confine_the_claude_subgraph_unless_its_options_name_roots(
+    tmp_path: Path,
+) -> None:
+    gateway_root = tmp_path / "gateway-root"
+    own_root = tmp_path / "own-root"
+    gateway_root.mkdir()
+    own_root.mkdir()
+    config = Config(
+        path=None,
+        subgraphs=(
+            SubgraphConfig(
+                name="claude",
+                module="subgraphs.claude:create_subgraph",
+                options={"db_path": str(tmp_path / "a.sqlite3")},
+            ),
+            SubgraphConfig(
+                name="claude_own",
+                module="subgraphs.claude:create_subgraph",
+                options={
+                    "db_path": str(tmp_path / "b.sqlite3"),
+                    "roots": [str(own_root)],
+                },
+            ),
+        ),
+        gateway=GatewayConfig(roots=(gateway_root,)),
+    )
+    subgraphs = load_local_subgraphs(config)
+
+    def roots(name: str) -> tuple[Path, ...]:
+        context = subgraphs[name].context(RequestContext())
+        assert isinstance(context, Mapping)
+        service = context["service"]
+        assert isinstance(service, ClaudeService)
+        return service.config.roots
+
+    assert roots("claude") == (gateway_root.resolve(),)
+    assert roots("claude_own") == (own_root.resolve(),)

@@ -1,8 +1,13 @@
 """Errors of the claude subgraph, each with its ``extensions.code``.
 
-    GatewayError (gateway.errors)
+    SubgraphError (subgraphs.errors, a GraphQLError)
     └── ClaudeError                     base of this subgraph's errors
         ├── SessionNotFoundError        no session with that id          SESSION_NOT_FOUND
+        ├── ForbiddenPathError          working directory outside roots  FORBIDDEN_PATH
+        ├── ForbiddenError              an option the server does not allow FORBIDDEN
+        ├── PermissionRequestNotFoundError  no open request with that id PERMISSION_REQUEST_NOT_FOUND
+        ├── ClaudeSessionNotFoundError  no Claude Code session file      CLAUDE_SESSION_NOT_FOUND
+        ├── ServiceUnavailableError     not started / shutting down      SERVICE_UNAVAILABLE
         ├── SessionClosedError          the session was closed           SESSION_CLOSED
         ├── SessionBusyError            a command is already running     SESSION_BUSY
         ├── NoRunningCommandError       nothing to interrupt             NO_RUNNING_COMMAND
@@ -17,22 +22,27 @@
             ├── CommandTimeoutError         ran past command_timeout     COMMAND_TIMEOUT
             └── CommandInterruptedError     interruptCommand / shutdown  COMMAND_INTERRUPTED
 
-Resolvers turn them into GraphQL errors with ``to_graphql_error()``.
+Each is a ``SubgraphError`` (a ``GraphQLError``) whose ``extensions.code`` is its
+``code``: resolvers raise them as they are, and graphql-core keeps the code when it
+adds the path.
+
+    GatewayError (gateway.errors)
+    └── StateLockedError                another process holds the state directory
+
+``StateLockedError`` is raised at start-up, not by a resolver: the gateway prints it
+as one line and exits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-from graphql import GraphQLError
-
 from gateway.errors import GatewayError
+from subgraphs.errors import SubgraphError
 
 __all__ = [
     "BadInputError",
     "BadWorkingDirectoryError",
     "ClaudeError",
+    "ClaudeSessionNotFoundError",
     "CliCrashedError",
     "CliError",
     "CliNotAuthenticatedError",
@@ -40,18 +50,43 @@ __all__ = [
     "CommandError",
     "CommandInterruptedError",
     "CommandTimeoutError",
+    "ForbiddenError",
+    "ForbiddenPathError",
     "NoRunningCommandError",
+    "PermissionRequestNotFoundError",
     "ResumeFailedError",
+    "ServiceUnavailableError",
     "SessionBusyError",
     "SessionClosedError",
     "SessionNotFoundError",
-    "graphql_errors",
-    "to_graphql_error",
+    "StateLockedError",
 ]
 
 
-class ClaudeError(GatewayError):
+class ClaudeError(SubgraphError):
+    """Base of the subgraph's errors: a GraphQL error with ``extensions.code``."""
+
     code = "CLAUDE_ERROR"
+
+
+class ForbiddenPathError(ClaudeError):
+    code = "FORBIDDEN_PATH"
+
+
+class ForbiddenError(ClaudeError):
+    code = "FORBIDDEN"
+
+
+class PermissionRequestNotFoundError(ClaudeError):
+    code = "PERMISSION_REQUEST_NOT_FOUND"
+
+
+class ClaudeSessionNotFoundError(ClaudeError):
+    code = "CLAUDE_SESSION_NOT_FOUND"
+
+
+class ServiceUnavailableError(ClaudeError):
+    code = "SERVICE_UNAVAILABLE"
 
 
 class SessionNotFoundError(ClaudeError):
@@ -119,17 +154,7 @@ class CommandInterruptedError(CommandError):
     status = "INTERRUPTED"
 
 
-def to_graphql_error(error: GatewayError) -> GraphQLError:
-    """``error`` as a GraphQL error whose ``extensions`` carry its code."""
-    return GraphQLError(
-        error.message, extensions=error.extensions(), original_error=error
-    )
+class StateLockedError(GatewayError):
+    """Another process (a second gateway) holds the state directory's lock."""
 
-
-@contextmanager
-def graphql_errors() -> Iterator[None]:
-    """Re-raise our errors inside the block as GraphQL errors with their code."""
-    try:
-        yield
-    except GatewayError as error:
-        raise to_graphql_error(error) from error
+    code = "STATE_DIRECTORY_LOCKED"

@@ -19,9 +19,11 @@ __all__ = ["EventFanout", "LiveSubscription"]
 class LiveSubscription:
     """One reader's buffer of live events for one session."""
 
-    def __init__(self, session_id: str, maxsize: int) -> None:
+    def __init__(self, session_id: str, maxsize: int, deltas: bool = False) -> None:
         self.session_id = session_id
         self.maxsize = maxsize
+        self.deltas = deltas
+        """Whether it wants live deltas (which are never stored)."""
         self.lagged = False
         self._items: deque[OutputEvent] = deque()
         self._wake = asyncio.Event()
@@ -57,8 +59,8 @@ class EventFanout:
         self.maxsize = maxsize
         self._subscriptions: dict[str, set[LiveSubscription]] = {}
 
-    def subscribe(self, session_id: str) -> LiveSubscription:
-        subscription = LiveSubscription(session_id, self.maxsize)
+    def subscribe(self, session_id: str, deltas: bool = False) -> LiveSubscription:
+        subscription = LiveSubscription(session_id, self.maxsize, deltas)
         self._subscriptions.setdefault(session_id, set()).add(subscription)
         return subscription
 
@@ -70,8 +72,10 @@ class EventFanout:
                 del self._subscriptions[subscription.session_id]
 
     def publish(self, event: OutputEvent) -> None:
+        stored = event.stored
         for subscription in tuple(self._subscriptions.get(event.session_id, ())):
-            subscription.push(event)
+            if stored or subscription.deltas:
+                subscription.push(event)
 
     def subscriber_count(self, session_id: str) -> int:
         return len(self._subscriptions.get(session_id, ()))

@@ -1,12 +1,9 @@
 """The claude subgraph's GraphQL schema, written with ariadne-graphql-modules.
 
 The public types below are the subgraph SDL (``SDL``, what ``_service { sdl }``
-answers), a Federation 2 subgraph with ``Session`` as an entity keyed by ``id``.
-ariadne-graphql-modules has no federation helper, so the federation plumbing is
-written here with the same modules: ``_Service``, ``_Any``, ``_Entity`` and a second
-``Query`` type holding ``_service`` and ``_entities``, merged into the executable
-schema but kept out of ``SDL``.
-See https://www.apollographql.com/docs/graphos/reference/federation/subgraph-spec
+answers), a Federation 2 subgraph with ``Session`` as an entity keyed by ``id``;
+``subgraphs.federation`` adds ``_service`` and ``_entities`` (one batch read of the
+sessions for all representations).
 
 Resolvers are static functions that take the service from ``info.context``: there is
 no ``self`` to lose, however a resolver is called.
@@ -15,33 +12,35 @@ no ``self`` to lose, however a resolver is called.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from textwrap import dedent
 from typing import Any, cast
 
 from ariadne_graphql_modules import (
-    DeferredType,
     EnumType,
     InputType,
     ObjectType,
     ScalarType,
     SubscriptionType,
-    UnionType,
     convert_case,
-    make_executable_schema,
 )
-from graphql import GraphQLEnumType, GraphQLError, GraphQLResolveInfo, GraphQLSchema
+from graphql import GraphQLError, GraphQLResolveInfo, GraphQLSchema
 
 from gateway.local import SourceEvent
-from subgraphs.claude.errors import ClaudeError, graphql_errors, to_graphql_error
 from subgraphs.claude.service import ClaudeService
-from subgraphs.claude.store import CommandRecord, OutputEvent, SessionRecord
-
-__all__ = ["SDL", "make_schema"]
-
-FEDERATION_LINK = (
-    'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", '
-    'import: ["@key"])'
+from subgraphs.claude.store import (
+    CommandRecord,
+    OutputEvent,
+    PermissionRecord,
+    SessionRecord,
+    Usage,
 )
+from subgraphs.federation import (
+    Entity,
+    FederatedSchema,
+    federation_directives,
+    make_federated_schema,
+)
+
+__all__ = ["ROOT_TYPES", "SDL", "make_federated", "make_schema"]
 
 
 def _service(info: GraphQLResolveInfo) -> ClaudeService:
@@ -102,7 +101,14 @@ class OutputKindEnum(EnumType):
     name, data {id, name, input}. TOOL_RESULT: data {toolUseId, content, isError}.
     RESULT: the command's final result, data {costUsd, durationMs, numTurns, ...}.
     ERROR: data {code}. COMMAND_STARTED / COMMAND_FINISHED bracket each command
-    (text: the prompt / the final status). SESSION_CLOSED is the last event."""
+    (text: the prompt / the final status). SESSION_CLOSED is the last event.
+    PERMISSION_REQUEST: Claude asks for a tool (text: the tool; data {requestId,
+    toolName, input, suggestions, toolUseId, title, expiresAt}): answer it with
+    answerPermission. PERMISSION_RESOLVED: it was answered, timed out or ended
+    (text: the status; data {requestId, status, message, remember}).
+    TEXT_DELTA / THINKING_DELTA: live pieces of text (commandOutput(deltas:
+    true) only; never stored or replayed; seq is the stored event before them).
+    PROMPT: what the user typed, in a conversation imported from Claude Code."""
     enum OutputKind {
       COMMAND_STARTED
       SYSTEM
@@ -114,7 +120,122 @@ class OutputKindEnum(EnumType):
       ERROR
       COMMAND_FINISHED
       SESSION_CLOSED
+      PERMISSION_REQUEST
+      PERMISSION_RESOLVED
+      TEXT_DELTA
+      THINKING_DELTA
+      PROMPT
       OTHER
+    }
+    '''
+
+
+class PermissionModeEnum(EnumType):
+    __schema__ = '''
+    """How the CLI decides about tools (its --permission-mode). default: ask
+    (PERMISSION_REQUEST) for what no rule allows; acceptEdits: file edits are
+    allowed; plan: nothing runs; bypassPermissions: everything runs (only when
+    the server allows it)."""
+    enum PermissionMode {
+      default
+      acceptEdits
+      plan
+      bypassPermissions
+    }
+    '''
+
+
+class SystemPromptModeEnum(EnumType):
+    __schema__ = '''
+    """APPEND: Claude Code's own system prompt, then systemPrompt. REPLACE:
+    systemPrompt alone."""
+    enum SystemPromptMode {
+      APPEND
+      REPLACE
+    }
+    '''
+
+
+class SessionOriginEnum(EnumType):
+    __schema__ = """
+    enum SessionOrigin {
+      CREATED
+      FORKED
+      IMPORTED
+    }
+    """
+
+
+class PermissionStatusEnum(EnumType):
+    __schema__ = """
+    enum PermissionStatus {
+      OPEN
+      ALLOWED
+      DENIED
+      TIMED_OUT
+      INTERRUPTED
+    }
+    """
+
+
+class UsageType(ObjectType):
+    __schema__ = '''
+    """Tokens and cost, as the CLI reports them in its results."""
+    type Usage {
+      inputTokens: Int!
+      outputTokens: Int!
+      cacheReadTokens: Int!
+      cacheCreationTokens: Int!
+      costUsd: Float!
+      numTurns: Int!
+    }
+    '''
+    __aliases__ = convert_case
+
+
+class PermissionRequestType(ObjectType):
+    __schema__ = '''
+    """Claude asked whether a tool may run."""
+    type PermissionRequest {
+      id: ID!
+      sessionId: ID!
+      commandId: ID!
+      toolName: String!
+      "The tool's input, e.g. {command} for Bash."
+      input: JSON
+      "The CLI's suggested rules (remember adds the first one)."
+      suggestions: JSON
+      toolUseId: String
+      title: String
+      status: PermissionStatus!
+      message: String
+      remember: Boolean!
+      "ISO 8601, UTC."
+      createdAt: String!
+      "When it is denied without an answer."
+      expiresAt: String
+      answeredAt: String
+    }
+    '''
+    __requires__ = [PermissionStatusEnum, JSONScalar]
+    __aliases__ = convert_case
+
+
+class ClaudeCodeSessionType(ObjectType):
+    __schema__ = '''
+    """A session the Claude Code CLI keeps on disk (importSession continues it)."""
+    type ClaudeCodeSession {
+      "The CLI's session UUID."
+      sessionId: ID!
+      title: String!
+      firstPrompt: String
+      "ISO 8601, UTC."
+      lastModified: String!
+      createdAt: String
+      gitBranch: String
+      workingDirectory: String
+      "Our session for it, if there is one (imported, or started through us)."
+      importedAs: ID
     }
     '''
 
@@ -135,13 +256,28 @@ class CommandType(ObjectType):
       errorCode: String
       costUsd: Float
       durationMs: Int
+      "Tokens and cost of this command (null until it has a result)."
+      usage: Usage
       "ISO 8601, UTC."
       startedAt: String!
       finishedAt: String
     }
     '''
-    __requires__ = [CommandStatusEnum]
+    __requires__ = [CommandStatusEnum, UsageType]
     __aliases__ = convert_case
+
+    @staticmethod
+    def resolve_usage(command: CommandRecord, info: GraphQLResolveInfo) -> Usage | None:
+        if command.input_tokens is None and command.cost_usd is None:
+            return None
+        return Usage(
+            input_tokens=command.input_tokens or 0,
+            output_tokens=command.output_tokens or 0,
+            cache_read_tokens=command.cache_read_tokens or 0,
+            cache_creation_tokens=command.cache_creation_tokens or 0,
+            cost_usd=command.cost_usd or 0.0,
+            num_turns=command.num_turns or 0,
+        )
 
 
 class SessionType(ObjectType):
@@ -163,10 +299,87 @@ class SessionType(ObjectType):
       runningCommand: Command
       "The seq of the session's latest output event (0 if none)."
       lastSeq: Int!
+      permissionMode: PermissionMode!
+      "Tool rules allowed without asking (remember adds to them)."
+      allowedTools: [String!]!
+      "Tool rules always denied."
+      disallowedTools: [String!]!
+      systemPrompt: String
+      systemPromptMode: SystemPromptMode!
+      maxTurns: Int
+      maxBudgetUsd: Float
+      "Totals over the session's commands."
+      usage: Usage!
+      origin: SessionOrigin!
+      "The Claude UUID this session was forked from."
+      forkedFrom: ID
+      "Permission requests waiting for an answer."
+      pendingPermissions: [PermissionRequest!]!
     }
     '''
-    __requires__ = [CommandType, SessionStatusEnum, DeferredType("key")]
+    __requires__ = [
+        CommandType,
+        SessionStatusEnum,
+        PermissionModeEnum,
+        SystemPromptModeEnum,
+        SessionOriginEnum,
+        UsageType,
+        PermissionRequestType,
+        *federation_directives("key"),
+    ]
     __aliases__ = convert_case
+
+    @staticmethod
+    def resolve_permission_mode(
+        session: SessionRecord, info: GraphQLResolveInfo
+    ) -> str:
+        return session.options.permission_mode
+
+    @staticmethod
+    def resolve_allowed_tools(
+        session: SessionRecord, info: GraphQLResolveInfo
+    ) -> list[str]:
+        return list(session.options.allowed_tools)
+
+    @staticmethod
+    def resolve_disallowed_tools(
+        session: SessionRecord, info: GraphQLResolveInfo
+    ) -> list[str]:
+        return list(session.options.disallowed_tools)
+
+    @staticmethod
+    def resolve_system_prompt(
+        session: SessionRecord, info: GraphQLResolveInfo
+    ) -> str | None:
+        return session.options.system_prompt
+
+    @staticmethod
+    def resolve_system_prompt_mode(
+        session: SessionRecord, info: GraphQLResolveInfo
+    ) -> str:
+        return session.options.system_prompt_mode
+
+    @staticmethod
+    def resolve_max_turns(
+        session: SessionRecord, info: GraphQLResolveInfo
+    ) -> int | None:
+        return session.options.max_turns
+
+    @staticmethod
+    def resolve_max_budget_usd(
+        session: SessionRecord, info: GraphQLResolveInfo
+    ) -> float | None:
+        return session.options.max_budget_usd
+
+    @staticmethod
+    async def resolve_usage(session: SessionRecord, info: GraphQLResolveInfo) -> Usage:
+        return await _service(info).session_usage(session.id)
+
+    @staticmethod
+    async def resolve_pending_permissions(
+        session: SessionRecord, info: GraphQLResolveInfo
+    ) -> list[PermissionRecord]:
+        return await _service(info).pending_permissions(session.id)
 
     @staticmethod
     async def resolve_commands(
@@ -213,8 +426,17 @@ class CreateSessionInputType(InputType):
       workingDirectory: String!
       "A model name or alias for the CLI (default: the configured or CLI default)."
       model: String
+      "default unless the server's dangerous_mode makes it bypassPermissions."
+      permissionMode: PermissionMode
+      allowedTools: [String!]
+      disallowedTools: [String!]
+      systemPrompt: String
+      systemPromptMode: SystemPromptMode = APPEND
+      maxTurns: Int
+      maxBudgetUsd: Float
     }
     """
+    __requires__ = [PermissionModeEnum, SystemPromptModeEnum]
     __args__ = convert_case
 
 
@@ -227,42 +449,74 @@ class QueryType(ObjectType):
       "Sessions that can still run commands (IDLE, RUNNING, FAILED)."
       activeSessions: [Session!]!
       command(id: ID!): Command
+      "Permission requests of the session waiting for an answer, oldest first."
+      pendingPermissions(sessionId: ID!): [PermissionRequest!]!
+      "The sessions the Claude Code CLI keeps on disk for a directory (newest first)."
+      claudeCodeSessions(workingDirectory: String!): [ClaudeCodeSession!]!
     }
     """
-    __requires__ = [SessionType, CommandType, SessionStatusEnum]
+    __requires__ = [
+        SessionType,
+        CommandType,
+        SessionStatusEnum,
+        PermissionRequestType,
+        ClaudeCodeSessionType,
+    ]
     __aliases__ = convert_case
+    __fields_args__ = convert_case
+
+    @staticmethod
+    async def resolve_pending_permissions(
+        _: Any, info: GraphQLResolveInfo, session_id: str
+    ) -> list[PermissionRecord]:
+        return await _service(info).pending_permissions(session_id)
+
+    @staticmethod
+    async def resolve_claude_code_sessions(
+        _: Any, info: GraphQLResolveInfo, working_directory: str
+    ) -> list[dict[str, Any]]:
+        found = await _service(info).claude_code_sessions(working_directory)
+        return [
+            {
+                "sessionId": s.session_id,
+                "title": s.title,
+                "firstPrompt": s.first_prompt,
+                "lastModified": s.last_modified,
+                "createdAt": s.created_at,
+                "gitBranch": s.git_branch,
+                "workingDirectory": s.working_directory,
+                "importedAs": ours,
+            }
+            for s, ours in found
+        ]
 
     @staticmethod
     async def resolve_session(
         _: Any, info: GraphQLResolveInfo, id: str
     ) -> SessionRecord | None:
-        with graphql_errors():
-            return await _service(info).session(id)
+        return await _service(info).session(id)
 
     @staticmethod
     async def resolve_sessions(
         _: Any, info: GraphQLResolveInfo, status: str | None = None
     ) -> list[SessionRecord]:
-        with graphql_errors():
-            return await _service(info).sessions([status] if status else None)
+        return await _service(info).sessions([status] if status else None)
 
     @staticmethod
     async def resolve_active_sessions(
         _: Any, info: GraphQLResolveInfo
     ) -> list[SessionRecord]:
-        with graphql_errors():
-            return await _service(info).active_sessions()
+        return await _service(info).active_sessions()
 
     @staticmethod
     async def resolve_command(
         _: Any, info: GraphQLResolveInfo, id: str
     ) -> CommandRecord | None:
-        with graphql_errors():
-            return await _service(info).command(id)
+        return await _service(info).command(id)
 
 
 class MutationRoot(ObjectType):
-    __schema__ = """
+    __schema__ = '''
     type Mutation {
       createSession(input: CreateSessionInput!): Session!
       "Run a command and wait for its end; failures are errors with a code."
@@ -273,9 +527,34 @@ class MutationRoot(ObjectType):
       interruptCommand(sessionId: ID!): Command!
       "Stop any running command and close the session for good."
       closeSession(id: ID!): Session!
+      """
+      Answer a PERMISSION_REQUEST: allow (with the tool's input changed to
+      updatedInput, if given) or deny (message is what Claude is told).
+      remember adds the rule to the session: later calls are not asked about.
+      """
+      answerPermission(
+        requestId: ID!
+        allow: Boolean!
+        message: String
+        updatedInput: JSON
+        remember: Boolean = false
+      ): PermissionRequest!
+      """
+      A new session continuing this one's conversation after event atSeq
+      (default: the whole of it), with its own Claude UUID; the two then diverge.
+      """
+      forkSession(id: ID!, atSeq: Int): Session!
+      "A session of ours that continues a Claude Code session found on disk."
+      importSession(uuid: ID!): Session!
     }
-    """
-    __requires__ = [SessionType, CommandType, CreateSessionInputType]
+    '''
+    __requires__ = [
+        SessionType,
+        CommandType,
+        CreateSessionInputType,
+        PermissionRequestType,
+        JSONScalar,
+    ]
     __aliases__ = convert_case
     __fields_args__ = convert_case
 
@@ -283,38 +562,63 @@ class MutationRoot(ObjectType):
     async def resolve_create_session(
         _: Any, info: GraphQLResolveInfo, input: Mapping[str, Any]
     ) -> SessionRecord:
-        with graphql_errors():
-            return await _service(info).create_session(
-                str(input["working_directory"]), input.get("model")
-            )
+        return await _service(info).create_session(
+            str(input["working_directory"]), input.get("model"), input
+        )
+
+    @staticmethod
+    async def resolve_answer_permission(
+        _: Any,
+        info: GraphQLResolveInfo,
+        request_id: str,
+        allow: bool,
+        message: str | None = None,
+        updated_input: Any = None,
+        remember: bool = False,
+    ) -> PermissionRecord:
+        return await _service(info).answer_permission(
+            request_id,
+            allow=allow,
+            message=message,
+            updated_input=updated_input,
+            remember=bool(remember),
+        )
+
+    @staticmethod
+    async def resolve_fork_session(
+        _: Any, info: GraphQLResolveInfo, id: str, at_seq: int | None = None
+    ) -> SessionRecord:
+        return await _service(info).fork_session(id, at_seq)
+
+    @staticmethod
+    async def resolve_import_session(
+        _: Any, info: GraphQLResolveInfo, uuid: str
+    ) -> SessionRecord:
+        return await _service(info).import_session(uuid)
 
     @staticmethod
     async def resolve_execute_command(
         _: Any, info: GraphQLResolveInfo, session_id: str, command: str
     ) -> CommandRecord:
-        with graphql_errors():
-            return await _service(info).execute_command(session_id, command)
+        return await _service(info).execute_command(session_id, command)
 
     @staticmethod
     async def resolve_start_command(
         _: Any, info: GraphQLResolveInfo, session_id: str, command: str
     ) -> CommandRecord:
-        with graphql_errors():
-            return await _service(info).start_command(session_id, command)
+        return await _service(info).start_command(session_id, command)
 
     @staticmethod
     async def resolve_interrupt_command(
         _: Any, info: GraphQLResolveInfo, session_id: str
     ) -> CommandRecord:
-        with graphql_errors():
-            return await _service(info).interrupt_command(session_id)
+        return await _service(info).interrupt_command(session_id)
 
     @staticmethod
     async def resolve_close_session(
         _: Any, info: GraphQLResolveInfo, id: str
     ) -> SessionRecord:
-        with graphql_errors():
-            return await _service(info).close_session(id)
+        return await _service(info).close_session(id)
 
 
 class SubscriptionRoot(SubscriptionType):
@@ -322,9 +626,10 @@ class SubscriptionRoot(SubscriptionType):
     type Subscription {
       """
       The session's output: stored events after afterSeq (default: all), then live
-      ones as they happen, across commands, until the session is closed.
+      ones as they happen, across commands, until the session is closed. With
+      deltas, also TEXT_DELTA / THINKING_DELTA events as Claude writes (live only).
       """
-      commandOutput(sessionId: ID!, afterSeq: Int): OutputEvent!
+      commandOutput(sessionId: ID!, afterSeq: Int, deltas: Boolean = false): OutputEvent!
     }
     '''
     __requires__ = [OutputEventType]
@@ -338,12 +643,12 @@ class SubscriptionRoot(SubscriptionType):
         info: GraphQLResolveInfo,
         sessionId: str,
         afterSeq: int | None = None,
+        deltas: bool | None = False,
     ) -> AsyncIterator[SourceEvent]:
         service = _service(info)
-        with graphql_errors():
-            await service.require_session(sessionId)
+        await service.require_session(sessionId)
         after = max(afterSeq or 0, _last_event_id(info) or 0)
-        return _stream(service.output(sessionId, after))
+        return _stream(service.output(sessionId, after, bool(deltas)))
 
     @staticmethod
     def resolve_command_output(
@@ -375,13 +680,12 @@ def _last_event_id(info: GraphQLResolveInfo) -> int | None:
 
 
 async def _stream(events: AsyncIterator[OutputEvent]) -> AsyncIterator[SourceEvent]:
-    """``events`` as resumable source events (their seq is the event id), with our
-    errors raised as GraphQL errors (with their code)."""
+    """``events`` as resumable source events: the event id is the seq. A delta
+    has the seq (and so the id) of the stored event before it: a client that
+    reconnects after it resumes there and gets the whole text as a TEXT event."""
     try:
         async for event in events:
             yield SourceEvent(str(event.seq), event)
-    except ClaudeError as error:
-        raise to_graphql_error(error) from error
     finally:
         aclose = getattr(events, "aclose", None)
         if aclose is not None:
@@ -391,114 +695,42 @@ async def _stream(events: AsyncIterator[OutputEvent]) -> AsyncIterator[SourceEve
 # -- federation ----------------------------------------------------------------------
 
 
-class AnyScalar(ScalarType):
-    __schema__ = "scalar _Any"
-
-    @staticmethod
-    def parse_value(value: Any) -> Any:
-        return value
-
-
-class ServiceType(ObjectType):
-    __schema__ = """
-    type _Service {
-      sdl: String
-    }
-    """
+async def resolve_session_references(
+    representations: list[dict[str, Any]], info: GraphQLResolveInfo
+) -> list[SessionRecord | None]:
+    """``_entities`` for ``Session``: every representation in one database read."""
+    ids = [str(representation.get("id")) for representation in representations]
+    sessions = await _service(info).sessions_by_id(sorted(set(ids)))
+    return [sessions.get(session_id) for session_id in ids]
 
 
-class EntityUnion(UnionType):
-    __schema__ = "union _Entity = Session"
-    __requires__ = [SessionType]
-
-    @staticmethod
-    def resolve_type(obj: Any, *_: Any) -> str | None:
-        return "Session" if isinstance(obj, SessionRecord) else None
-
-
-class FederationQuery(ObjectType):
-    __schema__ = """
-    type Query {
-      _service: _Service!
-      _entities(representations: [_Any!]!): [_Entity]!
-    }
-    """
-    __requires__ = [ServiceType, EntityUnion, AnyScalar]
-
-    @staticmethod
-    def resolve__service(_: Any, info: GraphQLResolveInfo) -> dict[str, str]:
-        return {"sdl": SDL}
-
-    @staticmethod
-    async def resolve__entities(
-        _: Any, info: GraphQLResolveInfo, representations: list[Any]
-    ) -> list[SessionRecord | None]:
-        ids: list[str] = []
-        for representation in representations:
-            if not isinstance(representation, Mapping):
-                raise GraphQLError(
-                    "each representation must be an object",
-                    extensions={"code": "BAD_USER_INPUT"},
-                )
-            typename = representation.get("__typename")
-            if typename != "Session":
-                raise GraphQLError(
-                    f"the claude subgraph has no entity type {typename!r}",
-                    extensions={"code": "BAD_USER_INPUT"},
-                )
-            ids.append(str(representation.get("id")))
-        with graphql_errors():
-            sessions = await _service(info).sessions_by_id(sorted(set(ids)))
-        return [sessions.get(session_id) for session_id in ids]
-
-
-FEDERATION_DEFINITIONS = """
-scalar FieldSet
-
-directive @key(fields: FieldSet!, resolvable: Boolean = true) repeatable on OBJECT | INTERFACE
-"""
-
-_PUBLIC_TYPES: tuple[type[Any], ...] = (
+ROOT_TYPES: tuple[type[Any], ...] = (
     QueryType,
     MutationRoot,
     SubscriptionRoot,
     SessionType,
-    CommandType,
-    OutputEventType,
-    CreateSessionInputType,
-    SessionStatusEnum,
-    CommandStatusEnum,
-    OutputKindEnum,
-    JSONScalar,
 )
+"""What ``make_federated_schema`` is given: everything else is required by these."""
 
-SDL = (
-    "\n\n".join(
-        [FEDERATION_LINK, *(dedent(t.__schema__).strip() for t in _PUBLIC_TYPES)]
+
+def make_federated() -> FederatedSchema:
+    """The executable subgraph schema and its SDL (``subgraphs.federation``)."""
+    return make_federated_schema(
+        *ROOT_TYPES,
+        entities=[
+            Entity(
+                "Session",
+                SessionRecord,
+                resolve_references=resolve_session_references,
+            )
+        ],
     )
-    + "\n"
-)
-"""The subgraph SDL, as ``_service { sdl }`` returns it."""
 
 
 def make_schema() -> GraphQLSchema:
-    """The executable subgraph schema (public types plus federation fields)."""
-    schema = make_executable_schema(
-        *_PUBLIC_TYPES, FederationQuery, FEDERATION_DEFINITIONS
-    )
-    _undo_enum_parse_value_patch(schema)
-    return schema
+    """The executable subgraph schema (public types plus ``_service``/``_entities``)."""
+    return make_federated().schema
 
 
-def _undo_enum_parse_value_patch(schema: GraphQLSchema) -> None:
-    """Give enums back graphql-core's own ``parse_value``.
-
-    ariadne's ``repair_schema_default_enum_values`` (called by
-    ariadne-graphql-modules) sets a one-argument ``parse_value`` on every enum,
-    built-in ones included, while graphql-core 3.2.14 calls it with two: every
-    enum-typed variable would fail. Our enum values are their names, so the
-    repair has nothing to do here.
-    """
-    for type_ in schema.type_map.values():
-        if isinstance(type_, GraphQLEnumType) and "parse_value" in vars(type_):
-            del type_.parse_value
+SDL = make_federated().sdl
+"""The subgraph SDL, as ``_service { sdl }`` returns it."""

@@ -71,7 +71,10 @@ async def test_a_working_directory_outside_the_roots_is_forbidden_at_its_path(
     gateway = await start_gateway(
         INPROCESS,
         env=inprocess_env(
-            claude, git_root=workspace.root, github_url=str(server.make_url(""))
+            claude,
+            git_root=workspace.root,
+            github_url=str(server.make_url("")),
+            claude_root=tmp_path,  # claude may use a directory that git may not
         ),
     )
     session = await create_session(gateway, workspace.outside)

@@ -177,7 +177,7 @@ async def test_remote_subgraphs_answer_the_three_subgraph_query_as_in_process(
             env={
                 "CLAUDE_CLI_PATH": str(claude.cli),
                 "CLAUDE_DB_PATH": str(tmp_path / "claude.sqlite3"),
-                "FAKE_CLAUDE_STATE_DIR": str(claude.state_dir),
+                **claude.standalone_env(tmp_path),
             },
         ),
         git=await start_subgraph("git", env={}, cwd=workspace.root),
@@ -227,7 +227,7 @@ async def test_command_output_streams_from_a_remote_claude_over_sse(
         env={
             "CLAUDE_CLI_PATH": str(claude.cli),
             "CLAUDE_DB_PATH": str(tmp_path / "claude.sqlite3"),
-            "FAKE_CLAUDE_STATE_DIR": str(claude.state_dir),
+            **claude.standalone_env(tmp_path),
             "FAKE_CLAUDE_DELAY": "0.05",
         },
     )
@@ -281,6 +281,7 @@ async def test_command_output_streams_from_a_remote_claude_over_sse(
         ("COMMAND_FINISHED", "SUCCEEDED"),
         ("COMMAND_STARTED", "Please hang"),
         ("TEXT", "Thinking very hard..."),
+        ("RESULT", None),  # the CLI ends its turn on the interrupt request
         ("ERROR", payloads[-3]["text"]),
         ("COMMAND_FINISHED", "INTERRUPTED"),
         ("SESSION_CLOSED", None),

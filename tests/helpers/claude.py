@@ -52,11 +52,28 @@ UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 @dataclass(frozen=True, slots=True)
 class ClaudeStandIn:
     """``scripts/fake-claude`` behind a wrapper that logs its pid and argv, one
-    tab-separated line per start (``exec`` keeps the pid: it is the CLI's own)."""
+    tab-separated line per start (``exec`` keeps the pid: it is the CLI's own),
+    and the environment it was given (``env_log``, the last start's). Its
+    ``CLAUDE_CONFIG_DIR`` (transcripts under ``projects/``) is ``state_dir``."""
 
     cli: Path
     argv_log: Path
     state_dir: Path
+    env_log: Path
+
+    def environment(self) -> dict[str, str]:
+        """The environment the CLI was last started with."""
+        pairs = self.env_log.read_bytes().split(b"\0")
+        return dict(p.decode().partition("=")[::2] for p in pairs if b"=" in p)
+
+    def standalone_env(self, root: Path) -> dict[str, str]:
+        """Environment for ``python -m subgraphs.claude`` with this CLI's state,
+        working directories under ``root``."""
+        return {
+            "CLAUDE_CONFIG_DIR": str(self.state_dir),
+            "CLAUDE_ROOTS": str(root),
+            "CLAUDE_ENV_ALLOW": "FAKE_CLAUDE_DELAY,FAKE_CLAUDE_NOT_LOGGED_IN",
+        }
 
     def _lines(self) -> list[list[str]]:
         if not self.argv_log.exists():
@@ -75,12 +92,28 @@ class ClaudeStandIn:
         """The process id of every CLI started, in order."""
         return [int(fields[0]) for fields in self._lines()]
 
-    def conversations(self) -> dict[str, list[dict[str, Any]]]:
-        """The fake CLI's own memory: turns by session UUID."""
+    def transcripts(self) -> dict[str, list[dict[str, Any]]]:
+        """The CLI's transcripts (``projects/<dir>/<uuid>.jsonl``) by UUID."""
         return {
             path.stem: [json.loads(line) for line in path.read_text().splitlines()]
-            for path in sorted(self.state_dir.glob("*.jsonl"))
+            for path in sorted(self.state_dir.glob("projects/*/*.jsonl"))
         }
+
+    def conversations(self) -> dict[str, list[dict[str, Any]]]:
+        """The fake CLI's memory: ``{prompt, answer}`` turns by session UUID."""
+        conversations: dict[str, list[dict[str, Any]]] = {}
+        for session, entries in self.transcripts().items():
+            turns: list[dict[str, Any]] = []
+            for entry in entries:
+                content = entry["message"]["content"]
+                if entry["type"] == "user" and isinstance(content, str):
+                    turns.append({"prompt": content, "answer": None})
+                elif entry["type"] == "assistant" and turns:
+                    texts = [b["text"] for b in content if b.get("type") == "text"]
+                    if texts:
+                        turns[-1]["answer"] = texts[-1]
+            conversations[session] = turns
+        return conversations
 
 
 def flag(argv: list[str], name: str) -> str | None:
@@ -98,16 +131,18 @@ def fake_claude(tmp_path: Path) -> ClaudeStandIn:
     state = folder / "state"
     state.mkdir(parents=True)
     log = folder / "argv.log"
+    env_log = folder / "env.log"
     cli = folder / "claude"
     cli.write_text(
         "#!/bin/sh\n"
         '{ printf \'%s\\t\' "$$"; for arg in "$@"; do printf \'%s\\t\' "$arg"; done;'
         " printf '\\n'; }"
         f" >> {shlex.quote(str(log))}\n"
+        f"env -0 > {shlex.quote(str(env_log))}\n"
         f'exec {shlex.quote(str(FAKE_CLAUDE))} "$@"\n'
     )
     cli.chmod(0o755)
-    return ClaudeStandIn(cli, log, state)
+    return ClaudeStandIn(cli, log, state, env_log)
 
 
 def inprocess_env(
@@ -118,6 +153,7 @@ def inprocess_env(
     github_token: str = "e2e-token",
     db_path: Path | None = None,
     extra: Mapping[str, str] | None = None,
+    claude_root: Path | None = None,
 ) -> dict[str, str]:
     """Environment for ``configs/inprocess.yaml``. Without ``db_path`` the claude
     database goes to its default place under ``$XDG_STATE_HOME``."""
@@ -127,7 +163,8 @@ def inprocess_env(
         "E2E_GIT_ROOT": str(git_root),
         "E2E_GITHUB_API_URL": github_url,
         "E2E_GITHUB_TOKEN": github_token,
-        "FAKE_CLAUDE_STATE_DIR": str(claude.state_dir),
+        "E2E_CLAUDE_ROOT": str(claude_root or git_root),
+        "CLAUDE_CONFIG_DIR": str(claude.state_dir),
         "FAKE_CLAUDE_DELAY": "0",
         "CLAUDE_DB_PATH": "",
         "GATEWAY_STATE_DIR": "",

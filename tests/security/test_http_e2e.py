@@ -52,7 +52,7 @@ async def bundled(start_gateway: StartGateway, tmp_path: Path) -> GatewayProcess
             "SECURITY_CLAUDE_CLI": str(claude.cli),
             "SECURITY_CLAUDE_DB": str(tmp_path / "claude.sqlite3"),
             "SECURITY_ROOT": str(root),
-            "FAKE_CLAUDE_STATE_DIR": str(claude.state_dir),
+            "CLAUDE_CONFIG_DIR": str(claude.state_dir),
             "FAKE_CLAUDE_DELAY": "0",
         },
     )
@@ -279,6 +279,26 @@ async def test_gateway_roots_confine_git_without_options_of_its_own(
     assert status == 200 and "errors" not in body, body
     status, body, _ = await post(http, bundled, query, {"p": str(outside)})
     assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN_PATH"]
+
+
+async def test_gateway_roots_confine_claude_without_options_of_its_own(
+    bundled: GatewayProcess, http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    """The gateway runs in the repository, outside ``tmp_path``: a session in
+    ``projects/work`` is allowed only because ``gateway.roots`` names it."""
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    query = (
+        "mutation($d: String!) { createSession(input: {workingDirectory: $d}) "
+        "{ id workingDirectory } }"
+    )
+    inside = tmp_path / "projects" / "work"
+    status, body, _ = await post(http, bundled, query, {"d": str(inside)})
+    assert status == 200 and "errors" not in body, body
+    assert body["data"]["createSession"]["workingDirectory"] == str(inside.resolve())
+    status, body, _ = await post(http, bundled, query, {"d": str(outside)})
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN_PATH"]
+    assert str(tmp_path) not in json.dumps(body).replace(str(outside), "")
 
 
 async def test_the_git_answers_of_the_issue_leak_nothing(

@@ -30,8 +30,9 @@ def pid_exists(pid: int) -> bool:
 
 @pytest.fixture(autouse=True)
 def fake_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    state = tmp_path / "fake-state"
-    monkeypatch.setenv("FAKE_CLAUDE_STATE_DIR", str(state))
+    """The CLI's own state (``CLAUDE_CONFIG_DIR``: its transcripts)."""
+    state = tmp_path / "claude-config"
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(state))
     monkeypatch.delenv("FAKE_CLAUDE_DELAY", raising=False)
     monkeypatch.delenv("FAKE_CLAUDE_NOT_LOGGED_IN", raising=False)
     return state
@@ -50,8 +51,10 @@ def workdir(tmp_path: Path) -> Path:
 def config(tmp_path: Path) -> ClaudeConfig:
     return ClaudeConfig(
         db_path=tmp_path / "state" / "claude.sqlite3",
+        roots=(tmp_path.resolve(),),
         cli_path=str(FAKE_CLAUDE),
         kill_grace=2.0,
+        env_allow=("FAKE_CLAUDE_DELAY", "FAKE_CLAUDE_NOT_LOGGED_IN"),
     )
 
 
@@ -100,6 +103,25 @@ class Client:
         )
 
 
+CREATE = """
+mutation ($dir: String!) {
+  createSession(input: {workingDirectory: $dir}) { id claudeSessionId status }
+}
+"""
+EXECUTE = """
+mutation ($id: ID!, $cmd: String!) {
+  executeCommand(sessionId: $id, command: $cmd) {
+    id status result error errorCode costUsd durationMs startedAt finishedAt
+  }
+}
+"""
+
+
+async def create(client: Client, workdir: Path) -> dict[str, Any]:
+    data = await client.data(CREATE, {"dir": str(workdir)})
+    return data["createSession"]
+
+
 @pytest.fixture
 async def local(tmp_path: Path) -> AsyncIterator[LocalSubgraph]:
     subgraph = create_subgraph(
@@ -107,6 +129,8 @@ async def local(tmp_path: Path) -> AsyncIterator[LocalSubgraph]:
             "db_path": str(tmp_path / "state" / "claude.sqlite3"),
             "cli_path": str(FAKE_CLAUDE),
             "kill_grace": 2,
+            "roots": [str(tmp_path)],
+            "env": ["FAKE_CLAUDE_DELAY", "FAKE_CLAUDE_NOT_LOGGED_IN"],
         },
         environ={},
     )

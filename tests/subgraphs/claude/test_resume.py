@@ -11,8 +11,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from gateway.local import LocalSubgraph
 from gateway.transports.base import RequestContext, SubgraphRequest
 from gateway.transports.inprocess import InProcessTransport
-from tests.subgraphs.claude.conftest import Client
-from tests.subgraphs.claude.test_schema import EXECUTE, create
+from tests.subgraphs.claude.conftest import EXECUTE, Client, create
 
 OUTPUT = """
 subscription ($id: ID!) { commandOutput(sessionId: $id) { seq kind text } }

@@ -19,6 +19,7 @@ from subgraphs.claude.errors import (
     CommandTimeoutError,
     ResumeFailedError,
 )
+from subgraphs.claude.options import SessionOptions
 from subgraphs.claude.runner import CliProcess, OutputItem, RunOutcome, RunRequest
 from tests.subgraphs.claude.conftest import pid_exists
 
@@ -107,13 +108,14 @@ async def test_missing_working_directory_is_bad_working_directory(
         await run(config, request(tmp_path / "gone", "hi", str(uuid.uuid4()), False))
 
 
-async def test_tool_use_and_result_are_streamed_in_dangerous_mode(
+async def test_tool_use_and_result_are_streamed_in_bypass_permissions_mode(
     config: ClaudeConfig, workdir: Path
 ) -> None:
-    config = dataclasses.replace(config, dangerous_mode=True)
-    outcome, items = await run(
-        config, request(workdir, "list files please", str(uuid.uuid4()), False)
+    bypass = dataclasses.replace(
+        request(workdir, "list files please", str(uuid.uuid4()), False),
+        options=SessionOptions(permission_mode="bypassPermissions"),
     )
+    outcome, items = await run(config, bypass)
     kinds = [i.kind for i in items]
     assert kinds.index("TOOL_USE") < kinds.index("TOOL_RESULT") < kinds.index("RESULT")
     tool_use = next(i for i in items if i.kind == "TOOL_USE")
@@ -125,7 +127,7 @@ async def test_tool_use_and_result_are_streamed_in_dangerous_mode(
     assert outcome.result is not None and "README.md" in outcome.result
 
 
-async def test_without_dangerous_mode_the_shell_tool_is_denied(
+async def test_without_anyone_to_ask_the_shell_tool_is_denied(
     config: ClaudeConfig, workdir: Path
 ) -> None:
     _, items = await run(

@@ -14,20 +14,14 @@ from graphql import build_ast_schema, parse
 from gateway.local import LocalSubgraph
 from gateway.transports.base import SubgraphRequest
 from gateway.transports.inprocess import InProcessTransport
-from tests.subgraphs.claude.conftest import Client, pid_exists
+from tests.subgraphs.claude.conftest import (
+    CREATE,
+    EXECUTE,
+    Client,
+    create,
+    pid_exists,
+)
 
-CREATE = """
-mutation ($dir: String!) {
-  createSession(input: {workingDirectory: $dir}) { id claudeSessionId status }
-}
-"""
-EXECUTE = """
-mutation ($id: ID!, $cmd: String!) {
-  executeCommand(sessionId: $id, command: $cmd) {
-    id status result error errorCode costUsd durationMs startedAt finishedAt
-  }
-}
-"""
 START = """
 mutation ($id: ID!, $cmd: String!) {
   startCommand(sessionId: $id, command: $cmd) { id status }
@@ -40,11 +34,6 @@ subscription ($id: ID!, $after: Int) {
   }
 }
 """
-
-
-async def create(client: Client, workdir: Path) -> dict[str, Any]:
-    data = await client.data(CREATE, {"dir": str(workdir)})
-    return data["createSession"]
 
 
 async def collect(stream: Any, until: str, limit: int = 1000) -> list[dict[str, Any]]:
@@ -210,7 +199,8 @@ async def test_second_command_while_one_runs_is_busy_and_interrupt_stops_it(
     assert not pid_exists(pid)
     tail = await collect(stream, "COMMAND_FINISHED")
     await stream.aclose()
-    assert [e["kind"] for e in tail] == ["ERROR", "COMMAND_FINISHED"]
+    # The interrupt request ends the CLI's turn: its RESULT, then our end.
+    assert [e["kind"] for e in tail] == ["RESULT", "ERROR", "COMMAND_FINISHED"]
     assert tail[-1]["text"] == "INTERRUPTED"
 
     # The session takes commands again, resuming the same conversation.
@@ -275,6 +265,7 @@ async def test_a_slow_subscriber_catches_up_from_sqlite(
             "db_path": str(tmp_path / "slow.sqlite3"),
             "cli_path": str(FAKE_CLAUDE),
             "subscriber_queue_size": 2,
+            "roots": [str(tmp_path)],
         },
         environ={},
     )
@@ -335,3 +326,75 @@ def test_schema_graphql_file_matches_the_served_sdl() -> None:
     lines = path.read_text().splitlines(keepends=True)
     body = "".join(line for line in lines if not line.startswith("#"))
     assert body == SDL
+
+
+async def test_session_options_are_validated_and_shown_through_graphql(
+    client: Any, workdir: Path
+) -> None:
+    create = """mutation($input: CreateSessionInput!) {
+      createSession(input: $input) {
+        permissionMode allowedTools disallowedTools systemPrompt systemPromptMode
+        maxTurns maxBudgetUsd model origin forkedFrom pendingPermissions { id }
+        usage { inputTokens outputTokens costUsd numTurns }
+      }
+    }"""
+    data = await client.data(
+        create,
+        {
+            "input": {
+                "workingDirectory": str(workdir),
+                "permissionMode": "plan",
+                "allowedTools": ["Read"],
+                "disallowedTools": ["Bash(rm:*)"],
+                "systemPrompt": "Be brief.",
+                "systemPromptMode": "REPLACE",
+                "maxTurns": 3,
+                "maxBudgetUsd": 1.5,
+                "model": "haiku",
+            }
+        },
+    )
+    assert data["createSession"] == {
+        "permissionMode": "plan",
+        "allowedTools": ["Read"],
+        "disallowedTools": ["Bash(rm:*)"],
+        "systemPrompt": "Be brief.",
+        "systemPromptMode": "REPLACE",
+        "maxTurns": 3,
+        "maxBudgetUsd": 1.5,
+        "model": "haiku",
+        "origin": "CREATED",
+        "forkedFrom": None,
+        "pendingPermissions": [],
+        "usage": {"inputTokens": 0, "outputTokens": 0, "costUsd": 0.0, "numTurns": 0},
+    }
+    for bad, code in [
+        ({"permissionMode": "bypassPermissions"}, "FORBIDDEN"),
+        ({"maxTurns": 0}, "BAD_USER_INPUT"),
+        ({"maxBudgetUsd": -1.0}, "BAD_USER_INPUT"),
+        ({"allowedTools": ["not a rule!"]}, "BAD_USER_INPUT"),
+        ({"workingDirectory": "/etc"}, "FORBIDDEN_PATH"),
+    ]:
+        result = await client.execute(
+            create, {"input": {"workingDirectory": str(workdir), **bad}}
+        )
+        assert result.errors is not None, bad
+        assert [e.extensions["code"] for e in result.errors] == [code], bad
+    for query, variables, code in [
+        (
+            'mutation { answerPermission(requestId: "nope", allow: true) { id } }',
+            None,
+            "PERMISSION_REQUEST_NOT_FOUND",
+        ),
+        ('{ pendingPermissions(sessionId: "nope") { id } }', None, "SESSION_NOT_FOUND"),
+        ('mutation { importSession(uuid: "x") { id } }', None, "BAD_USER_INPUT"),
+        ('mutation { forkSession(id: "nope") { id } }', None, "SESSION_NOT_FOUND"),
+        (
+            '{ claudeCodeSessions(workingDirectory: "/") { sessionId } }',
+            None,
+            "FORBIDDEN_PATH",
+        ),
+    ]:
+        result = await client.execute(query, variables)
+        assert result.errors is not None, query
+        assert [e.extensions["code"] for e in result.errors] == [code], query

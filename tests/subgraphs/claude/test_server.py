@@ -12,7 +12,8 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from gateway.http.subgraph_app import create_subgraph_app
-from gateway.local import LocalSubgraph
+from subgraphs.claude import create_subgraph
+from tests.subgraphs.claude.conftest import FAKE_CLAUDE
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -28,8 +29,18 @@ async def post(client: TestClient, query: str, variables: dict[str, Any]) -> Any
 
 
 async def test_http_and_sse_serve_the_seed_scenario(
-    aiohttp_client: Any, local: LocalSubgraph, workdir: Path
+    aiohttp_client: Any, tmp_path: Path, workdir: Path
 ) -> None:
+    # Not the ``local`` fixture: the server enters the subgraph's lifespan itself
+    # (and a state directory has one owner at a time).
+    local = create_subgraph(
+        {
+            "db_path": str(tmp_path / "state" / "claude.sqlite3"),
+            "cli_path": str(FAKE_CLAUDE),
+            "roots": [str(tmp_path)],
+        },
+        environ={},
+    )
     client = await aiohttp_client(create_subgraph_app(local, heartbeat_interval=5))
     data = await post(
         client,
