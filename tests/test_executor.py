@@ -388,7 +388,7 @@ def test_merge_and_collect_never_change_a_shared_answer() -> None:
     results = []
     for extra in ("x", "y"):  # two runs over one decoded answer
         data: dict[str, Any] = {}
-        owned = Ownership(data)
+        owned = Ownership(data, shared=True)
         merge(data, shared, owned)
         for obj, _ in collect(data, ("top", "@"), owned):
             merge(obj, {extra: obj["id"], "more": {extra: True}}, owned)

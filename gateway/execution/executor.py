@@ -41,6 +41,7 @@ from gateway.planner.nodes import (
 )
 from gateway.transports.base import (
     RequestContext,
+    SharedResult,
     SubgraphRequest,
     SubgraphResult,
     Transport,
@@ -158,6 +159,7 @@ class Executor:
         run = _Run(
             dict(event.get("data") or {}), variables, context or RequestContext()
         )
+        run.owned.share()  # every subscriber of the upstream stream holds the event
         run.errors.extend(
             self.errors.subgraph_error(e, service) for e in event.get("errors") or ()
         )
@@ -205,7 +207,7 @@ class Executor:
             context=run.context,
         )
         try:
-            return await transport.fetch(request)
+            result = await transport.fetch(request)
         except SubgraphError:
             raise
         except asyncio.CancelledError:
@@ -221,6 +223,9 @@ class Executor:
             )
             error.request_id = masked.request_id
             raise error from exc
+        if type(result) is SharedResult:
+            run.owned.share()  # from now on, copy before changing
+        return result
 
     async def _root_fetch(self, fetch: Fetch, run: _Run) -> SubgraphResult | None:
         try:

@@ -27,16 +27,27 @@ _C = TypeVar("_C", dict[str, Any], list[Any])
 
 class Ownership:
     """The containers one run may change: those it made, and its copies of shared
-    ones. Holds them, so that their ids stay theirs for the run."""
+    ones. Holds them, so that their ids stay theirs for the run.
 
-    __slots__ = ("_mine",)
+    Until ``share()`` (the run received an answer others hold too) everything in the
+    run's data is its own and nothing is copied."""
 
-    def __init__(self, *roots: dict[str, Any] | list[Any]) -> None:
+    __slots__ = ("_mine", "active")
+
+    def __init__(
+        self, *roots: dict[str, Any] | list[Any], shared: bool = False
+    ) -> None:
         self._mine: dict[int, Any] = {id(root): root for root in roots}
+        self.active = shared
+        """Whether the run's data may hold shared containers (copy on write)."""
+
+    def share(self) -> None:
+        """The run's data now holds containers others hold too."""
+        self.active = True
 
     def own(self, value: _C) -> _C:
         """``value`` if the run may change it, else a shallow copy it may."""
-        if id(value) in self._mine:
+        if not self.active or id(value) in self._mine:
             return value
         copy = value.copy()
         self._mine[id(copy)] = copy
@@ -81,6 +92,8 @@ def collect(
     """The objects found at ``path`` (``"@"``: every list item; nulls skipped),
     owned by the run (copied into place on the way down when shared), ready to be
     merged into. ``data`` is owned."""
+    if not owned.active:
+        return _collect_own(data, path)
     own: Callable[[Any], Any] = owned.own
     current: list[tuple[Any, _Path]] = [(data, ())]
     for segment in path:
@@ -98,6 +111,31 @@ def collect(
                     item = value.get(segment)
                     if type(item) is dict or type(item) is list:
                         item = value[segment] = own(item)
+                        found.append((item, (*at, segment)))
+        current = found
+    return [(value, at) for value, at in current if type(value) is dict]
+
+
+def _collect_own(
+    data: dict[str, Any], path: tuple[str, ...]
+) -> list[tuple[dict[str, Any], _Path]]:
+    """``collect`` when the run holds nothing shared: no copies."""
+    current: list[tuple[Any, _Path]] = [(data, ())]
+    for segment in path:
+        found: list[tuple[Any, _Path]] = []
+        if segment == "@":
+            for value, at in current:
+                if type(value) is list:
+                    found.extend(
+                        (item, (*at, index))
+                        for index, item in enumerate(value)
+                        if item is not None
+                    )
+        else:
+            for value, at in current:
+                if type(value) is dict:
+                    item = value.get(segment)
+                    if item is not None:
                         found.append((item, (*at, segment)))
         current = found
     return [(value, at) for value, at in current if type(value) is dict]
