@@ -68,6 +68,7 @@ def write_config(
         "gateway:\n"
         "  log_level: warning\n"
         f"  dedup_queries: {'true' if dedup else 'false'}\n"
+        f"  dedup_requests: {'true' if dedup else 'false'}\n"
     )
     return config
 
