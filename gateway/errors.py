@@ -9,6 +9,8 @@
     │   ├── MethodNotAllowedError a mutation over GET, an unknown method               405
     │   ├── NotAcceptableError    an Accept header the gateway cannot answer           406
     │   ├── OperationError        parse/validation/variable errors of the operation    400
+    │   │   └── PersistedQueryNotFoundError  APQ: unknown hash; the client resends it with
+    │   │                             its document          PERSISTED_QUERY_NOT_FOUND
     │   ├── TooManyStreamsError   stream limits reached                                429
     │   ├── HostNotAllowedError   Host is not a local name or gateway.allowed_hosts    421
     │   ├── OriginNotAllowedError Origin is not the gateway's nor in gateway.cors      403
@@ -47,6 +49,7 @@ __all__ = [
     "OperationError",
     "OriginNotAllowedError",
     "PayloadTooLargeError",
+    "PersistedQueryNotFoundError",
     "PlanningError",
     "PreflightRequiredError",
     "RequestError",
@@ -200,6 +203,12 @@ class OperationError(RequestError):
 
     code = "GRAPHQL_VALIDATION_FAILED"
     status = 400
+
+
+class PersistedQueryNotFoundError(OperationError):
+    """APQ: the hash is unknown; the client sends the document with it next."""
+
+    code = "PERSISTED_QUERY_NOT_FOUND"
 
 
 class TooManyStreamsError(RequestError):

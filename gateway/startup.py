@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import orjson
@@ -208,11 +208,14 @@ def build_transports(
     A remote subgraph gets HTTP for queries and mutations and SSE for subscriptions
     (``subscription.protocol``: ``sse`` is GET, ``sse_post`` is POST; to
     ``subscription.url``, default ``routing_url``), with the same header
-    propagation (``header_policy``, applied at the edge). ``ws`` is refused: the gateway does not speak it yet.
+    propagation (``header_policy``, applied at the edge). ``ws`` opens them over
+    WebSocket (``websocket_subprotocol``: ``auto`` by default).
     The SSE side has its own connection pool without a per-host limit (every
     subscription holds a connection), opened while subscriptions are open.
     """
-    from gateway.transports.sse import RemoteTransport, SSETransport
+    from gateway.transports.remote import RemoteTransport, StreamTransport
+    from gateway.transports.sse import SSETransport
+    from gateway.transports.ws import WSSubprotocol, WSTransport
 
     transports: dict[str, Transport] = {}
     for subgraph in config.subgraphs:
@@ -223,16 +226,8 @@ def build_transports(
             )
             continue
         assert subgraph.routing_url is not None
-        protocol = subgraph.subscription.protocol if subgraph.subscription else "sse"
-        if protocol not in ("sse", "sse_post"):
-            raise ConfigError(
-                f"subscription protocol {protocol!r} of subgraph {subgraph.name!r} "
-                "is not supported yet; use sse or sse_post",
-                **{
-                    **_where(config, subgraph),
-                    "key_path": f"subgraphs.{subgraph.name}.subscription.protocol",
-                },
-            )
+        subscription = subgraph.subscription
+        protocol = subscription.protocol if subscription else "sse"
         timeout = subgraph.timeout or config.gateway.subgraph_timeout
         http = HTTPTransport(
             subgraph.name,
@@ -241,11 +236,22 @@ def build_transports(
             timeout=timeout,
             dedup=config.gateway.dedup_queries,
         )
-        sse = SSETransport(
-            subgraph.name,
-            subgraph.subscription_url or subgraph.routing_url,
-            method="POST" if protocol == "sse_post" else "GET",
-            timeout=timeout,
-        )
-        transports[subgraph.name] = RemoteTransport(http, sse)
+        url = subgraph.subscription_url or subgraph.routing_url
+        streams: StreamTransport
+        if protocol == "ws":
+            subprotocol = subscription.websocket_subprotocol if subscription else None
+            streams = WSTransport(
+                subgraph.name,
+                url,
+                subprotocol=cast(WSSubprotocol, subprotocol or "auto"),
+                timeout=timeout,
+            )
+        else:
+            streams = SSETransport(
+                subgraph.name,
+                url,
+                method="POST" if protocol == "sse_post" else "GET",
+                timeout=timeout,
+            )
+        transports[subgraph.name] = RemoteTransport(http, streams)
     return transports

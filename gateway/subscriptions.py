@@ -10,14 +10,20 @@ name, variables, extensions and propagated headers; no ``Last-Event-ID``) share 
 upstream stream, a ``_Hub``. Each subscriber has a bounded queue: the upstream never
 waits for a subscriber, and one that falls ``queue_size`` events behind is ended with a
 ``SUBSCRIBER_TOO_SLOW`` error. The upstream is closed when its last subscriber leaves;
-a subscriber that joins a running hub gets the events from then on. Subscribers with
-the same plan and variables share each event's payload (computed once).
+a subscriber that joins a running hub of a resumable source (its events have ids)
+first replays, on an upstream of its own, what it missed up to the hub's live point,
+then shares the live events, with no gap and no duplicate (``_CatchUp``); one of a
+source without ids gets the events from then on. Subscribers with the same plan and
+variables share each event's payload (computed once).
 
 Event ids: an upstream result's ``extensions.eventId`` (``gateway.transports``) is the
 client's SSE id. A client resuming with ``Last-Event-ID`` gets its own upstream, opened
 with that header (``RequestContext.headers``), and the source replays what came after
 it. A source without ids cannot replay: the gateway numbers its events, and a resumed
 stream's first payload says ``extensions.stream.resumed: false``.
+The last event of a stream with ids (an error without an id, as a subgraph server
+sends when its source fails or shuts down) keeps the last id sent: an id never goes
+backwards.
 
 Errors: an upstream that fails (``SubgraphError``) ends the stream with one last event
 carrying the errors; the client then gets ``complete``. Never a silent end.
@@ -271,6 +277,17 @@ class _Subscriber:
             self.end = end
         self._wake()
 
+    def skip_replayed(self, replayed: set[str]) -> bool:
+        """Drop the queued items up to the last one whose id is in ``replayed``
+        (the client had them from its replay); False if none is."""
+        last = -1
+        for index, item in enumerate(self.queue):
+            if item.id is not None and item.id in replayed:
+                last = index
+        for _ in range(last + 1):
+            self.queue.popleft()
+        return last >= 0
+
     def take(self) -> _Item | _End | None:
         """The next item, how the stream ended, or None: wait for ``waiter``."""
         if self.queue:
@@ -285,12 +302,33 @@ class _Subscriber:
         return None
 
 
+class _CatchUp:
+    """A subscriber that joined a running hub of a resumable source, before it
+    shares the live events: it reads an upstream of its own (the source replays
+    what it has stored, as for any new stream) until that reaches the live point,
+    the hub's last event id when it joined or any event the hub has queued for it
+    since; the queued events it already had are then dropped. No gap, no duplicate.
+    """
+
+    __slots__ = ("replayed", "results", "until")
+
+    def __init__(self, results: AsyncIterator[SubgraphResult], until: str) -> None:
+        self.results = results
+        self.until = until
+        self.replayed: set[str] = set()
+
+
+def _only_errors(payload: Mapping[str, Any]) -> bool:
+    return payload.get("data") is None and bool(payload.get("errors"))
+
+
 class _Hub:
     """One upstream stream and its subscribers."""
 
     __slots__ = (
         "hubs",
         "key",
+        "last_id",
         "request",
         "subscribers",
         "task",
@@ -310,6 +348,9 @@ class _Hub:
         self.key = key
         """``None`` for a stream that is not shared (a resuming client's)."""
         self.hubs = hubs
+        self.last_id: str | None = None
+        """The id of the last event sent to the subscribers: one that joins later
+        replays up to it on its own (``_CatchUp``), then shares the live events."""
         self.subscribers: list[_Subscriber] = []
         """In no particular order: a list (removal swaps in the last one) is a
         quarter of a set's size, and most hubs have one subscriber."""
@@ -402,6 +443,8 @@ class _Hub:
             results = self.transport.subscribe(self.request)
             async for result in results:
                 item = _Item(result)
+                if item.id is not None:
+                    self.last_id = item.id
                 fastest = -1
                 for subscriber in self.subscribers:
                     queued = subscriber.push(item)
@@ -474,7 +517,8 @@ class Subscriptions:
         variables: Mapping[str, Any],
         context: RequestContext,
         last_event_id: str | None,
-    ) -> _Hub:
+    ) -> tuple[_Hub, SubgraphRequest]:
+        """The hub to join, and this client's own upstream request (for a replay)."""
         node = plan.node
         assert isinstance(node, Subscription)
         fetch = node.primary
@@ -493,12 +537,12 @@ class Subscriptions:
             context=_with_last_event_id(context, last_event_id),
         )
         if last_event_id is not None:
-            return _Hub(transport, request, None, self._hubs)
+            return _Hub(transport, request, None, self._hubs), request
         key = _upstream_key(transport, request)
         hub = self._hubs.get(key)
         if hub is None:
             hub = self._hubs[key] = _Hub(transport, request, key, self._hubs)
-        return hub
+        return hub, request
 
     async def _payload(
         self,
@@ -544,10 +588,12 @@ class _Events(AsyncGenerator[StreamEvent, None]):
     """
 
     __slots__ = (
+        "_catch_up",
         "_context",
         "_counter",
         "_hub",
         "_last_event_id",
+        "_numbered",
         "_plan",
         "_plan_source",
         "_seen",
@@ -581,6 +627,9 @@ class _Events(AsyncGenerator[StreamEvent, None]):
         self._seen = last_event_id
         """The id of the last event sent: resuming from it is right."""
         self._counter = 0
+        self._numbered = False
+        """True once the gateway numbered an event (the source gives no ids)."""
+        self._catch_up: _CatchUp | None = None
         self._stage = self._STARTING
 
     def __aiter__(self) -> _Events:
@@ -598,13 +647,21 @@ class _Events(AsyncGenerator[StreamEvent, None]):
                     return first
             subscriber, hub, plan = self._subscriber, self._hub, self._plan
             assert subscriber is not None and hub is not None and plan is not None
-            item = subscriber.take()
-            while item is None:
-                try:
-                    await cast(asyncio.Future[None], subscriber.waiter)
-                finally:
-                    subscriber.waiter = None
+            item: _Item | _End | None = None
+            share: Hashable | None = None
+            if self._catch_up is not None:
+                item = await self._replay_next(subscriber)
+            if item is None:
                 item = subscriber.take()
+                while item is None:
+                    try:
+                        await cast(asyncio.Future[None], subscriber.waiter)
+                    finally:
+                        subscriber.waiter = None
+                    item = subscriber.take()
+                if self._share is None and hub.shared:
+                    self._share = _share_key(plan, self._variables, self._context)
+                share = self._share
             if isinstance(item, _End):
                 self._stage = self._ENDING
                 if item.error is None:
@@ -615,28 +672,67 @@ class _Events(AsyncGenerator[StreamEvent, None]):
                     else [item.error.to_graphql()]
                 )
                 return StreamEvent(self._seen, {"errors": errors})
-            if self._share is None and hub.shared:
-                self._share = _share_key(plan, self._variables, self._context)
             payload = await self._subscriptions._payload(
-                plan, item, self._variables, self._context, self._share
+                plan, item, self._variables, self._context, share
             )
         except BaseException:
             # As a generator's ``finally``: leave before the caller sees it.
             await self.aclose()
             raise
         self._counter += 1
-        if item.id is None:
+        if item.id is not None:
+            event_id = item.id
+        elif self._seen is not None and not self._numbered and _only_errors(payload):
+            # The last event of a source with ids (its errors, a shutdown): the
+            # client's id stays where it was, so resuming from it stays right.
+            event_id = self._seen
+        else:
             if self._counter == 1 and self._last_event_id is not None:
                 payload = _not_resumed(
                     payload,
                     "the source cannot replay its events; "
                     "this stream started again from now",
                 )
+            self._numbered = True
             event_id = str(self._counter)
-        else:
-            event_id = item.id
         self._seen = event_id
         return StreamEvent(event_id, payload)
+
+    async def _replay_next(self, subscriber: _Subscriber) -> _Item | _End | None:
+        """The next event of this client's replay; None once it reached the live
+        point (the hub's events follow); an ``_End`` if the replay failed."""
+        catch_up = self._catch_up
+        assert catch_up is not None
+        if subscriber.skip_replayed(catch_up.replayed):
+            await self._end_catch_up()
+            return None
+        try:
+            result = await anext(catch_up.results)
+        except StopAsyncIteration:
+            await self._end_catch_up()
+            return None
+        except GatewayError as exc:
+            await self._end_catch_up()
+            return _End(exc)
+        item = _Item(result)
+        if item.id == catch_up.until or (
+            item.id is not None and subscriber.skip_replayed({item.id})
+        ):
+            await self._end_catch_up()
+        elif item.id is not None:
+            catch_up.replayed.add(item.id)
+        return item
+
+    async def _end_catch_up(self) -> None:
+        catch_up, self._catch_up = self._catch_up, None
+        if catch_up is None:
+            return
+        aclose = getattr(catch_up.results, "aclose", None)
+        if aclose is not None:
+            try:
+                await aclose()
+            except Exception:
+                logger.exception("closing a replay upstream failed")
 
     async def _start(self) -> StreamEvent | None:
         """Open (or join) the upstream; or the one event of a stream that has
@@ -655,13 +751,16 @@ class _Events(AsyncGenerator[StreamEvent, None]):
                         plan, self._variables, self._context
                     ),
                 )
-            hub = subscriptions._hub(
+            hub, request = subscriptions._hub(
                 plan, self._variables, self._context, self._last_event_id
             )
         except GatewayError as exc:
             return StreamEvent(self._last_event_id, {"errors": [exc.to_graphql()]})
         self._plan, self._hub = plan, hub
         self._subscriber = hub.join(subscriptions.queue_size)
+        if hub.last_id is not None:
+            # The hub sent events before this client came: it replays them first.
+            self._catch_up = _CatchUp(hub.transport.subscribe(request), hub.last_id)
         self._stage = self._STREAMING
         return None
 
@@ -677,6 +776,7 @@ class _Events(AsyncGenerator[StreamEvent, None]):
     def __del__(self) -> None:
         # Dropped without ``aclose()`` (as a generator's finalizer would): leave at
         # once; an upstream left with no subscriber is cancelled, not awaited.
+        self._catch_up = None  # its loop finalizes a generator left open
         subscriber, hub = self._subscriber, self._hub
         if subscriber is not None and hub is not None:
             self._subscriber = self._hub = None
@@ -687,6 +787,7 @@ class _Events(AsyncGenerator[StreamEvent, None]):
         if self._stage == self._CLOSED:
             return
         self._stage = self._CLOSED
+        await self._end_catch_up()
         subscriber, self._subscriber = self._subscriber, None
         hub, self._hub = self._hub, None
         if subscriber is not None and hub is not None:

@@ -13,7 +13,7 @@ from gateway.config.model import (
     SubgraphErrorPropagation,
 )
 from gateway.errors import ConfigError
-from tests.test_config import load
+from tests.helpers.config import load
 
 HEAD = """
 version: 1

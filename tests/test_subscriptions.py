@@ -15,14 +15,16 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from gateway.composition import compose
 from gateway.config import Config, load_config
 from gateway.engine import Engine
-from gateway.errors import ConfigError, SubgraphHTTPError, SubgraphStreamError
+from gateway.errors import SubgraphHTTPError, SubgraphStreamError
 from gateway.events import StreamEvent
 from gateway.operation import GraphQLRequest
 from gateway.startup import build_transports
 from gateway.subscriptions import Subscriptions
 from gateway.transports.base import RequestContext, SubgraphRequest, SubgraphResult
 from gateway.transports.inprocess import InProcessTransport
-from gateway.transports.sse import RemoteTransport
+from gateway.transports.remote import RemoteTransport
+from gateway.transports.sse import SSETransport
+from gateway.transports.ws import WSTransport
 from tests.fixtures.shop import PRODUCTS_SDL, products
 from tests.fixtures.ticker import TICKER_SDL, Ticker, ticker
 
@@ -74,6 +76,10 @@ class FakeUpstream:
         }
         if event_id is not None:
             result["extensions"] = {"eventId": event_id}
+        for queue in self.queues:
+            queue.put_nowait(result)
+
+    def send_result(self, result: dict[str, Any]) -> None:
         for queue in self.queues:
             queue.put_nowait(result)
 
@@ -202,7 +208,24 @@ async def test_different_variables_or_forwarded_headers_open_separate_upstreams(
     assert subscriptions.upstreams == 0
 
 
-async def test_a_late_joiner_gets_the_events_from_then_on(
+async def test_a_late_joiner_of_a_source_without_ids_gets_the_events_from_then_on(
+    upstream: FakeUpstream, engine: Engine, subscriptions: Subscriptions
+) -> None:
+    early = open_stream(subscriptions, engine)
+    first = await started(early)
+    upstream.send(1)
+    assert (await first).id == "1"
+    late = open_stream(subscriptions, engine)
+    pending = await started(late)
+    upstream.send(2)
+    assert (await pending).payload == message(2)
+    assert await anext(early) == StreamEvent("2", message(2))
+    assert len(upstream.opened) == 1, "nothing to replay: no upstream of its own"
+    await early.aclose()
+    await late.aclose()
+
+
+async def test_a_late_joiner_of_a_live_only_source_with_ids_gets_no_duplicate(
     upstream: FakeUpstream, engine: Engine, subscriptions: Subscriptions
 ) -> None:
     early = open_stream(subscriptions, engine)
@@ -213,10 +236,16 @@ async def test_a_late_joiner_gets_the_events_from_then_on(
     pending = await started(late)
     upstream.send(2, event_id="2")
     assert await pending == StreamEvent("2", message(2))
-    assert await anext(early) == StreamEvent("2", message(2))
-    assert len(upstream.opened) == 1
+    upstream.send(3, event_id="3")
+    assert await anext(late) == StreamEvent("3", message(3))
+    assert [await anext(early), await anext(early)] == [
+        StreamEvent("2", message(2)),
+        StreamEvent("3", message(3)),
+    ]
+    assert upstream.open_streams == 1, "its catch-up upstream closed at the live point"
     await early.aclose()
     await late.aclose()
+    assert upstream.open_streams == 0
 
 
 async def test_the_upstream_closes_when_the_last_subscriber_leaves(
@@ -393,6 +422,144 @@ async def test_a_missing_transport_is_an_error_event(engine: Engine) -> None:
         await anext(stream)
 
 
+# -- resumable sources: ids never go back; every subscriber gets its own replay ---------
+
+
+class ReplayingUpstream(FakeUpstream):
+    """A resumable source as the claude subgraph's ``commandOutput`` is one: every
+    event is stored with an id; a stream replays the stored events (after
+    ``Last-Event-ID`` when given, else all of them), then the live ones."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.history: list[dict[str, Any]] = []
+
+    def send(self, seq: int, text: str = "", event_id: str | None = None) -> None:
+        result = {
+            "data": {"messages": {"seq": seq, "text": text or f"m{seq}"}},
+            "extensions": {"eventId": event_id or str(seq)},
+        }
+        self.history.append(result)
+        for queue in self.queues:
+            queue.put_nowait(result)
+
+    async def subscribe(
+        self, request: SubgraphRequest
+    ) -> AsyncIterator[SubgraphResult]:
+        after = request.context.headers.get("Last-Event-ID")
+        stored = list(self.history)
+        if after is not None:
+            ids = [r["extensions"]["eventId"] for r in stored]
+            stored = stored[ids.index(after) + 1 :] if after in ids else []
+        live = super().subscribe(request)
+        # Listen before replaying: an event stored meanwhile comes live, once.
+        pending = asyncio.ensure_future(anext(live))
+        await asyncio.sleep(0)
+        try:
+            for result in stored:
+                yield result  # type: ignore[misc]
+            seen = {r["extensions"]["eventId"] for r in stored}
+            while True:
+                try:
+                    result = await pending
+                except StopAsyncIteration:
+                    return
+                if result["extensions"]["eventId"] not in seen:
+                    yield result
+                pending = asyncio.ensure_future(anext(live))
+        finally:
+            pending.cancel()
+            await asyncio.gather(pending, return_exceptions=True)
+            await live.aclose()
+
+
+async def test_an_error_after_a_resume_keeps_the_last_event_id(
+    upstream: FakeUpstream, engine: Engine, subscriptions: Subscriptions
+) -> None:
+    # A subgraph server whose source fails sends its errors as a last event without
+    # an id: the client's id must stay where it was, never restart at 1.
+    stream = open_stream(subscriptions, engine, last_event_id="5")
+    pending = await started(stream)
+    upstream.send_result({"errors": [{"message": "the subgraph died"}]})
+    event = await pending
+    assert event.id == "5"
+    assert event.payload["errors"][0]["message"] == "the subgraph died"
+
+
+async def test_an_error_after_events_with_ids_keeps_the_last_one(
+    upstream: FakeUpstream, engine: Engine, subscriptions: Subscriptions
+) -> None:
+    stream = open_stream(subscriptions, engine)
+    pending = await started(stream)
+    upstream.send(6, event_id="6")
+    assert (await pending).id == "6"
+    upstream.send(7, event_id="7")
+    assert (await anext(stream)).id == "7"
+    upstream.send_result({"data": None, "errors": [{"message": "shutting down"}]})
+    assert (await anext(stream)).id == "7"
+
+
+async def test_a_source_without_ids_still_numbers_its_error_event(
+    upstream: FakeUpstream, engine: Engine, subscriptions: Subscriptions
+) -> None:
+    stream = open_stream(subscriptions, engine)
+    pending = await started(stream)
+    upstream.send(1)
+    assert (await pending).id == "1"
+    upstream.send_result({"errors": [{"message": "failed"}]})
+    assert (await anext(stream)).id == "2"
+
+
+async def test_an_identical_subscriber_replays_then_shares_the_live_events() -> None:
+    upstream = ReplayingUpstream()
+    engine = make_engine(upstream)
+    subscriptions = Subscriptions(engine.executor, queue_size=16)
+    first = open_stream(subscriptions, engine)
+    pending = await started(first)
+    for seq in (1, 2, 3):
+        upstream.send(seq)
+    assert (await pending).id == "1"
+    assert [(await anext(first)).id for _ in range(2)] == ["2", "3"]
+
+    second = open_stream(subscriptions, engine)
+    replayed = [await anext(second) for _ in range(3)]
+    assert replayed == [StreamEvent(str(n), message(n)) for n in (1, 2, 3)]
+    upstream.send(4)
+    upstream.send(5)
+    assert [await anext(second), await anext(second)] == [
+        StreamEvent("4", message(4)),
+        StreamEvent("5", message(5)),
+    ]
+    assert [(await anext(first)).id for _ in range(2)] == ["4", "5"]
+    assert upstream.open_streams == 1, "after its replay it shares the one upstream"
+    await first.aclose()
+    await second.aclose()
+    assert upstream.open_streams == 0
+
+
+async def test_live_events_during_a_replay_come_once_and_in_order() -> None:
+    upstream = ReplayingUpstream()
+    engine = make_engine(upstream)
+    subscriptions = Subscriptions(engine.executor, queue_size=16)
+    first = open_stream(subscriptions, engine)
+    pending = await started(first)
+    for seq in (1, 2):
+        upstream.send(seq)
+    await pending
+    await anext(first)
+    second = open_stream(subscriptions, engine)
+    assert (await anext(second)).id == "1"  # replaying now
+    upstream.send(3)  # live while the replay is half done
+    upstream.send(4)
+    ids = [(await anext(second)).id for _ in range(3)]
+    upstream.send(5)
+    ids.append((await anext(second)).id)
+    assert ids == ["2", "3", "4", "5"]
+    await first.aclose()
+    await second.aclose()
+    assert upstream.open_streams == 0
+
+
 # -- with the in-process ticker: entities, resume ---------------------------------------
 
 
@@ -510,18 +677,43 @@ async def test_remote_subgraphs_subscribe_over_sse_as_configured(
         transports = build_transports(config, {}, session)
     transport = transports["ticker"]
     assert isinstance(transport, RemoteTransport)
-    assert (transport.sse.url, transport.sse.method) == (url, method)
+    assert isinstance(transport.streams, SSETransport)
+    assert (transport.streams.url, transport.streams.method) == (url, method)
     assert transport.http.url == "http://127.0.0.1:4100/graphql"
 
 
-async def test_websocket_subscriptions_are_refused_at_start_up(tmp_path: Path) -> None:
-    config = remote_config(tmp_path, "    subscription:\n      protocol: ws\n")
+@pytest.mark.parametrize(
+    ("subscription", "url", "offered"),
+    [
+        (
+            "    subscription:\n      protocol: ws\n",
+            "http://127.0.0.1:4100/graphql",
+            ("graphql-transport-ws", "graphql-ws"),
+        ),
+        (
+            "    subscription:\n      url: ws://127.0.0.1:4100/ws\n"
+            "      protocol: ws\n      websocketSubprotocol: graphql-ws\n",
+            "ws://127.0.0.1:4100/ws",
+            ("graphql-ws",),
+        ),
+        (
+            "    subscription:\n      protocol: ws\n"
+            "      websocket_subprotocol: graphql-transport-ws\n",
+            "http://127.0.0.1:4100/graphql",
+            ("graphql-transport-ws",),
+        ),
+    ],
+)
+async def test_remote_subgraphs_subscribe_over_websocket_as_configured(
+    tmp_path: Path, subscription: str, url: str, offered: tuple[str, ...]
+) -> None:
+    config = remote_config(tmp_path, subscription)
     async with aiohttp.ClientSession() as session:
-        with pytest.raises(ConfigError) as caught:
-            build_transports(config, {}, session)
-    assert "not supported yet" in str(caught.value)
-    assert "'ticker'" in str(caught.value)
-    assert "subscription.protocol" in str(caught.value)
+        transports = build_transports(config, {}, session)
+    transport = transports["ticker"]
+    assert isinstance(transport, RemoteTransport)
+    assert isinstance(transport.streams, WSTransport)
+    assert (transport.streams.url, transport.streams.offered) == (url, offered)
 
 
 # -- what an idle subscription holds ---------------------------------------------------

@@ -30,12 +30,14 @@ Our additions:
   entry is remote).
 * ``timeout`` per subgraph: seconds (``30``, ``2.5``) or a duration string (``"30s"``,
   ``"500ms"``, ``"1m30s"``; units ``ms``, ``s``, ``m``, ``h``).
-* ``subscription.protocol`` defaults to ``sse`` (this gateway streams over SSE); ``ws``
-  is accepted here and refused by the SSE layer at start-up. ``subscription.url`` may
-  be ``ws(s)://`` only with ``protocol: ws``.
+* ``subscription.protocol`` defaults to ``sse`` (Cosmo's default is ``ws``; ours is the
+  protocol our subgraph servers are simplest to reach with); ``ws`` streams over
+  WebSocket (``gateway.transports.ws``). ``subscription.url`` may be ``ws(s)://`` only
+  with ``protocol: ws``.
 * ``gateway:`` (optional): ``host`` (127.0.0.1), ``port`` (4000), ``graphql_path``
   (/graphql), ``subgraph_timeout`` (30s), ``max_request_bytes`` (5 MB; an int or
   ``"5MB"``/``"512KB"``, 1 KB = 1024 bytes), ``heartbeat_interval`` (30s),
+  ``multipart_heartbeat_interval`` (5s: the ``{}`` part of an idle multipart stream),
   ``max_streams`` (10000 open SSE streams in total), ``max_streams_per_client`` (100),
   ``dedup_queries`` (true: identical queries in flight to a subgraph share one
   request), ``dedup_requests`` (true: identical client queries in flight share one
@@ -48,6 +50,10 @@ Our additions:
   ``{op: propagate, named: X-Id | matching: <regex>, rename?, default?}`` or
   ``{op: set, name: X-Gateway, value: ...}``.
   See https://cosmo-docs.wundergraph.com/router/proxy-capabilities
+* ``gateway.persisted_operations`` (Cosmo's name): ``manifest`` (a JSON file: Apollo's
+  persisted query manifest or ``{hash: document}``) or ``directory`` (``<hash>.graphql``
+  files or Cosmo's ``<hash>.json``), and ``block_non_persisted_operations`` (false).
+  ``gateway.automatic_persisted_queries``: ``enabled`` (true), ``cache.size`` (16 MB).
 * Security settings under ``gateway:`` (docs/security.md): ``roots`` (directories, or
   one; relative to the YAML file; ``~`` expanded; each must exist), ``allowed_hosts``
   (host names, ``*.suffix`` or ``"*"``), ``cors`` with Cosmo's keys ``enabled``,
@@ -98,6 +104,7 @@ from gateway.config.model import (
     GatewayConfig,
     HeaderRule,
     IntrospectionConfig,
+    PersistedOperationsConfig,
     SubgraphConfig,
     SubgraphErrorPropagation,
     SubscriptionConfig,
@@ -155,6 +162,7 @@ _GATEWAY_KEYS = (
     "subgraph_timeout",
     "max_request_bytes",
     "heartbeat_interval",
+    "multipart_heartbeat_interval",
     "max_streams",
     "max_streams_per_client",
     "dedup_queries",
@@ -171,7 +179,11 @@ _GATEWAY_KEYS = (
     "dev_mode",
     "subgraph_error_propagation",
     "roots",
+    "persisted_operations",
+    "automatic_persisted_queries",
 )
+_PERSISTED_KEYS = ("manifest", "directory", "block_non_persisted_operations")
+_APQ_KEYS = ("enabled", "cache")
 _CORS_KEYS = (
     "enabled",
     "allow_origins",
@@ -603,6 +615,7 @@ class _Grammar(LocatedReader):
             "subgraph_timeout": self.duration,
             "max_request_bytes": self.size,
             "heartbeat_interval": self.duration,
+            "multipart_heartbeat_interval": self.duration,
             "max_streams": lambda n, p: self.integer(n, p, minimum=1),
             "max_streams_per_client": lambda n, p: self.integer(n, p, minimum=1),
             "dedup_queries": self.boolean,
@@ -622,12 +635,53 @@ class _Grammar(LocatedReader):
         for name, reader in readers.items():
             if name in fields:
                 settings[name] = reader(fields[name][1], f"gateway.{name}")
+        if "persisted_operations" in fields or "automatic_persisted_queries" in fields:
+            settings["persisted"] = self.persisted(
+                fields.get("persisted_operations", (None, None))[1],
+                fields.get("automatic_persisted_queries", (None, None))[1],
+            )
         per_subgraph: dict[str, tuple[HeaderRule, ...]] = {}
         if "headers" in fields:
             settings["headers"], per_subgraph = self.headers(
                 fields["headers"][1], "gateway.headers", subgraphs
             )
         return GatewayConfig(**settings), per_subgraph
+
+    def persisted(
+        self, node: Node | None, apq_node: Node | None
+    ) -> PersistedOperationsConfig:
+        path = "gateway.persisted_operations"
+        fields = self.optional_mapping(node, path, _PERSISTED_KEYS)
+        settings: dict[str, Any] = {}
+        sources = [k for k in ("manifest", "directory") if k in fields]
+        if len(sources) > 1:
+            self.fail(fields[sources[1]][0], path, "give one of manifest, directory")
+        if sources:
+            _, value = fields[sources[0]]
+            where = f"{path}.{sources[0]}"
+            location = self.base / self.string(value, where).strip()
+            if not location.exists():
+                self.fail(value, where, f"{location} does not exist")
+            if (sources[0] == "directory") != location.is_dir():
+                kind = "a directory" if sources[0] == "directory" else "a JSON file"
+                self.fail(value, where, f"{location} is not {kind}")
+            settings["manifest"] = location
+        if "block_non_persisted_operations" in fields:
+            settings["block_non_persisted_operations"] = self.boolean(
+                fields["block_non_persisted_operations"][1],
+                f"{path}.block_non_persisted_operations",
+            )
+        apq_path = "gateway.automatic_persisted_queries"
+        apq = self.optional_mapping(apq_node, apq_path, _APQ_KEYS)
+        if "enabled" in apq:
+            settings["apq"] = self.boolean(apq["enabled"][1], f"{apq_path}.enabled")
+        if "cache" in apq:
+            cache = self.mapping(apq["cache"][1], f"{apq_path}.cache", ("size",))
+            if "size" in cache:
+                settings["apq_cache_bytes"] = self.size(
+                    cache["size"][1], f"{apq_path}.cache.size"
+                )
+        return PersistedOperationsConfig(**settings)
 
     def strings(
         self, node: Node, path: str, *, one: bool = True

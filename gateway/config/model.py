@@ -27,6 +27,7 @@ __all__ = [
     "HeaderOp",
     "HeaderRule",
     "IntrospectionConfig",
+    "PersistedOperationsConfig",
     "SubgraphConfig",
     "SubgraphErrorPropagation",
     "SubscriptionConfig",
@@ -124,6 +125,22 @@ class SubgraphConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class PersistedOperationsConfig:
+    """``gateway.persisted_operations`` and ``gateway.automatic_persisted_queries``
+    (Cosmo's keys): trusted documents and Apollo's APQ."""
+
+    manifest: Path | None = None
+    """A JSON manifest or a directory of trusted documents (hash -> document)."""
+    block_non_persisted_operations: bool = False
+    """Only the trusted documents run (Cosmo's
+    ``security.block_non_persisted_operations``)."""
+    apq: bool = True
+    """Automatic persisted queries on."""
+    apq_cache_bytes: int = 16 * MEGABYTE
+    """Bytes of documents APQ keeps (least recently used go first)."""
+
+
+@dataclass(frozen=True, slots=True)
 class CorsConfig:
     """``gateway.cors``: Cosmo's keys. ``allow_origins`` entries may hold ``*``
     wildcards (``http://localhost:*``); ``"*"`` alone allows every origin."""
@@ -162,6 +179,9 @@ class GatewayConfig:
     subgraph_timeout: float = 30.0
     max_request_bytes: int = 5 * MEGABYTE
     heartbeat_interval: float = 30.0
+    multipart_heartbeat_interval: float = 5.0
+    """Seconds before an idle multipart subscription gets a ``{}`` part (Apollo's
+    router sends one every 5 s)."""
     max_streams: int = 10000
     max_streams_per_client: int = 100
     dedup_queries: bool = True
@@ -178,6 +198,10 @@ class GatewayConfig:
     plan_cache_size: int = 1024
     headers: tuple[HeaderRule, ...] = ()
     log_level: str = "info"
+    persisted: PersistedOperationsConfig = field(
+        default_factory=PersistedOperationsConfig
+    )
+
     allowed_hosts: tuple[str, ...] = ()
     """Host names accepted besides the listen address and the loopback names
     (``*.example.test`` matches subdomains; ``"*"`` turns the Host check off)."""

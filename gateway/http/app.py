@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from functools import partial
@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 import orjson
 from aiohttp import web
+from multidict import CIMultiDictProxy
 
 from gateway import collector
 from gateway.config import Config
@@ -35,22 +36,36 @@ from gateway.headers import HeaderPolicy
 from gateway.http.graphql import (
     APPLICATION_JSON,
     EVENT_STREAM,
+    MULTIPART_MIXED,
+    Answer,
     error_response,
     json_response,
     negotiate,
     read_graphql_request,
 )
-from gateway.http.playground import playground_html
+from gateway.http.multipart import MultipartEncoder
+from gateway.http.origins import origin_allowed
+from gateway.http.playground import add_playground_routes, playground_response
 from gateway.http.security import SecurityPolicy, install_security
+from gateway.http.single_connection import SingleConnections, wants_single_connection
 from gateway.http.streaming import (
     StreamLimits,
     StreamRegistry,
     last_event_id,
+    run_stream,
     stream_events,
+)
+from gateway.http.websocket import (
+    OperationRunner,
+    SocketOptions,
+    Sockets,
+    is_websocket_upgrade,
+    serve_websocket,
 )
 from gateway.inflight import InflightRequests, request_key
 from gateway.masking import new_request_id
-from gateway.operation import Prepared
+from gateway.operation import GraphQLRequest, Prepared
+from gateway.persisted import DocumentStore, PersistedDocuments, load_manifest
 from gateway.planner.nodes import plan_to_json
 from gateway.startup import (
     build_transports,
@@ -62,7 +77,13 @@ from gateway.startup import (
 from gateway.supergraph import Supergraph
 from gateway.transports.base import RequestContext
 
-__all__ = ["STATE", "GatewayState", "create_app", "run_app"]
+__all__ = [
+    "STATE",
+    "GatewayState",
+    "create_app",
+    "persisted_documents",
+    "run_app",
+]
 
 logger = logging.getLogger("gateway.http.app")
 
@@ -79,6 +100,13 @@ class GatewayState:
     streams: StreamRegistry = field(default_factory=StreamRegistry)
     headers: HeaderPolicy = field(default_factory=HeaderPolicy)
     """Which client headers each subgraph is sent (decided here, at the edge)."""
+    sockets: Sockets = field(default_factory=Sockets)
+    allow_origins: tuple[str, ...] | None = None
+    """Browser origins allowed to open a WebSocket (None: local pages only)."""
+    persisted: PersistedDocuments = field(default_factory=PersistedDocuments)
+    """APQ's store and the trusted documents."""
+    connections: SingleConnections | None = None
+    """graphql-sse's single connection mode streams (set by ``create_app``)."""
     inflight: InflightRequests[tuple[bytes, int]] | None = None
     """Identical client queries in flight share one encoded answer
     (``gateway.dedup_requests``); ``None`` when off."""
@@ -108,15 +136,18 @@ def _wants_playground(request: web.Request) -> bool:
 
 async def graphql_handler(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
+    if is_websocket_upgrade(request):
+        return await _websocket(request, state)
     if _wants_playground(request) and state.config.gateway.playground:
-        return web.Response(
-            text=playground_html(request.path), content_type="text/html"
-        )
+        return playground_response(request)
+    if wants_single_connection(request):
+        return await _single_connection(request, state)
     try:
-        media = negotiate(request.headers.get("Accept"))
+        negotiated = negotiate(request.headers.get("Accept"))
     except NotAcceptableError as exc:
         return error_response(exc, APPLICATION_JSON)
-    json_media = APPLICATION_JSON if media == EVENT_STREAM else media
+    single = negotiated.single
+    json_media = APPLICATION_JSON if single.streams else single.media
     engine = state.engine
     if engine is None or state.shutting_down:
         return not_ready_response(json_media)
@@ -124,10 +155,11 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
         graphql_request = await read_graphql_request(
             request, state.config.gateway.max_request_bytes
         )
+        graphql_request = state.persisted.resolve(graphql_request)
         try:
             prepared = engine.prepare(graphql_request)
         except OperationError as exc:
-            if media == EVENT_STREAM and exc.code != "GRAPHQL_PARSE_FAILED":
+            if single.media == EVENT_STREAM and exc.code != "GRAPHQL_PARSE_FAILED":
                 # Accepted as a stream: the errors are its one event.
                 return await _stream_errors(request, state, exc)
             raise
@@ -145,21 +177,23 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
             forward=state.headers.for_request(request.headers),
             request_id=new_request_id(),
         )
-        if media == EVENT_STREAM:
-            return await _stream(request, state, engine, prepared, context)
-        if kind == "subscription":
+        answer = negotiated.stream if kind == "subscription" else single
+        if answer is None:
             raise OperationError(
-                "subscriptions need an event stream: send 'Accept: text/event-stream'",
+                "subscriptions need a stream: send 'Accept: text/event-stream' or "
+                "'Accept: multipart/mixed;subscriptionSpec=1.0'",
                 code="SUBSCRIPTION_REQUIRES_STREAM",
             )
+        if answer.streams:
+            return await _stream(request, state, engine, prepared, context, answer)
     except RequestError as exc:
         # A stream request that fails before its stream starts keeps its 4xx.
-        return error_response(exc, json_media, keep_status=media == EVENT_STREAM)
+        return error_response(exc, json_media, keep_status=single.streams)
     if state.config.gateway.query_plans_exposed and _asks_for_plan(request):
         result, status = await _execute(engine, prepared, context)
         if status == 200:
             _add_query_plan(result, engine, prepared)
-        return json_response(result, media, status=status)
+        return json_response(result, answer.media, status=status)
     inflight, key = state.inflight, None
     if inflight is not None:
         key = request_key(
@@ -169,9 +203,11 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
         body, status = await _encoded(engine, prepared, context)
     else:
         body, status = await inflight.run(
-            (media, key), partial(_encoded, engine, prepared, context)
+            (answer.media, key), partial(_encoded, engine, prepared, context)
         )
-    return web.Response(body=body, status=status, content_type=media, charset="utf-8")
+    return web.Response(
+        body=body, status=status, content_type=answer.media, charset="utf-8"
+    )
 
 
 async def _execute(
@@ -225,7 +261,34 @@ async def _stream(
     engine: Engine,
     prepared: Prepared,
     context: RequestContext,
+    answer: Answer,
 ) -> web.StreamResponse:
+    events = _events(request, engine, prepared, context)
+    gateway = state.config.gateway
+    if answer.media == MULTIPART_MIXED:
+        assert answer.multipart_spec is not None
+        stream = state.streams.open(request.remote or "unknown")
+        encoder = MultipartEncoder(request, answer.multipart_spec)
+        await run_stream(
+            state.streams,
+            stream,
+            encoder,
+            events,
+            heartbeat_interval=gateway.multipart_heartbeat_interval,
+        )
+        return encoder.response
+    return await stream_events(
+        request,
+        state.streams,
+        events,
+        heartbeat_interval=gateway.heartbeat_interval,
+    )
+
+
+def _events(
+    request: web.Request, engine: Engine, prepared: Prepared, context: RequestContext
+) -> Callable[[], AsyncIterator[StreamEvent]]:
+    """The events of a prepared operation: a subscription's, or one result."""
     if prepared.operation.kind == "subscription":
 
         def events() -> AsyncIterator[StreamEvent]:
@@ -233,16 +296,101 @@ async def _stream(
                 prepared, context, last_event_id=last_event_id(request)
             )
 
-    else:
+        return events
 
-        async def events() -> AsyncIterator[StreamEvent]:
+    async def result() -> AsyncIterator[StreamEvent]:
+        yield StreamEvent(None, await engine.execute(prepared, context))
+
+    return result
+
+
+async def _single_connection(
+    request: web.Request, state: GatewayState
+) -> web.StreamResponse:
+    """graphql-sse's single connection mode: PUT, GET (the stream), POST, DELETE."""
+    connections = state.connections
+    if connections is None:
+        raise web.HTTPNotFound()
+    if request.method == "PUT":
+        return connections.reserve(request)
+    if request.method == "DELETE":
+        return connections.stop(request)
+    if request.method == "GET" and EVENT_STREAM in request.headers.get("Accept", ""):
+        return await connections.stream(request)
+    engine = state.engine
+    if engine is None or state.shutting_down:
+        return not_ready_response(APPLICATION_JSON)
+    try:
+        if request.method != "POST":
+            raise MethodNotAllowedError(
+                "with a stream token: GET the stream (Accept: text/event-stream), "
+                "POST operations, DELETE one, or PUT a new reservation",
+                headers={"Allow": "GET, POST, PUT, DELETE"},
+            )
+        graphql_request = await read_graphql_request(
+            request, state.config.gateway.max_request_bytes
+        )
+        graphql_request = state.persisted.resolve(graphql_request)
+        prepared = engine.prepare(graphql_request)
+        context = RequestContext(
+            headers=request.headers,
+            remote=request.remote,
+            forward=state.headers.for_request(request.headers),
+            request_id=new_request_id(),
+        )
+        return connections.start(
+            request,
+            dict(graphql_request.extensions or {}),
+            _events(request, engine, prepared, context),
+        )
+    except RequestError as exc:
+        return error_response(exc, APPLICATION_JSON, keep_status=True)
+
+
+def _operation_runner(engine: Engine, persisted: PersistedDocuments) -> OperationRunner:
+    """How a socket runs one operation: the same persisted documents, prepare,
+    execute and subscribe as over HTTP (mutations too: a socket is not a GET)."""
+
+    def run(
+        graphql_request: GraphQLRequest, context: RequestContext
+    ) -> Callable[[], AsyncIterator[StreamEvent]]:
+        prepared = engine.prepare(persisted.resolve(graphql_request))
+        if prepared.operation.kind == "subscription":
+            return lambda: engine.subscribe(prepared, context)
+
+        async def single() -> AsyncIterator[StreamEvent]:
             yield StreamEvent(None, await engine.execute(prepared, context))
 
-    return await stream_events(
+        return single
+
+    return run
+
+
+async def _websocket(request: web.Request, state: GatewayState) -> web.StreamResponse:
+    engine = state.engine
+    if engine is None or state.shutting_down:
+        return not_ready_response(APPLICATION_JSON)
+    policy = state.headers
+
+    def context(headers: CIMultiDictProxy[str], remote: str | None) -> RequestContext:
+        return RequestContext(
+            headers=headers, remote=remote, forward=policy.for_request(headers)
+        )
+
+    gateway = state.config.gateway
+    return await serve_websocket(
         request,
-        state.streams,
-        events,
-        heartbeat_interval=state.config.gateway.heartbeat_interval,
+        state.sockets,
+        _operation_runner(engine, state.persisted),
+        context,
+        SocketOptions(
+            registry=state.streams,
+            heartbeat_interval=gateway.heartbeat_interval,
+            origin_check=lambda upgrade: origin_allowed(
+                upgrade.headers.get("Origin"), state.allow_origins
+            ),
+            max_message_bytes=gateway.max_request_bytes,
+        ),
     )
 
 
@@ -324,6 +472,25 @@ async def _on_shutdown(app: web.Application) -> None:
     state = app[STATE]
     state.shutting_down = True
     state.streams.shutdown()
+    if state.connections is not None:
+        state.connections.shutdown()
+    await state.sockets.shutdown()
+
+
+async def _close_connections(app: web.Application) -> None:
+    connections = app[STATE].connections
+    if connections is not None:
+        await connections.close()
+
+
+def persisted_documents(config: Config) -> PersistedDocuments:
+    """APQ's store and the trusted documents of ``gateway.persisted_operations``."""
+    settings = config.gateway.persisted
+    return PersistedDocuments(
+        trusted=load_manifest(settings.manifest) if settings.manifest else {},
+        apq=DocumentStore(settings.apq_cache_bytes) if settings.apq else None,
+        block_non_persisted=settings.block_non_persisted_operations,
+    )
 
 
 def create_app(config: Config) -> web.Application:
@@ -333,21 +500,31 @@ def create_app(config: Config) -> web.Application:
         max_streams=config.gateway.max_streams,
         max_streams_per_client=config.gateway.max_streams_per_client,
     )
+    streams = StreamRegistry(limits)
     app[STATE] = GatewayState(
         config=config,
-        streams=StreamRegistry(limits),
+        streams=streams,
         headers=header_policy(config),
         inflight=InflightRequests() if config.gateway.dedup_requests else None,
+        persisted=persisted_documents(config),
+        connections=SingleConnections(
+            streams,
+            heartbeat_interval=config.gateway.heartbeat_interval,
+            max_per_client=config.gateway.max_streams_per_client,
+        ),
     )
     install_security(app, SecurityPolicy.from_config(config))
     path = config.gateway.graphql_path
     app.router.add_route("*", path, graphql_handler)
+    if config.gateway.playground:
+        add_playground_routes(app)
     app.router.add_get("/health", health_handler)
     app.router.add_get("/health/live", health_handler)
     app.router.add_get("/health/ready", ready_handler)
     app.cleanup_ctx.append(_client_session)
     app.cleanup_ctx.append(_subgraphs_and_engine)
     app.on_shutdown.append(_on_shutdown)
+    app.on_cleanup.append(_close_connections)
     return app
 
 

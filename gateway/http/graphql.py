@@ -8,7 +8,8 @@ See https://graphql.github.io/graphql-over-http/draft/
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import orjson
 from aiohttp import web
@@ -25,8 +26,13 @@ from gateway.operation import GraphQLRequest
 
 __all__ = [
     "APPLICATION_JSON",
+    "DEFER_SPEC",
     "EVENT_STREAM",
     "GRAPHQL_RESPONSE_JSON",
+    "MULTIPART_MIXED",
+    "SUBSCRIPTION_SPEC",
+    "Answer",
+    "Negotiated",
     "error_response",
     "json_response",
     "negotiate",
@@ -36,60 +42,150 @@ __all__ = [
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 APPLICATION_JSON = "application/json"
 EVENT_STREAM = "text/event-stream"
+MULTIPART_MIXED = "multipart/mixed"
+SUBSCRIPTION_SPEC = "subscriptionSpec=1.0"
+"""Apollo's multipart subscriptions: each event a ``{"payload": ...}`` part."""
+DEFER_SPEC = "deferSpec=20220824"
+"""Apollo's incremental delivery over multipart: a result with ``hasNext``."""
 
 
 # -- content negotiation ---------------------------------------------------------------
 
 
-def _parse_accept(header: str) -> list[tuple[str, float]]:
-    """``Accept`` as (media type, q) pairs, in the order given."""
-    out: list[tuple[str, float]] = []
-    for part in header.split(","):
-        media, _, params = part.strip().partition(";")
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One wire format to answer in: a media type and, for ``multipart/mixed``, which
+    of Apollo's specs the parts follow (``subscriptionSpec=1.0`` or
+    ``deferSpec=20220824``)."""
+
+    media: str
+    multipart_spec: str | None = None
+
+    @property
+    def streams(self) -> bool:
+        return self.media in (EVENT_STREAM, MULTIPART_MIXED)
+
+
+@dataclass(frozen=True, slots=True)
+class Negotiated:
+    """What ``Accept`` allows: ``single`` for a query or mutation, ``stream`` for a
+    subscription (``None``: no streaming format was accepted)."""
+
+    single: Answer
+    stream: Answer | None
+
+
+_JSON = Answer(APPLICATION_JSON)
+_GRAPHQL_JSON = Answer(GRAPHQL_RESPONSE_JSON)
+_SSE = Answer(EVENT_STREAM)
+
+
+class _Range(NamedTuple):
+    media: str
+    params: dict[str, str]
+    q: float
+    order: int
+
+
+def _parse_accept(header: str) -> list[_Range]:
+    """``Accept`` as media ranges with their parameters and q, in the order given.
+    See https://www.rfc-editor.org/rfc/rfc9110#name-accept"""
+    out: list[_Range] = []
+    for order, part in enumerate(header.split(",")):
+        media, _, rest = part.strip().partition(";")
         media = media.strip().lower()
         if not media:
             continue
         q = 1.0
-        for param in params.split(";"):
+        params: dict[str, str] = {}
+        for param in rest.split(";"):
             key, _, value = param.strip().partition("=")
-            if key.strip().lower() == "q":
+            key = key.strip().lower()
+            value = value.strip().strip('"')
+            if key == "q":
                 try:
-                    q = float(value)
+                    q = min(max(float(value), 0.0), 1.0)
                 except ValueError:
                     q = 0.0
-        out.append((media, q))
+            elif key:
+                params[key] = value
+        out.append(_Range(media, params, q, order))
     return out
 
 
-def negotiate(accept: str | None) -> str:
-    """The media type to answer with: an event stream, GraphQL response JSON or JSON.
-
-    A missing ``Accept`` means ``application/json`` (the spec's legacy rule); an
-    ``Accept`` that allows none of them raises ``NotAcceptableError`` (406).
-    """
-    if not accept:
-        return APPLICATION_JSON
-    best: str | None = None
-    best_q = 0.0
-    for media, q in _parse_accept(accept):
-        if q <= 0:
-            continue
-        if media == EVENT_STREAM:
-            return EVENT_STREAM
-        if media == GRAPHQL_RESPONSE_JSON:
-            candidate = GRAPHQL_RESPONSE_JSON
-        elif media in (APPLICATION_JSON, "application/*", "*/*"):
-            candidate = APPLICATION_JSON
+def _match(ranges: list[_Range], answer: Answer) -> tuple[float, int] | None:
+    """The q and order of the most specific range that accepts ``answer`` (RFC
+    9110: ``type/subtype`` over ``type/*`` over ``*/*``). A wildcard stands for
+    plain JSON only (the spec's legacy default); the others must be named."""
+    kind = answer.media.split("/")[0]
+    best: tuple[int, _Range] | None = None
+    for r in ranges:
+        if r.media == answer.media:
+            specificity = 2
+        elif answer.media == APPLICATION_JSON and r.media in (f"{kind}/*", "*/*"):
+            specificity = 1 if r.media.endswith("/*") and r.media != "*/*" else 0
         else:
             continue
-        if q > best_q or (q == best_q and candidate == GRAPHQL_RESPONSE_JSON):
-            best, best_q = candidate, q
+        if best is None or specificity > best[0]:
+            best = (specificity, r)
     if best is None:
+        return None
+    return best[1].q, best[1].order
+
+
+def _multipart(ranges: list[_Range]) -> Answer | None:
+    for r in ranges:
+        if r.media == MULTIPART_MIXED:
+            if "subscriptionspec" in r.params:
+                return Answer(MULTIPART_MIXED, SUBSCRIPTION_SPEC)
+            return Answer(MULTIPART_MIXED, DEFER_SPEC)
+    return None
+
+
+def _best(
+    ranges: list[_Range], answers: list[Answer], *, by_order: bool = True
+) -> Answer | None:
+    """The answer with the highest q; on a tie, the one listed first (unless
+    ``by_order`` is false), then the first in ``answers``."""
+    best: tuple[float, int, int, Answer] | None = None
+    for rank, answer in enumerate(answers):
+        match = _match(ranges, answer)
+        if match is None or match[0] <= 0:
+            continue
+        key = (-match[0], match[1] if by_order else 0, rank, answer)
+        if best is None or key[:3] < best[:3]:
+            best = key
+    return None if best is None else best[3]
+
+
+def negotiate(accept: str | None, *, multipart: bool = True) -> Negotiated:
+    """The wire formats to answer with, by ``Accept``'s q-values and order.
+
+    A query or mutation gets the best of GraphQL response JSON, JSON, an event
+    stream and ``multipart/mixed``: JSON wins over a stream listed after it with the
+    same q (urql's and Apollo Client's defaults); on a tie between the two JSON types,
+    GraphQL response JSON. A subscription streams in the best
+    of ``text/event-stream`` and ``multipart/mixed`` accepted. A missing ``Accept``
+    means ``application/json`` (the spec's legacy rule); an ``Accept`` that allows
+    none of them raises ``NotAcceptableError`` (406). ``multipart=False``: a
+    server that streams only SSE (the standalone subgraph servers).
+    """
+    if not accept:
+        return Negotiated(_JSON, None)
+    ranges = _parse_accept(accept)
+    multipart_answer = _multipart(ranges) if multipart else None
+    streams = [_SSE] if multipart_answer is None else [_SSE, multipart_answer]
+    # Between the two JSON types the server's preference decides a tie; between
+    # JSON and a stream, the client's order does.
+    json = _best(ranges, [_GRAPHQL_JSON, _JSON], by_order=False)
+    single = _best(ranges, [*([json] if json else []), *streams])
+    if single is None:
         raise NotAcceptableError(
             f"cannot answer with any of {accept!r}; accepted: "
             f"{GRAPHQL_RESPONSE_JSON}, {APPLICATION_JSON}, {EVENT_STREAM}"
+            + (f", {MULTIPART_MIXED};{SUBSCRIPTION_SPEC}" if multipart else "")
         )
-    return best
+    return Negotiated(single, _best(ranges, streams))
 
 
 # -- request parsing (the edge: raw HTTP becomes a GraphQLRequest here) ----------------
@@ -116,9 +212,13 @@ def _graphql_request(
     params: dict[str, Any], *, from_query_string: bool
 ) -> GraphQLRequest:
     query = params.get("query")
-    if query is None:
-        raise BadRequestError("the request has no 'query'")
-    if not isinstance(query, str):
+    extensions = _json_param(params.get("extensions"), "extensions")
+    persisted = extensions is not None and "persistedQuery" in extensions
+    if query is None or (persisted and from_query_string and query == ""):
+        if not persisted:
+            raise BadRequestError("the request has no 'query'")
+        query = None  # APQ: the document comes from the store
+    elif not isinstance(query, str):
         raise BadRequestError("'query' must be a string")
     operation_name = params.get("operationName")
     if operation_name == "" and from_query_string:
@@ -126,7 +226,6 @@ def _graphql_request(
     if operation_name is not None and not isinstance(operation_name, str):
         raise BadRequestError("'operationName' must be a string")
     variables = _json_param(params.get("variables"), "variables")
-    extensions = _json_param(params.get("extensions"), "extensions")
     return GraphQLRequest(
         query=query,
         operation_name=operation_name,

@@ -1,6 +1,12 @@
-"""Event-stream responses to clients: graphql-sse's distinct connections mode.
+"""One subscription core for every wire format: the stream loop and the SSE encoder.
 
-One SSE response per operation. Headers are flushed before the first event; each
+``run_stream`` drives one client stream whatever its wire format: stream limits (in
+total and per client address), heartbeats (one timer for all streams), shutdown, and
+closing the event source whatever happens. A ``StreamEncoder`` writes the events in
+one format: ``SSEEncoder`` here (graphql-sse's distinct connections mode), the
+WebSocket protocols in ``gateway.http.websocket``.
+
+SSE: one response per operation. Headers are flushed before the first event; each
 result is an ``event: next`` frame with an ``id:``; the stream always ends with
 ``event: complete`` (after an error event when something failed); an idle stream gets
 a heartbeat comment every ``heartbeat_interval`` seconds. Stream limits (in total and
@@ -22,7 +28,7 @@ import math
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -33,9 +39,13 @@ from gateway.sse import COMPLETE, HEARTBEAT, encode_next
 
 __all__ = [
     "SSE_HEADERS",
+    "SSEEncoder",
+    "StreamEncoder",
     "StreamLimits",
     "StreamRegistry",
     "last_event_id",
+    "run_stream",
+    "shutdown_payload",
     "stream_events",
 ]
 
@@ -49,6 +59,34 @@ SSE_HEADERS: Mapping[str, str] = {
     "Connection": "keep-alive",
     "X-Accel-Buffering": "no",
 }
+
+
+class StreamEncoder(Protocol):
+    """How one stream's events reach its client in one wire format."""
+
+    async def open(self) -> None:
+        """Before the first event (SSE: the headers are flushed)."""
+        ...
+
+    async def send(self, payload: dict[str, Any], event_id: str | None) -> None:
+        """One result (an error that ended the stream too)."""
+        ...
+
+    async def finish(self, *, shutting_down: bool) -> None:
+        """The end of the stream, in this format's own words (shutdown or not)."""
+        ...
+
+    async def heartbeat(self) -> None:
+        """Keep an idle stream alive."""
+        ...
+
+    def alive(self) -> bool:
+        """False once the client's connection is closing."""
+        ...
+
+    def backlog(self) -> int:
+        """Bytes written and not yet taken by the client."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,27 +119,20 @@ class _Stream:
 
     __slots__ = (
         "client",
+        "encoder",
         "interval",
         "last_write",
-        "response",
         "state",
         "task",
-        "transport",
     )
 
     def __init__(self, client: str) -> None:
         self.client = client
         self.task = asyncio.current_task()
         self.state = _State.OPENING
-        self.response: web.StreamResponse | None = None
-        self.transport: asyncio.Transport | None = None
+        self.encoder: StreamEncoder | None = None
         self.interval = 0.0
         self.last_write = 0.0
-
-    async def write(self, frame: bytes) -> None:
-        self.last_write = asyncio.get_running_loop().time()
-        assert self.response is not None
-        await self.response.write(frame)
 
     def close(self) -> None:
         """Shutdown: end the stream (its handler sends the last frames)."""
@@ -153,17 +184,10 @@ class StreamRegistry:
         self.per_client[client] += 1
         return stream
 
-    def start(
-        self,
-        stream: _Stream,
-        request: web.Request,
-        response: web.StreamResponse,
-        interval: float,
-    ) -> bool:
+    def start(self, stream: _Stream, encoder: StreamEncoder, interval: float) -> bool:
         """``stream`` sends events from now: heartbeats start. False if shutdown
         came first (the stream must then end at once)."""
-        stream.response = response
-        stream.transport = request.transport
+        stream.encoder = encoder
         if stream.state is not _State.OPENING:
             return False
         stream.state = _State.STREAMING
@@ -183,7 +207,8 @@ class StreamRegistry:
 
     def close(self, stream: _Stream) -> None:
         stream.state = _State.DONE
-        stream.response = stream.transport = stream.task = None
+        stream.encoder = None
+        stream.task = None
         self.streams.discard(stream)
         self.per_client[stream.client] -= 1
         if self.per_client[stream.client] <= 0:
@@ -240,17 +265,18 @@ class StreamRegistry:
                 continue
             if loop.time() - stream.last_write < stream.interval:
                 continue
-            transport = stream.transport
-            if transport is None or transport.is_closing():
+            encoder = stream.encoder
+            if encoder is None or not encoder.alive():
                 stream.gone()
                 continue
-            if transport.get_write_buffer_size():
+            if encoder.backlog():
                 # Data the client has not read yet is still queued: a heartbeat
                 # would wait behind it (and must not hold up the others).
                 stream.last_write = loop.time()
                 continue
             try:
-                await stream.write(HEARTBEAT)
+                stream.last_write = loop.time()
+                await encoder.heartbeat()
             except (ConnectionResetError, ConnectionError, RuntimeError) as exc:
                 logger.debug("heartbeat: client went away: %r", exc)
                 stream.gone()
@@ -263,55 +289,92 @@ def last_event_id(request: web.Request) -> str | None:
     return value or None
 
 
-def _shutdown_payload() -> dict[str, Any]:
+def shutdown_payload() -> dict[str, Any]:
+    """The last event of a stream the server ends because it is shutting down."""
     error = GatewayError("the server is shutting down", code="SHUTTING_DOWN")
     return {"errors": [error.to_graphql()]}
 
 
-async def stream_events(
-    request: web.Request,
+class SSEEncoder:
+    """graphql-sse's distinct connections mode: ``next`` frames with ids, a
+    heartbeat comment, ``complete`` at the end (after a shutdown error if so)."""
+
+    __slots__ = ("_request", "response")
+
+    def __init__(self, request: web.Request) -> None:
+        self._request = request
+        self.response = web.StreamResponse(status=200, headers=SSE_HEADERS)
+
+    async def open(self) -> None:
+        await self.response.prepare(self._request)
+
+    async def send(self, payload: dict[str, Any], event_id: str | None) -> None:
+        await self.response.write(encode_next(payload, event_id))
+
+    async def finish(self, *, shutting_down: bool) -> None:
+        if shutting_down:
+            await self.response.write(encode_next(shutdown_payload()))
+        await self.response.write(COMPLETE)
+        await self.response.write_eof()
+
+    async def heartbeat(self) -> None:
+        await self.response.write(HEARTBEAT)
+
+    def alive(self) -> bool:
+        transport = self._request.transport
+        return transport is not None and not transport.is_closing()
+
+    def backlog(self) -> int:
+        transport = self._request.transport
+        return transport.get_write_buffer_size() if transport is not None else 0
+
+
+async def run_stream(
     registry: StreamRegistry,
+    stream: _Stream,
+    encoder: StreamEncoder,
     events: Callable[[], AsyncIterator[StreamEvent]],
     *,
     heartbeat_interval: float,
-    on_open: Callable[[], Awaitable[None]] | None = None,
     number_events: bool = True,
-) -> web.StreamResponse:
-    """Send ``events()`` to the client as an event stream.
+    on_open: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Send ``events()`` to the client through ``encoder``; ``stream`` comes from
+    ``registry.open`` (which applies the limits) and is closed here.
 
-    ``events`` is called after the headers are flushed, so start-up work (opening an
-    upstream) happens with the client already connected. The iterator is closed in a
-    ``finally`` whatever happens: completion, error, client disconnect (the handler is
-    cancelled) or shutdown.
+    ``events`` is called after ``encoder.open()``, so start-up work (opening an
+    upstream) happens with the client already connected. The iterator is closed in
+    a ``finally`` whatever happens: completion, error, client disconnect (the task
+    is cancelled; the cancellation goes on) or shutdown (``encoder.finish`` says so).
 
     An event without an id is numbered (1, 2, ...) unless ``number_events`` is
-    false: then it is sent without ``id:``, which tells a client (the gateway, for
-    a subgraph server) that the source cannot be resumed from it.
+    false: then it is sent without one, which tells a client (the gateway, for a
+    subgraph server) that the source cannot be resumed from it.
 
-    The events are written by the handler's own task, in this frame (one task and
-    no extra coroutine per stream); the registry writes heartbeats and, at shutdown,
-    cancels that task, which then sends the shutdown error and ``complete``.
+    The events are written by the calling task, in this frame (one task and no
+    extra coroutine per stream); the registry writes heartbeats and, at shutdown,
+    cancels that task, which then ends the stream in its format's words.
     """
-    stream = registry.open(request.remote or "unknown")
-    response = web.StreamResponse(status=200, headers=SSE_HEADERS)
     iterator: AsyncIterator[StreamEvent] | None = None
+    loop = asyncio.get_running_loop()
     try:
-        await response.prepare(request)
+        await encoder.open()
         if on_open is not None:
             await on_open()
         iterator = events()
         shutting_down = gone = False
-        if registry.start(stream, request, response, heartbeat_interval):
+        if registry.start(stream, encoder, heartbeat_interval):
             counter = 0
             try:
                 try:
                     async for event in iterator:
                         counter += 1
                         event_id = event.id or (str(counter) if number_events else None)
-                        await stream.write(encode_next(event.payload, event_id))
+                        stream.last_write = loop.time()
+                        await encoder.send(event.payload, event_id)
                 except GatewayError as exc:
                     # Every stream ends with complete, after the error that ended it.
-                    await stream.write(encode_next({"errors": [exc.to_graphql()]}))
+                    await encoder.send({"errors": [exc.to_graphql()]}, None)
                 except (ConnectionResetError, ConnectionError):
                     raise
                 except Exception as exc:
@@ -319,11 +382,11 @@ async def stream_events(
                     error = _MASK.unexpected(
                         exc, request_id=None, what="an event source"
                     )
-                    await stream.write(encode_next({"errors": [error]}))
+                    await encoder.send({"errors": [error]}, None)
             except asyncio.CancelledError:
                 state = registry.stop(stream)
                 if state is _State.STREAMING:
-                    raise  # the client went away (aiohttp cancels its handler)
+                    raise  # the client went away (or stopped this operation)
                 task = asyncio.current_task()
                 if task is not None:
                     task.uncancel()
@@ -335,10 +398,7 @@ async def stream_events(
         if gone:
             logger.debug("client went away (found by a heartbeat)")
         else:
-            if shutting_down:
-                await response.write(encode_next(_shutdown_payload()))
-            await response.write(COMPLETE)
-            await response.write_eof()
+            await encoder.finish(shutting_down=shutting_down)
     except (ConnectionResetError, ConnectionError) as exc:
         logger.debug("client went away: %r", exc)
     finally:
@@ -349,4 +409,29 @@ async def stream_events(
                 with contextlib.suppress(Exception):
                     await aclose()
         registry.close(stream)
-    return response
+
+
+async def stream_events(
+    request: web.Request,
+    registry: StreamRegistry,
+    events: Callable[[], AsyncIterator[StreamEvent]],
+    *,
+    heartbeat_interval: float,
+    number_events: bool = True,
+    on_open: Callable[[], Awaitable[None]] | None = None,
+) -> web.StreamResponse:
+    """Send ``events()`` to the client as an event stream (``run_stream`` with the
+    SSE encoder). The limits answer 429 (``TooManyStreamsError``) before anything
+    is streamed; ``on_open`` runs once the headers are flushed."""
+    stream = registry.open(request.remote or "unknown")
+    encoder = SSEEncoder(request)
+    await run_stream(
+        registry,
+        stream,
+        encoder,
+        events,
+        heartbeat_interval=heartbeat_interval,
+        number_events=number_events,
+        on_open=on_open,
+    )
+    return encoder.response

@@ -1,11 +1,14 @@
-"""A ``LocalSubgraph`` served as its own HTTP server: GraphQL over HTTP and over SSE.
+"""A ``LocalSubgraph`` served as its own server: GraphQL over HTTP, SSE and WebSocket.
 
 ``python -m subgraphs.claude --port 4001`` calls ``gateway.local.standalone.main()``,
 which runs this application; the gateway then reaches the subgraph with
 ``routing_url: http://localhost:4001/graphql`` and streams its subscriptions from
 ``/graphql/stream`` (the seed's path) or from ``/graphql`` with
-``Accept: text/event-stream``. Streams are written by ``gateway.http.streaming``, the
-same code (and the same ``gateway.sse`` encoder) as the gateway's own client streams.
+``Accept: text/event-stream``, or over a WebSocket at either path (both
+``graphql-transport-ws`` and the legacy ``graphql-ws``: ``subscription.protocol: ws``).
+Streams are written by ``gateway.http.streaming`` and ``gateway.http.websocket``, the
+same code as the gateway's own client streams; over WebSocket each event's id is in
+its payload's ``extensions.eventId``.
 
 See https://graphql.github.io/graphql-over-http/draft/ and
 https://github.com/enisdenjo/graphql-sse/blob/master/PROTOCOL.md#distinct-connections-mode
@@ -16,7 +19,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from aiohttp import web
@@ -43,6 +46,13 @@ from gateway.http.graphql import (
 )
 from gateway.http.security import SecurityPolicy, install_security
 from gateway.http.streaming import StreamLimits, StreamRegistry, stream_events
+from gateway.http.websocket import (
+    OperationRunner,
+    SocketOptions,
+    Sockets,
+    is_websocket_upgrade,
+    serve_websocket,
+)
 from gateway.local.subgraph import LocalSubgraph
 from gateway.masking import new_request_id
 from gateway.operation import GraphQLRequest, OperationCache, Prepared, prepare
@@ -73,6 +83,7 @@ class SubgraphServerState:
     operations: OperationCache
     """Parsed and validated documents by query text and operation name: a repeated
     query is not parsed or validated again."""
+    sockets: Sockets = field(default_factory=Sockets)
 
 
 SUBGRAPH = web.AppKey("subgraph", SubgraphServerState)
@@ -98,15 +109,18 @@ def _raw_variables(prepared: Prepared) -> dict[str, Any]:
     return dict(prepared.request.variables or {})
 
 
-def _context(local: LocalSubgraph, request: web.Request) -> Any:
-    context = RequestContext(headers=request.headers, remote=request.remote)
+def _request_context(request: web.Request) -> RequestContext:
+    return RequestContext(headers=request.headers, remote=request.remote)
+
+
+def _context(local: LocalSubgraph, context: RequestContext) -> Any:
     if local.context is None:
         return {"request": context}
     return local.context(context)
 
 
 async def _execute(
-    state: SubgraphServerState, prepared: Prepared, request: web.Request
+    state: SubgraphServerState, prepared: Prepared, request: RequestContext
 ) -> dict[str, Any]:
     result = execute(
         state.local.schema,
@@ -134,7 +148,7 @@ class _Subscription:
     __slots__ = ("_closed", "_iterator", "_prepared", "_request", "_state")
 
     def __init__(
-        self, state: SubgraphServerState, prepared: Prepared, request: web.Request
+        self, state: SubgraphServerState, prepared: Prepared, request: RequestContext
     ) -> None:
         self._state = state
         self._prepared = prepared
@@ -212,10 +226,14 @@ def _one_event(payload: dict[str, Any]) -> Callable[[], AsyncIterator[StreamEven
 async def graphql_handler(request: web.Request) -> web.StreamResponse:
     """``/graphql`` and ``/graphql/stream``, GET and POST."""
     state = request.app[SUBGRAPH]
+    if is_websocket_upgrade(request):
+        return await _websocket(request, state)
     stream_path = request.path.endswith("/stream")
     try:
         media = (
-            EVENT_STREAM if stream_path else negotiate(request.headers.get("Accept"))
+            EVENT_STREAM
+            if stream_path
+            else negotiate(request.headers.get("Accept"), multipart=False).single.media
         )
     except NotAcceptableError as exc:
         return error_response(exc, APPLICATION_JSON)
@@ -233,14 +251,16 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
             raise
         if media == EVENT_STREAM:
             if prepared.operation.kind == "subscription":
-                subscription = _Subscription(state, prepared, request)
+                subscription = _Subscription(state, prepared, _request_context(request))
                 try:
                     return await _stream(state, request, subscription.events)
                 finally:
                     await subscription.close()
 
             async def single() -> AsyncIterator[StreamEvent]:
-                yield StreamEvent(None, await _execute(state, prepared, request))
+                yield StreamEvent(
+                    None, await _execute(state, prepared, _request_context(request))
+                )
 
             return await _stream(state, request, single)
         if prepared.operation.kind == "subscription":
@@ -251,7 +271,46 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
             )
     except RequestError as exc:
         return error_response(exc, json_media, keep_status=media == EVENT_STREAM)
-    return json_response(await _execute(state, prepared, request), media)
+    return json_response(
+        await _execute(state, prepared, _request_context(request)), media
+    )
+
+
+def _operation_runner(state: SubgraphServerState) -> OperationRunner:
+    """How a socket runs one operation on the subgraph (mutations too)."""
+
+    def run(
+        gql: GraphQLRequest, context: RequestContext
+    ) -> Callable[[], AsyncIterator[StreamEvent]]:
+        prepared = prepare(state.operations, gql)
+        if prepared.operation.kind == "subscription":
+            subscription = _Subscription(state, prepared, context)
+            return subscription.events
+
+        async def single() -> AsyncIterator[StreamEvent]:
+            yield StreamEvent(None, await _execute(state, prepared, context))
+
+        return single
+
+    return run
+
+
+async def _websocket(
+    request: web.Request, state: SubgraphServerState
+) -> web.StreamResponse:
+    return await serve_websocket(
+        request,
+        state.sockets,
+        _operation_runner(state),
+        lambda headers, remote: RequestContext(headers=headers, remote=remote),
+        SocketOptions(
+            registry=state.streams,
+            heartbeat_interval=state.heartbeat_interval,
+            max_message_bytes=state.max_request_bytes,
+            # The gateway resumes a source from the ids it sees.
+            event_ids=True,
+        ),
+    )
 
 
 async def health_handler(request: web.Request) -> web.Response:
@@ -275,6 +334,7 @@ async def _on_shutdown(app: web.Application) -> None:
     if len(streams):
         logger.info("ending %d open stream(s)", len(streams))
     streams.shutdown()
+    await app[SUBGRAPH].sockets.shutdown()
 
 
 def create_subgraph_app(

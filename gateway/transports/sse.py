@@ -14,8 +14,8 @@ request whose context carries ``Last-Event-ID`` (a client resuming) sends it ups
 as that header, so a subgraph that can replay resumes after it.
 
 This transport is subscription-only; queries and mutations to the same subgraph go
-through ``gateway.transports.http.HTTPTransport``; ``RemoteTransport`` joins the two
-for one subgraph.
+through ``gateway.transports.http.HTTPTransport``; ``gateway.transports.remote``
+joins the two for one subgraph.
 See https://github.com/enisdenjo/graphql-sse/blob/master/PROTOCOL.md#distinct-connections-mode
 """
 
@@ -43,9 +43,9 @@ from gateway.transports.boundary import (
     decode_graphql_response,
     mapped_errors,
 )
-from gateway.transports.http import HTTPTransport, encode_body
+from gateway.transports.http import encode_body
 
-__all__ = ["RemoteTransport", "SSEMethod", "SSETransport"]
+__all__ = ["SSEMethod", "SSETransport"]
 
 logger = logging.getLogger("gateway.transports.sse")
 
@@ -315,20 +315,3 @@ class SSETransport:
             # Closing (not releasing) drops the connection at once: the subgraph sees
             # the disconnect and ends its side of the subscription.
             response.close()
-
-
-class RemoteTransport:
-    """A remote subgraph: queries and mutations over HTTP, subscriptions over SSE."""
-
-    sees_client_headers = False  # it is sent context.headers_to(name) only
-
-    def __init__(self, http: HTTPTransport, sse: SSETransport) -> None:
-        self.name = http.name
-        self.http = http
-        self.sse = sse
-
-    async def fetch(self, request: SubgraphRequest) -> SubgraphResult:
-        return await self.http.fetch(request)
-
-    def subscribe(self, request: SubgraphRequest) -> AsyncIterator[SubgraphResult]:
-        return self.sse.subscribe(request)

@@ -1,6 +1,6 @@
 """The one-line switch: claude, git and github as their own servers, the gateway
 reaching them by ``routing_url`` (SDL from ``_service { sdl }``, subscriptions over
-upstream SSE), answering exactly as the in-process graph does.
+upstream SSE or WebSocket), answering exactly as the in-process graph does.
 """
 
 from __future__ import annotations
@@ -218,9 +218,15 @@ async def test_remote_subgraphs_answer_the_three_subgraph_query_as_in_process(
     graph.assert_no_traceback()
 
 
-async def test_command_output_streams_from_a_remote_claude_over_sse(
-    start_gateway: StartGateway, start_subgraph: StartSubgraph, tmp_path: Path
+@pytest.mark.parametrize("protocol", ["sse", "ws"])
+async def test_command_output_streams_from_a_remote_claude(
+    start_gateway: StartGateway,
+    start_subgraph: StartSubgraph,
+    tmp_path: Path,
+    protocol: str,
 ) -> None:
+    # The one-line switch of subscription.protocol: the same events, ids and resume
+    # whether the claude server streams to the gateway over SSE or WebSocket.
     claude = fake_claude(tmp_path)
     remote_claude = await start_subgraph(
         "claude",
@@ -236,7 +242,9 @@ async def test_command_output_streams_from_a_remote_claude_over_sse(
         "github", env={"GITHUB_API_URL": "http://127.0.0.1:9", "GITHUB_TOKEN": TOKEN}
     )
     graph = RemoteGraph(remote_claude, git, github)
-    gateway = await start_gateway(REMOTE, env=graph.env())
+    gateway = await start_gateway(
+        REMOTE, env={**graph.env(), "E2E_CLAUDE_SUBSCRIPTION_PROTOCOL": protocol}
+    )
     session = await create_session(gateway, tmp_path)
     ours = session["id"]
     subscription = OUTPUT

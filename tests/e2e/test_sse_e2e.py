@@ -13,7 +13,7 @@ import shutil
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from aiohttp import web
 from gateway.sse import COMPLETE, Comment, Event, SSEDecoder, encode_next
 from tests.fixtures.ticker import TICKER_SDL
 from tests.helpers.processes import ROOT, GatewayProcess, StartGateway, free_port
+from tests.helpers.ticker import config, eventually, graphql, listeners, publish
 
 SSE = {"Accept": "text/event-stream"}
 MESSAGES = (
@@ -32,27 +33,6 @@ MESSAGES = (
 )
 COUNT = "subscription ($to: Int!, $every: Float) { count(to: $to, every: $every) }"
 TIMEOUT = 10.0
-
-
-def config(
-    tmp_path: Path,
-    ticker: str = "module: tests.fixtures.ticker:ticker",
-    **gateway: Any,
-) -> Path:
-    settings = {"heartbeat_interval": 0.2, **gateway}
-    lines = [
-        "version: 1",
-        "subgraphs:",
-        "  - name: ticker",
-        *(f"    {line}" for line in ticker.splitlines()),
-        "  - name: products",
-        "    module: tests.fixtures.shop:products",
-        "gateway:",
-        *(f"  {key}: {value}" for key, value in settings.items()),
-    ]
-    path = tmp_path / f"supergraph-{free_port()}.yaml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 class Stream:
@@ -120,54 +100,6 @@ async def subscribe(
         )
     assert response.status == 200, await response.text()
     return Stream(response)
-
-
-async def graphql(
-    session: aiohttp.ClientSession,
-    gateway: GatewayProcess,
-    query: str,
-    variables: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    async with session.post(
-        gateway.url, json={"query": query, "variables": variables or {}}
-    ) as response:
-        body: dict[str, Any] = await response.json()
-    assert "errors" not in body, body
-    return body["data"]
-
-
-async def publish(
-    session: aiohttp.ClientSession,
-    gateway: GatewayProcess,
-    topic: str,
-    *texts: str,
-) -> None:
-    for text in texts:
-        await graphql(
-            session,
-            gateway,
-            "mutation ($t: String!, $x: String!) "
-            '{ publish(topic: $t, text: $x, upc: "p1") { seq } }',
-            {"t": topic, "x": text},
-        )
-
-
-async def eventually(check: Callable[[], Any], what: str) -> None:
-    """Poll ``check`` until it is true (bounded, so a failure cannot hang)."""
-    for _ in range(100):
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"never happened: {what}")
-
-
-async def listeners(
-    session: aiohttp.ClientSession, gateway: GatewayProcess, topic: str
-) -> int:
-    data = await graphql(
-        session, gateway, "query ($t: String!) { listeners(topic: $t) }", {"t": topic}
-    )
-    return int(data["listeners"])
 
 
 @pytest.fixture
