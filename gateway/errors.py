@@ -6,15 +6,19 @@
     ├── RequestError          the client's request cannot run (HTTP status + extensions.code)
     │   ├── BadRequestError       malformed body, missing query, wrong content type    400
     │   ├── PayloadTooLargeError  body over gateway.max_request_bytes                  413
+    │   ├── RequestTimeoutError   body not sent within limits.body_read_timeout        408
     │   ├── MethodNotAllowedError a mutation over GET, an unknown method               405
     │   ├── NotAcceptableError    an Accept header the gateway cannot answer           406
-    │   ├── OperationError        parse/validation/variable errors of the operation    400
+    │   ├── OperationError        parse/validation/variable errors, operation limits   400
     │   │   └── PersistedQueryNotFoundError  APQ: unknown hash; the client resends it with
     │   │                             its document          PERSISTED_QUERY_NOT_FOUND
     │   ├── TooManyStreamsError   stream limits reached                                429
     │   ├── HostNotAllowedError   Host is not a local name or gateway.allowed_hosts    421
     │   ├── OriginNotAllowedError Origin is not the gateway's nor in gateway.cors      403
-    │   └── PreflightRequiredError a GET/simple POST without a preflighted header (CSRF) 400
+    │   ├── PreflightRequiredError a GET/simple POST without a preflighted header (CSRF) 400
+    │   ├── UnauthenticatedError  a bad, expired or (when required) missing token       401
+    │   └── UnauthorizedError     gateway.authorization.reject_unauthorized and a field
+    │                             the token may not see         403 UNAUTHORIZED_FIELD_OR_TYPE
     ├── PlanningError         a selection no path of the query graph reaches; answered
     │                         with data: null                        QUERY_PLANNING_FAILED
     └── SubgraphError         a subgraph could not be reached or answered badly; becomes a
@@ -23,6 +27,7 @@
         ├── SubgraphTimeoutError      no answer within the timeout      SUBGRAPH_TIMEOUT
         ├── SubgraphHTTPError         a non-2xx status                  SUBGRAPH_HTTP_ERROR
         ├── SubgraphBadResponseError  not JSON, not a GraphQL response  SUBGRAPH_BAD_RESPONSE
+        │   └── SubgraphResponseTooLargeError  over max_response_bytes  SUBGRAPH_RESPONSE_TOO_LARGE
         └── SubgraphStreamError       a stream ended in upstream errors SUBGRAPH_STREAM_ERROR
 
 Every error has ``code`` (the ``extensions.code`` clients see) and ``message``.
@@ -53,13 +58,17 @@ __all__ = [
     "PlanningError",
     "PreflightRequiredError",
     "RequestError",
+    "RequestTimeoutError",
     "SubgraphBadResponseError",
     "SubgraphError",
     "SubgraphHTTPError",
+    "SubgraphResponseTooLargeError",
     "SubgraphStreamError",
     "SubgraphTimeoutError",
     "SubgraphUnreachableError",
     "TooManyStreamsError",
+    "UnauthenticatedError",
+    "UnauthorizedError",
 ]
 
 
@@ -187,6 +196,13 @@ class PayloadTooLargeError(RequestError):
     status = 413
 
 
+class RequestTimeoutError(RequestError):
+    """The client did not send its request body within the body read timeout."""
+
+    code = "REQUEST_TIMEOUT"
+    status = 408
+
+
 class MethodNotAllowedError(RequestError):
     code = "METHOD_NOT_ALLOWED"
     status = 405
@@ -199,7 +215,10 @@ class NotAcceptableError(RequestError):
 
 class OperationError(RequestError):
     """Parse, validation or variable-coercion errors (``GRAPHQL_PARSE_FAILED``,
-    ``GRAPHQL_VALIDATION_FAILED``, ``BAD_USER_INPUT``, ``OPERATION_NOT_FOUND``...)."""
+    ``GRAPHQL_VALIDATION_FAILED``, ``BAD_USER_INPUT``, ``OPERATION_NOT_FOUND``...),
+    and operation limits (``MAX_TOKENS_LIMIT``, ``MAX_DEPTH_LIMIT``,
+    ``MAX_ALIASES_LIMIT``, ``MAX_ROOT_FIELDS_LIMIT``, ``MAX_TOTAL_FIELDS_LIMIT``,
+    ``MAX_COMPLEXITY_LIMIT``: see ``gateway.limits``)."""
 
     code = "GRAPHQL_VALIDATION_FAILED"
     status = 400
@@ -235,6 +254,25 @@ class PreflightRequiredError(RequestError):
 
     code = "PREFLIGHT_REQUIRED"
     status = 400
+
+
+class UnauthenticatedError(RequestError):
+    """The request's token is invalid, expired, or missing where one is required.
+    See https://www.rfc-editor.org/rfc/rfc6750#section-3"""
+
+    code = "UNAUTHENTICATED"
+    status = 401
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, headers={"WWW-Authenticate": "Bearer"})
+
+
+class UnauthorizedError(RequestError):
+    """``reject_unauthorized``: the operation selects fields its token may not see
+    (one error per field, at its path)."""
+
+    code = "UNAUTHORIZED_FIELD_OR_TYPE"
+    status = 403
 
 
 class PlanningError(GatewayError):
@@ -279,6 +317,12 @@ class SubgraphHTTPError(SubgraphError):
 
 class SubgraphBadResponseError(SubgraphError):
     code = "SUBGRAPH_BAD_RESPONSE"
+
+
+class SubgraphResponseTooLargeError(SubgraphBadResponseError):
+    """The answer is over ``max_response_bytes``; the rest was not read."""
+
+    code = "SUBGRAPH_RESPONSE_TOO_LARGE"
 
 
 # --- Upstream streams (gateway.transports.sse) --------------------------------------

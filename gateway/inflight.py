@@ -71,7 +71,9 @@ def request_key(
         option=orjson.OPT_SORT_KEYS,
         default=repr,
     )
-    return (request.query, request.operation_name, extras, seen)
+    # What the client may not see (authorization), decided from its identity.
+    restriction = _frozen(getattr(prepared, "restriction", None))
+    return (request.query, request.operation_name, extras, seen, restriction)
 
 
 class InflightRequests(Generic[V]):

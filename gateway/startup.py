@@ -235,6 +235,8 @@ def build_transports(
             session,
             timeout=timeout,
             dedup=config.gateway.dedup_queries,
+            max_response_bytes=subgraph.max_response_bytes
+            or config.gateway.limits.subgraph_max_response_bytes,
         )
         url = subgraph.subscription_url or subgraph.routing_url
         streams: StreamTransport

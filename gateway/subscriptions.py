@@ -101,8 +101,9 @@ def _headers_key(headers: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
 
 
 def _context_key(context: RequestContext) -> tuple[tuple[str, str], ...]:
-    """The client headers a subgraph that sees all of them may depend on."""
-    return tuple(
+    """The client headers a subgraph that sees all of them may depend on, and the
+    verified claims (a WebSocket token comes in no header)."""
+    key = tuple(
         sorted(
             (name.lower(), value)
             for name, value in context.headers.items()
@@ -110,6 +111,9 @@ def _context_key(context: RequestContext) -> tuple[tuple[str, str], ...]:
             and not name.lower().startswith("sec-")
         )
     )
+    if context.claims is not None:
+        key += (("", _canonical(context.claims)),)
+    return key
 
 
 def _upstream_key(transport: Transport, request: SubgraphRequest) -> Hashable:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gc
 import traceback
+import tracemalloc
 import weakref
+from collections.abc import Callable
 
 import pytest
 from graphql import build_schema
@@ -87,3 +89,89 @@ def test_a_cached_bad_document_keeps_no_request_alive(query: str) -> None:
     assert [ref for ref in requests if ref() is not None] == []
     assert len(traceback.extract_tb(last.__traceback__)) <= 3
     assert last is not first  # each request gets its own error
+
+
+# -- bounded by bytes -------------------------------------------------------------------
+
+
+def test_entries_are_dropped_to_stay_within_the_byte_budget() -> None:
+    cache: LRU[str, int] = LRU(100, max_bytes=1000, max_entry_bytes=1000)
+    for key in "abcde":
+        cache.put(key, 0, 300)
+    assert cache.bytes <= 1000 and len(cache) == 3
+    assert "a" not in cache and "b" not in cache and "e" in cache
+
+
+def test_an_entry_above_the_entry_size_is_not_cached() -> None:
+    cache: LRU[str, int] = LRU(100, max_bytes=8000)  # entries up to 1000 bytes
+    cache.put("small", 1, 1000)
+    cache.put("huge", 2, 1001)
+    assert "small" in cache and "huge" not in cache
+    assert cache.skipped == 1 and cache.bytes == 1000
+
+
+def test_replacing_an_entry_counts_its_bytes_once() -> None:
+    cache: LRU[str, int] = LRU(100, max_bytes=1000, max_entry_bytes=1000)
+    cache.put("a", 1, 400)
+    cache.put("a", 2, 500)
+    assert cache.bytes == 500 and cache.get("a") == 2
+
+
+def _traced_growth(action: Callable[[], None]) -> int:
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        action()
+        gc.collect()
+        return tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{ hello(name: ) " + "x " * 20_000 + "}",  # a parse error, 40 KB
+        "{ " + " ".join(f"a{i}: goodbye" for i in range(300)) + " }",  # validation
+        "{ hello(name: " + '"x" ' * 10_000 + ") }",  # 40 KB, a parse error too
+    ],
+    ids=["parse error", "validation error", "long parse error"],
+)
+def test_a_thousand_repeats_of_a_bad_document_do_not_grow_memory(query: str) -> None:
+    operations = OperationCache(SCHEMA)
+    for _ in range(10):  # warm up: the failure is cached
+        _handle(operations, _Request(), query, None)
+
+    def repeat() -> None:
+        for _ in range(1000):
+            _handle(operations, _Request(), query, None)
+
+    growth = _traced_growth(repeat)
+    assert operations.parse_count == 1
+    assert growth < 64 * 1024, f"{growth} bytes kept after 1000 repeats"
+
+
+def test_a_failure_is_cached_by_hash_not_by_its_text() -> None:
+    operations = OperationCache(SCHEMA)
+    query = "{ hello(name: ) " + "x " * 200_000 + "}"  # 400 KB of text
+    _handle(operations, _Request(), query, None)
+    assert operations.entries.bytes < 4096  # the error payload only
+    [key] = list(operations.entries._entries)
+    assert all(not isinstance(part, str) or len(part) < 100 for part in key)
+
+
+def test_distinct_large_documents_stay_within_the_byte_budget() -> None:
+    budget = 1024 * 1024
+    operations = OperationCache(SCHEMA, max_bytes=budget)
+
+    def flood() -> None:
+        for i in range(60):
+            fields = " ".join(f'a{j}: hello(name: "{i}")' for j in range(20))
+            prepare(operations, GraphQLRequest(query="{ " + fields + " }"))
+
+    growth = _traced_growth(flood)
+    assert operations.parse_count == 60
+    assert operations.entries.skipped == 0 and len(operations.entries) < 60
+    assert operations.entries.bytes <= budget
+    assert growth < 2 * budget, f"{growth} bytes kept for a {budget}-byte budget"

@@ -889,3 +889,97 @@ def test_recursive_merge_keys_are_an_error_not_a_crash(tmp_path: Path) -> None:
         tmp_path, "subgraphs:\n  x: &a\n    routing_url: 'http://a/'\n    <<: *a\n"
     )
     assert exc.key_path == "subgraphs.x" and "recursive" in str(exc)
+
+
+# --- gateway.limits ---------------------------------------------------------------------
+
+
+def test_limits_accept_integers_and_cosmos_enabled_limit_form(tmp_path: Path) -> None:
+    config = load(
+        tmp_path,
+        """
+        subgraphs:
+          - name: a
+            routing_url: http://localhost:4001/graphql
+            max_response_bytes: 1MB
+            schema: {sdl: "type Query { a: Int }"}
+        gateway:
+          limits:
+            max_tokens: 5000
+            depth: {enabled: true, limit: 12}
+            aliases: {enabled: false}
+            root_fields: 10
+            total_fields: 300
+            complexity: 1000
+            default_list_size: 20
+            document_cache_bytes: 8MB
+            plan_cache_bytes: 4MB
+            subgraph_max_response_bytes: 16MB
+            body_read_timeout: 5s
+            keepalive_timeout: 2s
+        """,
+    )
+    limits = config.gateway.limits
+    assert limits.operation.max_tokens == 5000
+    assert limits.operation.depth == 12
+    assert limits.operation.aliases is None
+    assert limits.operation.root_fields == 10
+    assert limits.operation.total_fields == 300
+    assert limits.operation.complexity == 1000
+    assert limits.operation.default_list_size == 20
+    assert limits.document_cache_bytes == 8 * 1024 * 1024
+    assert limits.plan_cache_bytes == 4 * 1024 * 1024
+    assert limits.subgraph_max_response_bytes == 16 * 1024 * 1024
+    assert (limits.body_read_timeout, limits.keepalive_timeout) == (5.0, 2.0)
+    assert config.subgraphs[0].max_response_bytes == 1024 * 1024
+
+
+def test_limits_have_safe_defaults(tmp_path: Path) -> None:
+    config = load(
+        tmp_path,
+        """
+        subgraphs:
+          - name: a
+            routing_url: http://localhost:4001/graphql
+            schema: {sdl: "type Query { a: Int }"}
+        """,
+    )
+    limits = config.gateway.limits
+    assert limits.operation.max_tokens == 15_000
+    assert limits.operation.depth == 32
+    assert limits.subgraph_max_response_bytes == 64 * 1024 * 1024
+    assert limits.body_read_timeout == 30.0
+    assert config.subgraphs[0].max_response_bytes is None
+
+
+def test_an_unknown_limit_is_an_error_naming_it(tmp_path: Path) -> None:
+    exc = error(
+        tmp_path,
+        """
+        subgraphs:
+          - name: a
+            routing_url: http://localhost:4001/graphql
+            schema: {sdl: "type Query { a: Int }"}
+        gateway:
+          limits:
+            detph: 10
+        """,
+    )
+    assert exc.key_path == "gateway.limits.detph"
+    assert "depth" in str(exc)  # did you mean
+
+
+def test_an_enabled_limit_without_a_value_is_an_error(tmp_path: Path) -> None:
+    exc = error(
+        tmp_path,
+        """
+        subgraphs:
+          - name: a
+            routing_url: http://localhost:4001/graphql
+            schema: {sdl: "type Query { a: Int }"}
+        gateway:
+          limits:
+            depth: {enabled: true}
+        """,
+    )
+    assert exc.key_path == "gateway.limits.depth.limit"

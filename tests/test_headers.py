@@ -29,3 +29,28 @@ def test_each_subgraphs_headers_are_computed_once_per_request() -> None:
     )
     forward = policy.for_request(INCOMING)
     assert forward["a"] is forward["a"]
+
+
+def test_a_set_rule_takes_its_value_from_a_claim_of_the_verified_token() -> None:
+    policy = HeaderPolicy.from_rules(
+        [
+            HeaderRule(op="set", name="X-User-Id", claim="sub"),
+            HeaderRule(op="set", name="X-Roles", claim="realm.roles"),
+            HeaderRule(op="set", name="X-Missing", claim="nope"),
+        ],
+        {"a": []},
+    )
+    claims = {"sub": "u1", "realm": {"roles": ["dev", "ops"]}}
+    assert dict(policy.for_request(INCOMING, claims)["a"]) == {
+        "X-User-Id": "u1",
+        "X-Roles": "dev,ops",
+    }
+    # Without a token, nothing is set: a client header of that name is not used.
+    assert dict(policy.for_request({"X-User-Id": "forged"})["a"]) == {}
+
+
+def test_a_claim_with_a_line_break_sets_no_header() -> None:
+    policy = HeaderPolicy.from_rules(
+        [HeaderRule(op="set", name="X-User-Id", claim="sub")], {"a": []}
+    )
+    assert dict(policy.for_request({}, {"sub": "u1\r\nX-Admin: 1"})["a"]) == {}

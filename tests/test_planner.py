@@ -6,7 +6,6 @@ do not depend on composition.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -262,16 +261,6 @@ def test_printed_plan_reads_like_apollo_query_plans(supergraph: Supergraph) -> N
     assert "} =>\n" in text
 
 
-class _CountingPlanner(QueryPlanner):
-    def __init__(self, supergraph: Supergraph, gate: threading.Event) -> None:
-        super().__init__(supergraph)
-        self.gate = gate
-
-    def plan(self, operation: Operation, variables: Any = None) -> QueryPlan:
-        self.gate.wait(5)
-        return super().plan(operation, variables)
-
-
 def test_caching_planner_plans_a_repeated_operation_once(
     supergraph: Supergraph,
 ) -> None:
@@ -289,25 +278,6 @@ def test_caching_planner_keys_on_skip_include_values(supergraph: Supergraph) -> 
     assert planner.plan(op, {"r": True}) is not planner.plan(op, {"r": False})
     assert planner.plan(op, {"r": True}) is planner.plan(op, {"r": True})
     assert planner.plan_count == 2
-
-
-def test_concurrent_misses_share_one_planning(supergraph: Supergraph) -> None:
-    gate = threading.Event()
-    planner = CachingQueryPlanner(supergraph)
-    planner.planner = _CountingPlanner(supergraph, gate)
-    op = operation(supergraph, "{ topProducts { name } }")
-    results: list[QueryPlan] = []
-    threads = [
-        threading.Thread(target=lambda: results.append(planner.plan(op)))
-        for _ in range(4)
-    ]
-    for thread in threads:
-        thread.start()
-    gate.set()
-    for thread in threads:
-        thread.join(5)
-    assert len(results) == 4 and all(r is results[0] for r in results)
-    assert planner.plan_count == 1
 
 
 @pytest.mark.parametrize(
@@ -535,3 +505,35 @@ def test_mutation_fields_keep_their_order_when_a_step_waits_for_two_others() -> 
     assert next(f.subgraph for f in fetches(second)) == "a"
     assert sorted(f.subgraph for f in fetches(first)) == ["a", "b", "c", "d"]
     assert_valid_for_subgraphs(graph, query_plan)
+
+
+class _FailingPlanner(QueryPlanner):
+    def plan(self, operation: Operation, variables: Any = None) -> QueryPlan:
+        self.plan_count += 1
+        raise PlanningError("no subgraph resolves Query.nothing")
+
+
+def test_a_planning_error_is_cached_as_its_payload_and_raised_afresh(
+    supergraph: Supergraph,
+) -> None:
+    planner = CachingQueryPlanner(supergraph)
+    planner.planner = _FailingPlanner(supergraph)
+    op = operation(supergraph, "{ topProducts { name } }")
+    raised = []
+    for _ in range(3):
+        with pytest.raises(PlanningError, match=r"Query\.nothing") as caught:
+            planner.plan(op)
+        raised.append(caught.value)
+    assert planner.plan_count == 1
+    assert raised[0] is not raised[1] is not raised[2]
+    [entry] = [value for value, _ in planner.entries._entries.values()]
+    assert not isinstance(entry, BaseException)
+
+
+def test_the_plan_cache_is_bounded_by_bytes(supergraph: Supergraph) -> None:
+    planner = CachingQueryPlanner(supergraph, max_bytes=64 * 1024)
+    for first in range(1, 40):
+        op = operation(supergraph, f"{{ topProducts(first: {first}) {{ name }} }}")
+        planner.plan(op)
+    assert planner.entries.bytes <= 64 * 1024
+    assert len(planner.entries) < 39

@@ -14,8 +14,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 import gateway.http.streaming
+from gateway.errors import TooManyStreamsError
 from gateway.events import StreamEvent
-from gateway.http.streaming import StreamRegistry, stream_events
+from gateway.http.streaming import StreamLimits, StreamRegistry, stream_events
 from gateway.sse import COMPLETE, HEARTBEAT, Event, SSEDecoder, encode_next
 from tests.helpers.streams import read_until
 
@@ -165,3 +166,93 @@ async def test_a_heartbeat_that_finds_the_client_gone_ends_the_stream() -> None:
         assert len(app[REGISTRY]) == 0
     finally:
         await runner.cleanup()
+
+
+class SlowToClose:
+    """A source that never waits between events (a publish burst) and whose
+    clean-up waits (an upstream that takes a while to close). Its stream's handler
+    can only be suspended in a write, with the source at a ``yield``."""
+
+    def __init__(self) -> None:
+        self.sent = asyncio.Event()
+        self.closing = asyncio.Event()
+        self.may_finish = asyncio.Event()
+        self.closed = 0
+
+    async def events(self) -> AsyncIterator[StreamEvent]:
+        try:
+            while True:
+                yield StreamEvent(None, {"data": {"blob": "x" * 65536}})
+                self.sent.set()
+        finally:
+            self.closing.set()
+            await self.may_finish.wait()
+            self.closed += 1
+
+
+async def test_a_second_cancellation_while_the_source_closes_still_releases_the_stream(
+    aiohttp_client: ClientFactory,
+) -> None:
+    source = SlowToClose()
+    app = web.Application()
+    app[REGISTRY] = StreamRegistry()
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return await stream_events(
+            request, app[REGISTRY], source.events, heartbeat_interval=3600
+        )
+
+    app.router.add_get("/stream", handler)
+    client = await aiohttp_client(app)
+    response = await client.get("/stream")  # and never read: writes block
+    await asyncio.wait_for(source.sent.wait(), 10)
+    [stream] = app[REGISTRY].streams
+    task = stream.task
+    assert task is not None
+    task.cancel()  # the client went away while an event was being written
+    await asyncio.wait_for(source.closing.wait(), 10)
+    task.cancel()  # shutdown cancels it again while the source is closing
+    await asyncio.wait([task], timeout=10)
+    assert task.done()
+    assert len(app[REGISTRY]) == 0 and not app[REGISTRY].per_client
+    source.may_finish.set()  # the source still finishes closing, in its own task
+    for _ in range(100):
+        if source.closed:
+            break
+        await asyncio.sleep(0.01)
+    assert source.closed == 1
+    response.close()
+
+
+async def test_streams_count_per_client_id_when_the_header_is_sent(
+    aiohttp_client: ClientFactory,
+) -> None:
+    source = Source()
+    app = web.Application()
+    app[REGISTRY] = StreamRegistry(
+        StreamLimits(max_streams=10, max_streams_per_client=1)
+    )
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        try:
+            return await stream_events(
+                request, app[REGISTRY], source.events, heartbeat_interval=3600
+            )
+        except TooManyStreamsError as exc:
+            return web.json_response({"code": exc.code}, status=exc.status)
+
+    app.router.add_get("/stream", handler)
+    client = await aiohttp_client(app)
+    first = await client.get("/stream", headers={"X-Client-Id": "tests-a"})
+    await read_until(first, b'"n":1')
+    same = await client.get("/stream", headers={"X-Client-Id": "tests-a"})
+    assert same.status == 429
+    other = await client.get("/stream", headers={"X-Client-Id": "tests-b"})
+    await read_until(other, b'"n":1')
+    anonymous = await client.get("/stream")
+    await read_until(anonymous, b'"n":1')
+    assert len(app[REGISTRY]) == 3
+    source.release.set()
+    for response in (first, other, anonymous):
+        await response.read()
+    assert len(app[REGISTRY]) == 0

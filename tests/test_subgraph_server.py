@@ -536,3 +536,29 @@ async def test_a_standalone_subgraph_refuses_rebound_hosts_and_foreign_pages(
         "/graphql", json=mutation, headers={"Host": "claude:4001"}
     )
     assert await named.json() == {"data": {"bump": 1}}
+
+
+async def test_a_standalone_subgraph_applies_the_same_operation_limits(
+    client: TestClient[Any, Any],
+) -> None:
+    aliases = " ".join(f'a{i}: hello(name: "x")' for i in range(500))
+    response = await client.post("/graphql", json={"query": "{ " + aliases + " }"})
+    body = await response.json()
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["MAX_ALIASES_LIMIT"]
+    flood = "{ " + "__typename " * 50_000 + "}"
+    response = await client.post("/graphql", json={"query": flood})
+    body = await response.json()
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["MAX_TOKENS_LIMIT"]
+
+
+async def test_a_standalone_subgraph_answers_a_bad_gzip_body_with_400(
+    client: TestClient[Any, Any],
+) -> None:
+    response = await client.post(
+        "/graphql",
+        data=b"not gzip",
+        headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+    )
+    assert response.status == 400
+    body = await response.json()
+    assert body["errors"][0]["extensions"]["code"] == "BAD_CONTENT_ENCODING"

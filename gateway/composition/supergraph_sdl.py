@@ -57,6 +57,10 @@ LINK_SPEC = "https://specs.apollo.dev/link/"
 CORE_SPEC = "https://specs.apollo.dev/core/"
 INACCESSIBLE_SPEC = "https://specs.apollo.dev/inaccessible/"
 TAG_SPEC = "https://specs.apollo.dev/tag/"
+_AUTHORIZATION = ("authenticated", "requiresScopes", "policy")
+"""Kept on the subgraphs' elements (``gateway.authorization`` reads them there);
+their ``@link`` specs are https://specs.apollo.dev/authenticated/v0.1 and
+https://specs.apollo.dev/requiresScopes/v0.1."""
 
 _FED2_LINK = (
     'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: '
@@ -532,7 +536,7 @@ class _Extractor:
                 kept.append("@inaccessible")
             elif name == self.names.tag:
                 kept.append("@tag" + print_ast(directive)[len(name) + 1 :])
-            elif name in ("deprecated", "specifiedBy"):
+            elif name in ("deprecated", "specifiedBy", *_AUTHORIZATION):
                 kept.append(print_ast(directive))
         return kept
 

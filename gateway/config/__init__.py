@@ -13,6 +13,7 @@ from gateway.config.model import (
     GatewayConfig,
     HeaderRule,
     IntrospectionConfig,
+    LimitsConfig,
     SubgraphConfig,
     SubscriptionConfig,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "GatewayConfig",
     "HeaderRule",
     "IntrospectionConfig",
+    "LimitsConfig",
     "SubgraphConfig",
     "SubscriptionConfig",
     "load_config",

@@ -28,6 +28,8 @@ Our additions:
   subgraph is one line: replace ``module:`` by ``routing_url: http://host:port/graphql``
   (``subscription``/``introspection``/``timeout`` may stay in place; they apply when the
   entry is remote).
+* ``max_response_bytes`` per subgraph: the largest answer read from it (default
+  ``gateway.limits.subgraph_max_response_bytes``).
 * ``timeout`` per subgraph: seconds (``30``, ``2.5``) or a duration string (``"30s"``,
   ``"500ms"``, ``"1m30s"``; units ``ms``, ``s``, ``m``, ``h``).
 * ``subscription.protocol`` defaults to ``sse`` (Cosmo's default is ``ws``; ours is the
@@ -45,7 +47,7 @@ Our additions:
   when ``host`` is a loopback address: a request with ``Apollo-Expose-Query-Plan:
   true`` or ``X-WG-Include-Query-Plan: true`` gets ``extensions.queryPlan``),
   ``document_cache_size`` and
-  ``plan_cache_size`` (1024), ``log_level`` (info) and ``headers``: Cosmo-style rules
+  ``plan_cache_size`` (1024), ``log_level`` (info), ``limits`` and ``headers``: Cosmo-style rules
   under ``all.request`` (every subgraph) and ``subgraphs.<name>.request``; a rule is
   ``{op: propagate, named: X-Id | matching: <regex>, rename?, default?}`` or
   ``{op: set, name: X-Gateway, value: ...}``.
@@ -64,6 +66,17 @@ Our additions:
   ``stacktrace``/``exception`` are refused: use ``dev_mode``),
   ``default_extension_code`` (DOWNSTREAM_SERVICE_ERROR), ``attach_service_name``.
   See https://cosmo-docs.wundergraph.com/router/configuration
+* ``gateway.limits`` (optional): operation limits ``max_tokens`` (15000), ``depth``
+  (32), ``aliases`` (100), ``root_fields`` (64), ``total_fields`` (2000),
+  ``complexity`` (50000), each an integer or Cosmo's ``{enabled, limit}``, and
+  ``default_list_size`` (10, for complexity); ``document_cache_bytes`` and
+  ``plan_cache_bytes`` (32MB each), ``subgraph_max_response_bytes`` (64MB),
+  ``body_read_timeout`` (30s) and ``keepalive_timeout`` (15s). See ``gateway.limits``.
+* ``authentication`` (``jwt``: JWKS sources, algorithms, header, issuer, audience,
+  clock skew, scope claim) and ``authorization`` (``require_authentication``,
+  ``reject_unauthorized``, ``close_expired_streams``, ``requires_scopes``):
+  ``gateway.config.auth`` and docs/auth.md. A header ``set`` rule may take
+  ``expression: request.auth.claims.<claim>`` instead of ``value``.
 * ``${VAR}`` and ``${VAR:-default}`` are expanded in every string value (never in
   keys) from the environment; the default applies when VAR is unset or empty, an unset
   ``${VAR}`` without default is an error, and ``$${VAR}`` is a literal ``${VAR}``.
@@ -86,6 +99,7 @@ from typing import Any, cast
 from graphql import GraphQLSyntaxError, parse
 from yaml.nodes import MappingNode, Node, SequenceNode
 
+from gateway.config.auth import read_authentication, read_authorization
 from gateway.config.located import (
     LocatedReader,
     did_you_mean,
@@ -104,6 +118,7 @@ from gateway.config.model import (
     GatewayConfig,
     HeaderRule,
     IntrospectionConfig,
+    LimitsConfig,
     PersistedOperationsConfig,
     SubgraphConfig,
     SubgraphErrorPropagation,
@@ -112,6 +127,7 @@ from gateway.config.model import (
 )
 from gateway.config.supergraph_file import subgraphs_from_supergraph
 from gateway.errors import ConfigError
+from gateway.limits import OperationLimits
 
 __all__ = ["load_config"]
 
@@ -146,6 +162,7 @@ _SUBGRAPH_KEYS = (
     "subscription",
     "introspection",
     "timeout",
+    "max_response_bytes",
 )
 _SCHEMA_KEYS = ("file", "sdl", "subgraph_url", "introspection_headers")
 _SUBSCRIPTION_KEYS = (
@@ -155,6 +172,23 @@ _SUBSCRIPTION_KEYS = (
     "websocket_subprotocol",
 )
 _INTROSPECTION_KEYS = ("url", "headers")
+_OPERATION_LIMIT_KEYS = (
+    "max_tokens",
+    "depth",
+    "aliases",
+    "root_fields",
+    "total_fields",
+    "complexity",
+)
+_LIMITS_KEYS = (
+    *_OPERATION_LIMIT_KEYS,
+    "default_list_size",
+    "document_cache_bytes",
+    "plan_cache_bytes",
+    "subgraph_max_response_bytes",
+    "body_read_timeout",
+    "keepalive_timeout",
+)
 _GATEWAY_KEYS = (
     "host",
     "port",
@@ -171,6 +205,7 @@ _GATEWAY_KEYS = (
     "expose_query_plans",
     "document_cache_size",
     "plan_cache_size",
+    "limits",
     "headers",
     "log_level",
     "allowed_hosts",
@@ -181,6 +216,8 @@ _GATEWAY_KEYS = (
     "roots",
     "persisted_operations",
     "automatic_persisted_queries",
+    "authentication",
+    "authorization",
 )
 _PERSISTED_KEYS = ("manifest", "directory", "block_non_persisted_operations")
 _APQ_KEYS = ("enabled", "cache")
@@ -205,7 +242,10 @@ _ORIGIN_PATTERN = re.compile(r"\*|null|[a-z][a-z0-9+.-]*://[^/?#\s]+")
 _METHOD = re.compile(r"[A-Z]+")
 _CODE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PROPAGATE_KEYS = ("op", "named", "matching", "rename", "default")
-_SET_KEYS = ("op", "name", "value")
+_SET_KEYS = ("op", "name", "value", "expression")
+_CLAIM_EXPRESSION = re.compile(
+    r"(?:request\.auth\.)?claims\.([A-Za-z_][A-Za-z0-9_:-]*(?:\.[A-Za-z_][A-Za-z0-9_:-]*)*)"
+)
 
 
 class _Grammar(LocatedReader):
@@ -450,6 +490,12 @@ class _Grammar(LocatedReader):
             if timeout_node is not None
             else None
         )
+        size_node = value("max_response_bytes")
+        max_response_bytes = (
+            self.size(size_node, f"{path}.max_response_bytes")
+            if size_node is not None
+            else None
+        )
         return SubgraphConfig(
             name=name,
             routing_url=routing_url,
@@ -461,6 +507,7 @@ class _Grammar(LocatedReader):
             subscription=subscription,
             timeout=timeout,
             line=line_of(anchor),
+            max_response_bytes=max_response_bytes,
         )
 
     def schema(
@@ -631,6 +678,8 @@ class _Grammar(LocatedReader):
             "dev_mode": self.boolean,
             "subgraph_error_propagation": self.error_propagation,
             "roots": self.roots,
+            "authentication": lambda n, p: read_authentication(self, n, p),
+            "authorization": lambda n, p: read_authorization(self, n, p),
         }
         for name, reader in readers.items():
             if name in fields:
@@ -640,6 +689,8 @@ class _Grammar(LocatedReader):
                 fields.get("persisted_operations", (None, None))[1],
                 fields.get("automatic_persisted_queries", (None, None))[1],
             )
+        if "limits" in fields:
+            settings["limits"] = self.limits(fields["limits"][1], "gateway.limits")
         per_subgraph: dict[str, tuple[HeaderRule, ...]] = {}
         if "headers" in fields:
             settings["headers"], per_subgraph = self.headers(
@@ -799,6 +850,48 @@ class _Grammar(LocatedReader):
             self.fail(node, path, "is empty: name at least one directory")
         return tuple(roots)
 
+    def limits(self, node: Node, path: str) -> LimitsConfig:
+        """``gateway.limits``. An operation limit is an integer, or Cosmo's
+        ``{enabled: bool, limit: int}``; ``enabled: false`` turns it off."""
+        fields = self.optional_mapping(node, path, _LIMITS_KEYS)
+        operation: dict[str, Any] = {}
+        for name in _OPERATION_LIMIT_KEYS:
+            if name in fields:
+                operation[name] = self.operation_limit(
+                    fields[name][1], f"{path}.{name}"
+                )
+        if "default_list_size" in fields:
+            operation["default_list_size"] = self.integer(
+                fields["default_list_size"][1], f"{path}.default_list_size", minimum=1
+            )
+        settings: dict[str, Any] = {"operation": OperationLimits(**operation)}
+        readers: dict[str, Callable[[Node, str], Any]] = {
+            "document_cache_bytes": self.size,
+            "plan_cache_bytes": self.size,
+            "subgraph_max_response_bytes": self.size,
+            "body_read_timeout": self.duration,
+            "keepalive_timeout": self.duration,
+        }
+        for name, reader in readers.items():
+            if name in fields:
+                settings[name] = reader(fields[name][1], f"{path}.{name}")
+        return LimitsConfig(**settings)
+
+    def operation_limit(self, node: Node, path: str) -> int | None:
+        if not isinstance(node, MappingNode):
+            return self.integer(node, path, minimum=1)
+        fields = self.mapping(node, path, ("enabled", "limit"))
+        enabled = (
+            self.boolean(fields["enabled"][1], f"{path}.enabled")
+            if "enabled" in fields
+            else True
+        )
+        if not enabled:
+            return None
+        if "limit" not in fields:
+            self.fail(node, f"{path}.limit", "missing: the limit to apply")
+        return self.integer(fields["limit"][1], f"{path}.limit", minimum=1)
+
     def log_level(self, node: Node, path: str) -> str:
         level = self.string(node, path).strip().lower()
         if level not in LOG_LEVELS:
@@ -862,6 +955,14 @@ class _Grammar(LocatedReader):
             for index, item in enumerate(rules_node.value)
         )
 
+    def claim_expression(self, node: Node, path: str) -> str:
+        """Cosmo's ``request.auth.claims.sub``: the claim path."""
+        text = self.string(node, path).strip()
+        match = _CLAIM_EXPRESSION.fullmatch(text)
+        if match is None:
+            self.fail(node, path, _claim_expression_error(text))
+        return match.group(1)
+
     def header_rule(self, node: Node, path: str) -> HeaderRule:
         fields = self.pairs(node, path, "a header rule mapping")
         if "op" not in fields:
@@ -882,15 +983,22 @@ class _Grammar(LocatedReader):
             return self.string(value, f"{path}.{key}", empty=True)
 
         if op == "set":
-            for key in ("name", "value"):
-                if key not in fields:
-                    self.fail(
-                        node,
-                        f"{path}.{key}",
-                        "missing: a set rule needs name and value",
-                    )
+            if "name" not in fields or ("value" in fields) == ("expression" in fields):
+                self.fail(
+                    node,
+                    path,
+                    "a set rule needs name and value (or name and expression, not both)",
+                )
+            claim = None
+            if "expression" in fields:
+                claim = self.claim_expression(
+                    fields["expression"][1], f"{path}.expression"
+                )
             return HeaderRule(
-                op="set", name=text("name", header=True), value=text("value")
+                op="set",
+                name=text("name", header=True),
+                value=text("value"),
+                claim=claim,
             )
         if ("named" in fields) == ("matching" in fields):
             self.fail(
@@ -924,6 +1032,13 @@ class _Grammar(LocatedReader):
             rename=text("rename", header=True),
             default=text("default"),
         )
+
+
+def _claim_expression_error(text: str) -> str:
+    return (
+        f"expected request.auth.claims.<claim> (a dotted path, e.g. "
+        f"request.auth.claims.sub), got {text!r}"
+    )
 
 
 def _require_mapping(loader: LocatedReader, node: Node, path: str) -> Node:

@@ -10,8 +10,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
+from gateway.config.auth import AuthenticationConfig, AuthorizationConfig
 from gateway.config.located import did_you_mean
 from gateway.errors import ConfigError
+from gateway.limits import OperationLimits
 
 __all__ = [
     "DEFAULT_CORS_HEADERS",
@@ -27,6 +29,7 @@ __all__ = [
     "HeaderOp",
     "HeaderRule",
     "IntrospectionConfig",
+    "LimitsConfig",
     "PersistedOperationsConfig",
     "SubgraphConfig",
     "SubgraphErrorPropagation",
@@ -72,6 +75,9 @@ class HeaderRule:
     default: str | None = None
     name: str | None = None
     value: str | None = None
+    claim: str | None = None
+    """A ``set`` rule's value from the request's verified token: a dotted claim
+    path (``sub``), from ``expression: request.auth.claims.sub``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +116,9 @@ class SubgraphConfig:
     timeout: float | None = None
     headers: tuple[HeaderRule, ...] = ()
     line: int | None = None
+    max_response_bytes: int | None = None
+    """The largest answer read from this subgraph (default:
+    ``gateway.limits.subgraph_max_response_bytes``)."""
 
     @property
     def subscription_url(self) -> str | None:
@@ -170,6 +179,24 @@ class SubgraphErrorPropagation:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitsConfig:
+    """``gateway.limits``: what one client can make the gateway spend."""
+
+    operation: OperationLimits = field(default_factory=OperationLimits)
+    """Tokens, depth, aliases, root fields, total fields and complexity of a document."""
+    document_cache_bytes: int = 32 * MEGABYTE
+    """Byte budget of the parsed-document cache (estimated sizes)."""
+    plan_cache_bytes: int = 32 * MEGABYTE
+    """Byte budget of the query-plan cache (estimated sizes)."""
+    subgraph_max_response_bytes: int = 64 * MEGABYTE
+    """The largest answer read from a subgraph (per subgraph: ``max_response_bytes``)."""
+    body_read_timeout: float = 30.0
+    """Seconds a client has to send a request body."""
+    keepalive_timeout: float = 15.0
+    """Seconds an idle keep-alive connection stays open."""
+
+
+@dataclass(frozen=True, slots=True)
 class GatewayConfig:
     """The ``gateway:`` section; ``GatewayConfig()`` is the default gateway."""
 
@@ -219,6 +246,8 @@ class GatewayConfig:
     in-process subgraph that declares it takes them (``gateway.local.settings``),
     unless its own ``options.roots`` says otherwise. Empty: each subgraph's default,
     the current directory."""
+    authentication: AuthenticationConfig = field(default_factory=AuthenticationConfig)
+    authorization: AuthorizationConfig = field(default_factory=AuthorizationConfig)
 
     @property
     def query_plans_exposed(self) -> bool:
@@ -226,6 +255,8 @@ class GatewayConfig:
         if self.expose_query_plans is not None:
             return self.expose_query_plans
         return self.host in ("localhost", "::1") or self.host.startswith("127.")
+
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
 
 
 @dataclass(frozen=True, slots=True)

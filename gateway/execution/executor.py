@@ -129,6 +129,7 @@ class Executor:
         """The response body for ``plan``: ``{"data": ..., "errors": [...]}``
         (``errors`` only when there are some). Never raises for subgraph faults."""
         run = _Run({}, variables, context or RequestContext())
+        run.errors.extend(dict(error) for error in plan.errors)
         node = plan.node
         if plan.passthrough and isinstance(node, Fetch):
             # One subgraph answers everything exactly as asked: when it reports no
@@ -160,6 +161,7 @@ class Executor:
             dict(event.get("data") or {}), variables, context or RequestContext()
         )
         run.owned.share()  # every subscriber of the upstream stream holds the event
+        run.errors.extend(dict(error) for error in plan.errors)
         run.errors.extend(
             self.errors.subgraph_error(e, service) for e in event.get("errors") or ()
         )

@@ -21,6 +21,8 @@ from aiohttp import web
 from multidict import CIMultiDictProxy
 
 from gateway import collector
+from gateway.authentication import Identity
+from gateway.authorization import AccessRules, Authorizer
 from gateway.config import Config
 from gateway.engine import Engine
 from gateway.errors import (
@@ -33,6 +35,14 @@ from gateway.errors import (
 )
 from gateway.events import StreamEvent
 from gateway.headers import HeaderPolicy
+from gateway.http import noise
+from gateway.http.auth import (
+    AUTHENTICATION,
+    identify,
+    install_authentication,
+    until_expiry,
+)
+from gateway.http.body import handler_args
 from gateway.http.graphql import (
     APPLICATION_JSON,
     EVENT_STREAM,
@@ -44,13 +54,13 @@ from gateway.http.graphql import (
     read_graphql_request,
 )
 from gateway.http.multipart import MultipartEncoder
-from gateway.http.origins import origin_allowed
 from gateway.http.playground import add_playground_routes, playground_response
-from gateway.http.security import SecurityPolicy, install_security
+from gateway.http.security import SECURITY, SecurityPolicy, install_security
 from gateway.http.single_connection import SingleConnections, wants_single_connection
 from gateway.http.streaming import (
     StreamLimits,
     StreamRegistry,
+    client_key,
     last_event_id,
     run_stream,
     stream_events,
@@ -101,8 +111,6 @@ class GatewayState:
     headers: HeaderPolicy = field(default_factory=HeaderPolicy)
     """Which client headers each subgraph is sent (decided here, at the edge)."""
     sockets: Sockets = field(default_factory=Sockets)
-    allow_origins: tuple[str, ...] | None = None
-    """Browser origins allowed to open a WebSocket (None: local pages only)."""
     persisted: PersistedDocuments = field(default_factory=PersistedDocuments)
     """APQ's store and the trusted documents."""
     connections: SingleConnections | None = None
@@ -153,11 +161,14 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
         return not_ready_response(json_media)
     try:
         graphql_request = await read_graphql_request(
-            request, state.config.gateway.max_request_bytes
+            request,
+            state.config.gateway.max_request_bytes,
+            body_timeout=state.config.gateway.limits.body_read_timeout,
         )
         graphql_request = state.persisted.resolve(graphql_request)
+        identity = await identify(request)
         try:
-            prepared = engine.prepare(graphql_request)
+            prepared = await engine.prepare_async(graphql_request, identity)
         except OperationError as exc:
             if single.media == EVENT_STREAM and exc.code != "GRAPHQL_PARSE_FAILED":
                 # Accepted as a stream: the errors are its one event.
@@ -174,8 +185,11 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
         context = RequestContext(
             headers=request.headers,
             remote=request.remote,
-            forward=state.headers.for_request(request.headers),
+            forward=state.headers.for_request(
+                request.headers, identity.claims if identity else None
+            ),
             request_id=new_request_id(),
+            claims=identity.claims if identity else None,
         )
         answer = negotiated.stream if kind == "subscription" else single
         if answer is None:
@@ -185,7 +199,9 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
                 code="SUBSCRIPTION_REQUIRES_STREAM",
             )
         if answer.streams:
-            return await _stream(request, state, engine, prepared, context, answer)
+            return await _stream(
+                request, state, engine, prepared, context, answer, identity
+            )
     except RequestError as exc:
         # A stream request that fails before its stream starts keeps its 4xx.
         return error_response(exc, json_media, keep_status=single.streams)
@@ -262,12 +278,15 @@ async def _stream(
     prepared: Prepared,
     context: RequestContext,
     answer: Answer,
+    identity: Identity | None = None,
 ) -> web.StreamResponse:
-    events = _events(request, engine, prepared, context)
+    events = until_expiry(
+        request, identity, _events(request, engine, prepared, context)
+    )
     gateway = state.config.gateway
     if answer.media == MULTIPART_MIXED:
         assert answer.multipart_spec is not None
-        stream = state.streams.open(request.remote or "unknown")
+        stream = state.streams.open(client_key(request))
         encoder = MultipartEncoder(request, answer.multipart_spec)
         await run_stream(
             state.streams,
@@ -331,7 +350,7 @@ async def _single_connection(
             request, state.config.gateway.max_request_bytes
         )
         graphql_request = state.persisted.resolve(graphql_request)
-        prepared = engine.prepare(graphql_request)
+        prepared = await engine.prepare_async(graphql_request)
         context = RequestContext(
             headers=request.headers,
             remote=request.remote,
@@ -347,16 +366,28 @@ async def _single_connection(
         return error_response(exc, APPLICATION_JSON, keep_status=True)
 
 
-def _operation_runner(engine: Engine, persisted: PersistedDocuments) -> OperationRunner:
+def _operation_runner(
+    engine: Engine, persisted: PersistedDocuments, upgrade: web.Request
+) -> OperationRunner:
     """How a socket runs one operation: the same persisted documents, prepare,
-    execute and subscribe as over HTTP (mutations too: a socket is not a GET)."""
+    authorization, execute and subscribe as over HTTP (mutations too: a socket is
+    not a GET); a subscription ends when the connection's token expires."""
+    jwt = upgrade.app[STATE].config.gateway.authentication.jwt
+    scope_claim = jwt.scope_claim if jwt is not None else "scope"
 
     def run(
         graphql_request: GraphQLRequest, context: RequestContext
     ) -> Callable[[], AsyncIterator[StreamEvent]]:
-        prepared = engine.prepare(persisted.resolve(graphql_request))
+        identity = (
+            Identity.from_claims(context.claims, scope_claim)
+            if context.claims is not None
+            else None
+        )
+        prepared = engine.prepare(persisted.resolve(graphql_request), identity)
         if prepared.operation.kind == "subscription":
-            return lambda: engine.subscribe(prepared, context)
+            return until_expiry(
+                upgrade, identity, lambda: engine.subscribe(prepared, context)
+            )
 
         async def single() -> AsyncIterator[StreamEvent]:
             yield StreamEvent(None, await engine.execute(prepared, context))
@@ -371,27 +402,53 @@ async def _websocket(request: web.Request, state: GatewayState) -> web.StreamRes
     if engine is None or state.shutting_down:
         return not_ready_response(APPLICATION_JSON)
     policy = state.headers
+    edge = request.app.get(AUTHENTICATION)
 
-    def context(headers: CIMultiDictProxy[str], remote: str | None) -> RequestContext:
+    async def context(
+        headers: CIMultiDictProxy[str], remote: str | None
+    ) -> RequestContext:
+        # The token comes in the upgrade's headers or the connection_init payload's
+        # (merged into ``headers``); a bad one refuses the connection (4403).
+        identity = await edge.identify(headers) if edge is not None else None
+        claims = identity.claims if identity is not None else None
         return RequestContext(
-            headers=headers, remote=remote, forward=policy.for_request(headers)
+            headers=headers,
+            remote=remote,
+            forward=policy.for_request(headers, claims),
+            request_id=new_request_id(),
+            claims=claims,
         )
 
     gateway = state.config.gateway
     return await serve_websocket(
         request,
         state.sockets,
-        _operation_runner(engine, state.persisted),
+        _operation_runner(engine, state.persisted, request),
         context,
         SocketOptions(
             registry=state.streams,
             heartbeat_interval=gateway.heartbeat_interval,
-            origin_check=lambda upgrade: origin_allowed(
-                upgrade.headers.get("Origin"), state.allow_origins
-            ),
+            origin_check=_socket_origin_check(request.app[SECURITY]),
             max_message_bytes=gateway.max_request_bytes,
         ),
     )
+
+
+def _socket_origin_check(policy: SecurityPolicy) -> Callable[[web.Request], bool]:
+    """Browsers apply no same-origin rule to WebSockets, so the upgrade's ``Origin``
+    passes the same test as any request (``gateway.cors``; CVE-2025-52882's hole).
+    The security middleware has already refused others; this keeps the socket's own
+    check in agreement with it rather than stricter."""
+
+    def check(upgrade: web.Request) -> bool:
+        origin = upgrade.headers.get("Origin")
+        return (
+            origin is None
+            or policy.same_origin(upgrade, origin)
+            or policy.origins.allows(origin)
+        )
+
+    return check
 
 
 async def _stream_errors(
@@ -449,12 +506,17 @@ async def _subgraphs_and_engine(app: web.Application) -> AsyncIterator[None]:
         supergraph = await compose_config(config, locals_, state.session)
         transports = build_transports(config, locals_, state.session)
         state.supergraph = supergraph
+        limits = config.gateway.limits
         state.engine = Engine(
             supergraph,
             transports,
             document_cache_size=config.gateway.document_cache_size,
             plan_cache_size=config.gateway.plan_cache_size,
             errors=error_policy(config),
+            document_cache_bytes=limits.document_cache_bytes,
+            plan_cache_bytes=limits.plan_cache_bytes,
+            limits=limits.operation,
+            authorizer=_authorizer(config, supergraph),
         )
         logger.info(
             "gateway ready: %d subgraph(s): %s",
@@ -466,6 +528,25 @@ async def _subgraphs_and_engine(app: web.Application) -> AsyncIterator[None]:
         )
         yield
         state.engine = None
+
+
+def _authorizer(config: Config, supergraph: Supergraph) -> Authorizer | None:
+    """``@authenticated``/``@requiresScopes`` enforcement, when a field has one."""
+    rules = AccessRules.from_supergraph(
+        supergraph, config.gateway.authorization.requires_scopes
+    )
+    if not rules:
+        return None
+    if config.gateway.authentication.jwt is None:
+        logger.warning(
+            "some fields need a token (@authenticated/@requiresScopes) but "
+            "gateway.authentication.jwt is not configured: they are always null"
+        )
+    return Authorizer(
+        rules,
+        reject=config.gateway.authorization.reject_unauthorized,
+        cache_size=config.gateway.plan_cache_size,
+    )
 
 
 async def _on_shutdown(app: web.Application) -> None:
@@ -495,7 +576,10 @@ def persisted_documents(config: Config) -> PersistedDocuments:
 
 def create_app(config: Config) -> web.Application:
     """The gateway as an aiohttp application."""
-    app = web.Application(client_max_size=config.gateway.max_request_bytes)
+    app = web.Application(
+        client_max_size=config.gateway.max_request_bytes,
+        handler_args=handler_args(config.gateway.limits.keepalive_timeout),
+    )
     limits = StreamLimits(
         max_streams=config.gateway.max_streams,
         max_streams_per_client=config.gateway.max_streams_per_client,
@@ -522,6 +606,7 @@ def create_app(config: Config) -> web.Application:
     app.router.add_get("/health/live", health_handler)
     app.router.add_get("/health/ready", ready_handler)
     app.cleanup_ctx.append(_client_session)
+    install_authentication(app, config, lambda: app[STATE].session)
     app.cleanup_ctx.append(_subgraphs_and_engine)
     app.on_shutdown.append(_on_shutdown)
     app.on_cleanup.append(_close_connections)
@@ -531,6 +616,7 @@ def create_app(config: Config) -> web.Application:
 def run_app(config: Config, loop: asyncio.AbstractEventLoop) -> None:
     """Serve the gateway on ``loop`` until SIGINT/SIGTERM."""
     host, port = config.gateway.host, config.gateway.port
+    noise.install()
 
     def announce(message: object) -> None:
         del message

@@ -22,6 +22,7 @@ from gateway.errors import (
     PayloadTooLargeError,
     RequestError,
 )
+from gateway.http.body import read_body
 from gateway.operation import GraphQLRequest
 
 __all__ = [
@@ -234,8 +235,11 @@ def _graphql_request(
     )
 
 
-async def read_graphql_request(request: web.Request, max_bytes: int) -> GraphQLRequest:
-    """GET query parameters or a POST JSON body, as a ``GraphQLRequest``."""
+async def read_graphql_request(
+    request: web.Request, max_bytes: int, *, body_timeout: float = 30.0
+) -> GraphQLRequest:
+    """GET query parameters or a POST JSON body, as a ``GraphQLRequest``. The body
+    is read within ``max_bytes`` and ``body_timeout`` seconds (``read_body``)."""
     if request.method == "GET":
         return _graphql_request(dict(request.query), from_query_string=True)
     if request.method != "POST":
@@ -255,16 +259,7 @@ async def read_graphql_request(request: web.Request, max_bytes: int) -> GraphQLR
             code="UNSUPPORTED_MEDIA_TYPE",
             status=415,
         )
-    try:
-        body = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise PayloadTooLargeError(
-            f"the request body is over the limit of {max_bytes} bytes"
-        ) from None
-    if len(body) > max_bytes:
-        raise PayloadTooLargeError(
-            f"the request body is over the limit of {max_bytes} bytes"
-        )
+    body = await read_body(request, max_bytes, body_timeout)
     try:
         params = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -308,9 +303,13 @@ def error_response(
         and not keep_status
     ):
         status = 200
-    return json_response(
+    response = json_response(
         {"errors": exc.graphql_errors()},
         media,
         status=status,
         headers=exc.headers or None,
     )
+    if status in (408, 413):
+        # The body was not read to its end: the connection cannot be reused.
+        response.force_close()
+    return response

@@ -34,6 +34,7 @@ from gateway.events import StreamEvent
 from gateway.http.streaming import (
     SSE_HEADERS,
     StreamRegistry,
+    client_key,
     run_stream,
     shutdown_payload,
 )
@@ -148,7 +149,7 @@ class SingleConnections:
                     status=406,
                 )
             )
-        client = request.remote or "unknown"
+        client = client_key(request)
         held = sum(1 for c in self.connections.values() if c.client == client)
         if len(self.connections) >= self.registry.limits.max_streams:
             return _json_error(

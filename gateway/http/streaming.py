@@ -10,7 +10,7 @@ SSE: one response per operation. Headers are flushed before the first event; eac
 result is an ``event: next`` frame with an ``id:``; the stream always ends with
 ``event: complete`` (after an error event when something failed); an idle stream gets
 a heartbeat comment every ``heartbeat_interval`` seconds. Stream limits (in total and
-per client address) answer 429 before anything is streamed. At shutdown every open
+per client: address and ``X-Client-Id``) answer 429 before anything is streamed. At shutdown every open
 stream gets a last ``next`` whose error says so (``extensions.code: SHUTTING_DOWN``),
 then ``complete``.
 
@@ -21,7 +21,6 @@ https://html.spec.whatwg.org/multipage/server-sent-events.html
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import logging
 import math
@@ -38,11 +37,13 @@ from gateway.masking import ErrorPolicy
 from gateway.sse import COMPLETE, HEARTBEAT, encode_next
 
 __all__ = [
+    "CLIENT_ID_HEADER",
     "SSE_HEADERS",
     "SSEEncoder",
     "StreamEncoder",
     "StreamLimits",
     "StreamRegistry",
+    "client_key",
     "last_event_id",
     "run_stream",
     "shutdown_payload",
@@ -282,6 +283,22 @@ class StreamRegistry:
                 stream.gone()
 
 
+CLIENT_ID_HEADER = "X-Client-Id"
+_CLIENT_ID_MAX = 128
+
+
+def client_key(request: web.Request) -> str:
+    """Who a stream counts against for ``max_streams_per_client``: the client's
+    address, and its ``X-Client-Id`` header when it sends one (every local client
+    shares 127.0.0.1, so a test harness or an app names itself to get its own
+    share). The header cannot lift the total ``max_streams``."""
+    remote = request.remote or "unknown"
+    client_id = request.headers.get(CLIENT_ID_HEADER)
+    if not client_id:
+        return remote
+    return f"{remote} {client_id[:_CLIENT_ID_MAX]}"
+
+
 def last_event_id(request: web.Request) -> str | None:
     """The id a reconnecting client last saw: the ``Last-Event-ID`` header, or a
     ``lastEventId`` query parameter for EventSource polyfills that cannot set it."""
@@ -402,13 +419,11 @@ async def run_stream(
     except (ConnectionResetError, ConnectionError) as exc:
         logger.debug("client went away: %r", exc)
     finally:
-        registry.stop(stream)
-        if iterator is not None:
-            aclose = getattr(iterator, "aclose", None)
-            if aclose is not None:
-                with contextlib.suppress(Exception):
-                    await aclose()
+        # The registry entry goes first, synchronously: nothing below (a second
+        # cancellation while the source closes, an error of the source) can skip it.
         registry.close(stream)
+        if iterator is not None:
+            await _close_source(iterator)
 
 
 async def stream_events(
@@ -423,7 +438,7 @@ async def stream_events(
     """Send ``events()`` to the client as an event stream (``run_stream`` with the
     SSE encoder). The limits answer 429 (``TooManyStreamsError``) before anything
     is streamed; ``on_open`` runs once the headers are flushed."""
-    stream = registry.open(request.remote or "unknown")
+    stream = registry.open(client_key(request))
     encoder = SSEEncoder(request)
     await run_stream(
         registry,
@@ -435,3 +450,24 @@ async def stream_events(
         on_open=on_open,
     )
     return encoder.response
+
+
+async def _close_source(iterator: AsyncIterator[StreamEvent]) -> None:
+    """Close an event source; its upstream is released even if this task is
+    cancelled (again) meanwhile: the close runs in a task of its own."""
+    aclose = getattr(iterator, "aclose", None)
+    if aclose is None:
+        return
+    closing = asyncio.ensure_future(aclose())
+    try:
+        await asyncio.shield(closing)
+    except asyncio.CancelledError:
+        closing.add_done_callback(_log_close_error)
+        raise
+    except Exception:
+        logger.debug("closing an event source failed", exc_info=True)
+
+
+def _log_close_error(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.debug("closing an event source failed", exc_info=task.exception())

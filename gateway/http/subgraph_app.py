@@ -36,6 +36,8 @@ from gateway.errors import (
     SubgraphStreamError,
 )
 from gateway.events import EVENT_ID, StreamEvent
+from gateway.http import noise
+from gateway.http.body import handler_args
 from gateway.http.graphql import (
     APPLICATION_JSON,
     EVENT_STREAM,
@@ -55,7 +57,13 @@ from gateway.http.websocket import (
 )
 from gateway.local.subgraph import LocalSubgraph
 from gateway.masking import new_request_id
-from gateway.operation import GraphQLRequest, OperationCache, Prepared, prepare
+from gateway.operation import (
+    GraphQLRequest,
+    OperationCache,
+    Prepared,
+    prepare,
+    prepare_async,
+)
 from gateway.transports.base import RequestContext
 from gateway.transports.inprocess import result_to_dict, subscribe_local
 
@@ -89,12 +97,12 @@ class SubgraphServerState:
 SUBGRAPH = web.AppKey("subgraph", SubgraphServerState)
 
 
-def _prepare(
+async def _prepare(
     state: SubgraphServerState, request: web.Request, gql: GraphQLRequest
 ) -> Prepared:
     """The gateway's prepare path against the subgraph's schema, then the HTTP rule
     (no mutation over GET)."""
-    prepared = prepare(state.operations, gql)
+    prepared = await prepare_async(state.operations, gql)
     if request.method == "GET" and prepared.operation.kind == "mutation":
         raise MethodNotAllowedError(
             "mutations are not allowed over GET; use POST", headers={"Allow": "POST"}
@@ -241,7 +249,7 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
     try:
         gql = await read_graphql_request(request, state.max_request_bytes)
         try:
-            prepared = _prepare(state, request, gql)
+            prepared = await _prepare(state, request, gql)
         except OperationError as exc:
             if media == EVENT_STREAM and exc.code != "GRAPHQL_PARSE_FAILED":
                 # Accepted as a stream: the errors are its one event, then complete.
@@ -345,6 +353,7 @@ def create_subgraph_app(
     max_streams: int = 100_000,
     host: str = "127.0.0.1",
     allowed_hosts: tuple[str, ...] = (),
+    keepalive_timeout: float = 15.0,
 ) -> web.Application:
     """An aiohttp application serving ``local`` at ``/graphql``, ``/graphql/stream``
     and ``/health``, behind the gateway's browser guards (``gateway.http.security``:
@@ -353,7 +362,10 @@ def create_subgraph_app(
     Every stream comes from one client (the gateway) in the usual setup, so the
     per-client stream limit is the total one.
     """
-    app = web.Application(client_max_size=max_request_bytes)
+    app = web.Application(
+        client_max_size=max_request_bytes,
+        handler_args=handler_args(keepalive_timeout),
+    )
     install_security(
         app,
         SecurityPolicy.build(
@@ -397,6 +409,7 @@ def run_subgraph(
         host=host,
         allowed_hosts=allowed_hosts,
     )
+    noise.install()
     web.run_app(
         app,
         host=host,

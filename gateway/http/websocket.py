@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +45,12 @@ from gateway.events import EVENT_ID, StreamEvent
 from gateway.headers import HOP_BY_HOP
 from gateway.http.graphql import APPLICATION_JSON, error_response
 from gateway.http.origins import origin_allowed
-from gateway.http.streaming import StreamRegistry, run_stream, shutdown_payload
+from gateway.http.streaming import (
+    StreamRegistry,
+    client_key,
+    run_stream,
+    shutdown_payload,
+)
 from gateway.operation import GraphQLRequest
 from gateway.transports.base import RequestContext
 
@@ -72,9 +78,12 @@ OperationRunner = Callable[[GraphQLRequest, RequestContext], EventsFactory]
 one) and returns what streams its results: a subscription's events, or the one
 result of a query or mutation."""
 
-ContextFactory = Callable[[CIMultiDictProxy[str], str | None], RequestContext]
+ContextFactory = Callable[
+    [CIMultiDictProxy[str], str | None], RequestContext | Awaitable[RequestContext]
+]
 """The ``RequestContext`` of a socket's operations, from its client headers and
-address (the gateway adds the headers each subgraph is sent)."""
+address (the gateway adds the headers each subgraph is sent, and checks a token
+they carry: a ``RequestError`` here refuses the connection, 4403)."""
 
 # Close codes of graphql-transport-ws (PROTOCOL.md) and RFC 6455.
 CLOSE_NORMAL = 1000
@@ -82,6 +91,7 @@ CLOSE_GOING_AWAY = 1001
 CLOSE_INTERNAL_ERROR = 4500
 CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
 CLOSE_INIT_TIMEOUT = 4408
 CLOSE_SUBSCRIBER_EXISTS = 4409
 CLOSE_TOO_MANY_INITS = 4429
@@ -305,7 +315,7 @@ class _Connection:
         self.run = run
         self.make_context = make_context
         self.options = options
-        self.client = request.remote or "unknown"
+        self.client = client_key(request)
         self.context: RequestContext | None = None
         """Set by ``connection_init``; operations run with it."""
         self.init_seen = False
@@ -396,7 +406,7 @@ class _Connection:
         else:
             await self._legacy(kind, message)
 
-    def _init(self, message: dict[str, Any]) -> None:
+    async def _init(self, message: dict[str, Any]) -> None:
         payload = message.get("payload")
         if payload is not None and not isinstance(payload, dict):
             raise _Close(
@@ -404,13 +414,19 @@ class _Connection:
             )
         self.init_seen = True
         headers = init_headers(self.request.headers, payload)
-        self.context = self.make_context(headers, self.request.remote)
+        try:
+            context = self.make_context(headers, self.request.remote)
+            if inspect.isawaitable(context):
+                context = await context
+        except RequestError as exc:  # a bad or missing token (gateway.authentication)
+            raise _Close(CLOSE_FORBIDDEN, f"Forbidden: {exc.message}"[:120]) from None
+        self.context = context
 
     async def _transport_ws(self, kind: str, message: dict[str, Any]) -> None:
         if kind == "connection_init":
             if self.init_seen:
                 raise _Close(CLOSE_TOO_MANY_INITS, "Too many initialisation requests")
-            self._init(message)
+            await self._init(message)
             await self.send({"type": "connection_ack"})
         elif kind == "ping":
             pong: dict[str, Any] = {"type": "pong"}
@@ -444,7 +460,7 @@ class _Connection:
     async def _legacy(self, kind: str, message: dict[str, Any]) -> None:
         if kind == "connection_init":
             try:
-                self._init(message)
+                await self._init(message)
             except _Close as close:
                 await self.send(
                     {"type": "connection_error", "payload": {"message": close.reason}}

@@ -189,6 +189,9 @@ class QueryPlan:
     """``node`` is one root fetch whose operation asks exactly what the client asked
     (no keys, no internal aliases, no abstract types): an error-free answer is the
     response as it is."""
+    errors: tuple[Mapping[str, Any], ...] = ()
+    """Errors known before any fetch, reported with the answer (fields the client's
+    token may not see, ``gateway.authorization``)."""
 
 
 # -- printer ---------------------------------------------------------------------------

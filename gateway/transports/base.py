@@ -68,6 +68,10 @@ class RequestContext:
     request_id: str | None = None
     """Names this request in the gateway's log (and in ``extensions.requestId`` of
     an internal error)."""
+    claims: Mapping[str, Any] | None = None
+    """The verified token's claims (``gateway.authentication``), ``None`` without
+    one. In-process subgraphs read them here; remote subgraphs get only what the
+    header rules set from them."""
 
     def headers_to(self, service: str) -> Mapping[str, str]:
         """The headers to send subgraph ``service``."""

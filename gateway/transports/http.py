@@ -4,6 +4,11 @@ One ``aiohttp.ClientSession`` is shared by every transport (connection pooling);
 aiohttp, OS and JSON exceptions become ``gateway.errors.SubgraphError`` in
 ``gateway.transports.boundary``. See https://graphql.github.io/graphql-over-http/draft/#sec-POST
 
+An answer is read in chunks up to ``max_response_bytes`` (64 MB by default): a larger
+one (by its ``Content-Length`` or by what arrived) fails the fetch with
+``SubgraphResponseTooLargeError`` and the connection is dropped without reading the
+rest.
+
 Identical queries in flight at the same time (same body, same propagated headers) share
 one upstream request when ``dedup`` is on, and one decoded answer: when several
 fetches waited, each gets it as a ``SharedResult``, which the executor never changes
@@ -22,7 +27,7 @@ import aiohttp
 import orjson
 from graphql import OperationDefinitionNode, OperationType
 
-from gateway.errors import SubgraphError
+from gateway.errors import SubgraphError, SubgraphResponseTooLargeError
 from gateway.transports.base import SharedResult, SubgraphRequest, SubgraphResult
 from gateway.transports.boundary import decode_graphql_response, mapped_errors
 
@@ -32,6 +37,8 @@ logger = logging.getLogger("gateway.transports.http")
 
 
 _ACCEPT = "application/graphql-response+json, application/json;q=0.9"
+
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
 
 _Key = tuple[bytes, tuple[tuple[str, str], ...]]
@@ -93,8 +100,10 @@ class HTTPTransport:
         *,
         timeout: float = 30.0,
         dedup: bool = False,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self.name = name
+        self.max_response_bytes = max_response_bytes
         self.url = url
         self._session = session
         self._timeout = aiohttp.ClientTimeout(total=timeout)
@@ -141,9 +150,33 @@ class HTTPTransport:
             async with self._session.post(
                 self.url, data=body, headers=headers, timeout=self._timeout
             ) as response:
-                return _Raw(
-                    await response.read(), response.status, response.content_type
-                )
+                body = await self._read_capped(response)
+                return _Raw(body, response.status, response.content_type)
+
+    async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes:
+        """The body, or ``SubgraphResponseTooLargeError`` as soon as it is known
+        to be over the limit (the connection is then closed, the rest unread)."""
+        limit = self.max_response_bytes
+        length = response.content_length
+        if length is not None and length > limit:
+            response.close()
+            raise self._too_large(f"announces {length} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.content.iter_chunked(256 * 1024):
+            size += len(chunk)
+            if size > limit:
+                response.close()
+                raise self._too_large(f"sent more than {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _too_large(self, what: str) -> SubgraphResponseTooLargeError:
+        return SubgraphResponseTooLargeError(
+            f"subgraph {self.name!r} answer {what}; the limit is "
+            f"{self.max_response_bytes} bytes",
+            service=self.name,
+        )
 
     async def subscribe(
         self, request: SubgraphRequest

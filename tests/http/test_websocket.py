@@ -386,11 +386,10 @@ async def test_the_upgrade_checks_origin_against_the_allow_list(
 async def test_a_configured_allow_list_replaces_the_local_default(
     aiohttp_client: Any, tmp_path: Path
 ) -> None:
-    # gateway.cors (the edge's Origin check, before any handler) admits the page;
-    # the socket's own allow-list then decides.
+    # gateway.cors decides for sockets as for every request: the configured list
+    # replaces the local default.
     cors = "  cors:\n    allow_origins: ['https://app.example']\n"
     app = create_app(load_config(write_config(tmp_path, cors)))
-    app[STATE].allow_origins = ("https://app.example",)
     client = await aiohttp_client(app)
     ws = await client.ws_connect(
         "/graphql", protocols=(TRANSPORT_WS,), headers={"Origin": "https://app.example"}

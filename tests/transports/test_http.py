@@ -8,6 +8,7 @@ import socket
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -15,6 +16,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from gateway.errors import (
     SubgraphBadResponseError,
     SubgraphHTTPError,
+    SubgraphResponseTooLargeError,
     SubgraphTimeoutError,
     SubgraphUnreachableError,
 )
@@ -34,6 +36,7 @@ class Rule:
         self.default = fields.get("default")
         self.name = fields.get("name")
         self.value = fields.get("value")
+        self.claim = fields.get("claim")
 
 
 async def _serve(aiohttp_server: Any, handler: Any) -> str:
@@ -286,3 +289,62 @@ async def test_a_cancelled_waiter_does_not_cancel_the_shared_request(
     release.set()
     assert await second == {"data": {"n": 1}}
     assert len(seen) == 1
+
+
+# -- answer size ------------------------------------------------------------------------
+
+
+async def test_an_answer_over_the_size_limit_fails_without_reading_the_rest(
+    aiohttp_server: Any, session: aiohttp.ClientSession
+) -> None:
+    sent: list[int] = []
+    finished = asyncio.Event()
+
+    async def endless(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        try:
+            await response.write(b'{"data": {"blob": "')
+            for _ in range(10_000):  # 640 MB if anyone read it all
+                await response.write(b"x" * 65536)
+                sent.append(1)
+        except (ConnectionError, RuntimeError):
+            pass
+        finally:
+            finished.set()
+        return response
+
+    url = await _serve(aiohttp_server, endless)
+    transport = HTTPTransport("big", url, session, max_response_bytes=1024 * 1024)
+    with pytest.raises(SubgraphResponseTooLargeError) as caught:
+        await transport.fetch(SubgraphRequest("{ blob }"))
+    assert caught.value.code == "SUBGRAPH_RESPONSE_TOO_LARGE"
+    assert caught.value.service == "big"
+    await asyncio.wait_for(finished.wait(), 10)
+    assert len(sent) < 200  # the connection was dropped, not drained
+
+
+async def test_a_content_length_over_the_limit_is_refused_before_reading(
+    aiohttp_server: Any, session: aiohttp.ClientSession
+) -> None:
+    async def big(request: web.Request) -> web.Response:
+        return web.Response(body=b"x" * 300_000, content_type="application/json")
+
+    url = await _serve(aiohttp_server, big)
+    transport = HTTPTransport("big", url, session, max_response_bytes=100_000)
+    with pytest.raises(SubgraphResponseTooLargeError, match="announces 300000"):
+        await transport.fetch(SubgraphRequest("{ blob }"))
+
+
+async def test_an_answer_at_the_size_limit_is_read(
+    aiohttp_server: Any, session: aiohttp.ClientSession
+) -> None:
+    body = orjson.dumps({"data": {"blob": "x" * 1000}})
+
+    async def exact(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json")
+
+    url = await _serve(aiohttp_server, exact)
+    transport = HTTPTransport("ok", url, session, max_response_bytes=len(body))
+    result = await transport.fetch(SubgraphRequest("{ blob }"))
+    assert result["data"] == {"blob": "x" * 1000}
