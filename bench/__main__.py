@@ -68,6 +68,7 @@ def write_config(
         "gateway:\n"
         "  log_level: warning\n"
         f"  dedup_queries: {'true' if dedup else 'false'}\n"
+        f"  dedup_requests: {'true' if dedup else 'false'}\n"
     )
     return config
 
@@ -79,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         ("--sse", "bench.sse"),
         ("--peers", "bench.peers"),
         ("--planning", "bench.planning"),
+        ("--guild", "bench.cpu"),
     ):
         if flag in args_list:
             mode = importlib.import_module(module)
@@ -88,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         prog="scripts/bench",
         epilog="--sse: subscriptions (bench/sse.py); --peers: peer gateways "
         "(bench/peers.py); --planning: the query planner, cold and cached "
-        "(bench/planning.py); each has its own --help.",
+        "(bench/planning.py); --guild: CPU per request on The Guild's scenario, "
+        "before and after (bench/cpu.py); each has its own --help.",
     )
     parser.add_argument("--seconds", type=float, default=5.0, help="per measurement")
     parser.add_argument("--rounds", type=int, default=3)

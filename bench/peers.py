@@ -411,6 +411,7 @@ def write_gateway_config(
         "gateway:",
         "  log_level: warning",
         f"  dedup_queries: {'true' if dedup else 'false'}",
+        f"  dedup_requests: {'true' if dedup else 'false'}",
     ]
     config.write_text("\n".join(lines) + "\n")
     return config

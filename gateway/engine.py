@@ -79,6 +79,11 @@ class Engine:
             plan_cache_size, plan_cache_bytes
         )
 
+    @property
+    def sees_client_headers(self) -> bool:
+        """Whether some subgraph sees the whole client request (in-process ones)."""
+        return any(t.sees_client_headers for t in self.transports.values())
+
     def prepare(
         self, request: GraphQLRequest, identity: Identity | None = None
     ) -> Prepared:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 
 from gateway.errors import SubgraphError, SubgraphUnreachableError
 from gateway.execution import Executor, merge
+from gateway.execution.merge import Ownership, collect
 from gateway.operation import OperationCache, coerce_variables
 from gateway.planner import QueryPlanner
 from gateway.supergraph import Supergraph
@@ -367,13 +369,33 @@ async def test_a_single_fetch_answer_with_errors_is_still_null_propagated(
 
 def test_merge_combines_objects_and_lists_item_by_item() -> None:
     target: dict[str, Any] = {"a": {"x": 1}, "l": [{"i": 1}, None], "s": 1}
-    merge(target, {"a": {"y": 2}, "l": [{"j": 2}, {"k": 3}], "s": 2, "n": None})
+    merge(
+        target,
+        {"a": {"y": 2}, "l": [{"j": 2}, {"k": 3}], "s": 2, "n": None},
+        Ownership(target),
+    )
     assert target == {
         "a": {"x": 1, "y": 2},
         "l": [{"i": 1, "j": 2}, {"k": 3}],
         "s": 2,
         "n": None,
     }
+
+
+def test_merge_and_collect_never_change_a_shared_answer() -> None:
+    shared = {"top": [{"id": 1, "more": {"a": 1}}, {"id": 2, "more": {"a": 2}}]}
+    before = copy.deepcopy(shared)
+    results = []
+    for extra in ("x", "y"):  # two runs over one decoded answer
+        data: dict[str, Any] = {}
+        owned = Ownership(data, shared=True)
+        merge(data, shared, owned)
+        for obj, _ in collect(data, ("top", "@"), owned):
+            merge(obj, {extra: obj["id"], "more": {extra: True}}, owned)
+        results.append(data)
+    assert shared == before
+    assert results[0]["top"][0] == {"id": 1, "more": {"a": 1, "x": True}, "x": 1}
+    assert results[1]["top"][1] == {"id": 2, "more": {"a": 2, "y": True}, "y": 2}
 
 
 @pytest.mark.parametrize(

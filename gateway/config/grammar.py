@@ -41,7 +41,9 @@ Our additions:
   ``"5MB"``/``"512KB"``, 1 KB = 1024 bytes), ``heartbeat_interval`` (30s),
   ``multipart_heartbeat_interval`` (5s: the ``{}`` part of an idle multipart stream),
   ``max_streams`` (10000 open SSE streams in total), ``max_streams_per_client`` (100),
-  ``dedup_queries`` (true), ``playground`` (true), ``expose_query_plans`` (true
+  ``dedup_queries`` (true: identical queries in flight to a subgraph share one
+  request), ``dedup_requests`` (true: identical client queries in flight share one
+  execution and answer), ``playground`` (true), ``expose_query_plans`` (true
   when ``host`` is a loopback address: a request with ``Apollo-Expose-Query-Plan:
   true`` or ``X-WG-Include-Query-Plan: true`` gets ``extensions.queryPlan``),
   ``document_cache_size`` and
@@ -227,6 +229,7 @@ _GATEWAY_KEYS = (
     "max_streams",
     "max_streams_per_client",
     "dedup_queries",
+    "dedup_requests",
     "playground",
     "expose_query_plans",
     "document_cache_size",
@@ -843,6 +846,7 @@ class _Grammar(LocatedReader):
             "max_streams": lambda n, p: self.integer(n, p, minimum=1),
             "max_streams_per_client": lambda n, p: self.integer(n, p, minimum=1),
             "dedup_queries": self.boolean,
+            "dedup_requests": self.boolean,
             "playground": self.boolean,
             "expose_query_plans": self.boolean,
             "document_cache_size": lambda n, p: self.integer(n, p, minimum=0),

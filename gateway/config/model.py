@@ -254,6 +254,11 @@ class GatewayConfig:
     max_streams: int = 10000
     max_streams_per_client: int = 100
     dedup_queries: bool = True
+    """Identical queries in flight to one subgraph share one upstream request."""
+    dedup_requests: bool = True
+    """Identical client queries in flight (same document, operation, variables,
+    extensions, and everything the subgraphs would see of the client) share one
+    execution and one encoded answer; never mutations or subscriptions."""
     playground: bool = True
     expose_query_plans: bool | None = None
     """Answer ``Apollo-Expose-Query-Plan``/``X-WG-Include-Query-Plan`` with the plan

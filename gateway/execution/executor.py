@@ -26,7 +26,7 @@ from graphql import (
 
 from gateway.errors import SubgraphBadResponseError, SubgraphError
 from gateway.execution.completion import complete
-from gateway.execution.merge import collect, merge, representation_of
+from gateway.execution.merge import Ownership, collect, merge, representation_of
 from gateway.masking import ErrorPolicy
 from gateway.planner.nodes import (
     Fetch,
@@ -41,6 +41,7 @@ from gateway.planner.nodes import (
 )
 from gateway.transports.base import (
     RequestContext,
+    SharedResult,
     SubgraphRequest,
     SubgraphResult,
     Transport,
@@ -89,7 +90,7 @@ class _Targets:
 class _Run:
     """The state of one request: merged data and errors so far."""
 
-    __slots__ = ("context", "data", "errors", "variables")
+    __slots__ = ("context", "data", "errors", "owned", "variables")
 
     def __init__(
         self,
@@ -98,6 +99,8 @@ class _Run:
         context: RequestContext,
     ) -> None:
         self.data = data
+        self.owned = Ownership(data)
+        """What of ``data`` this run may change (answers may be shared)."""
         self.errors: list[dict[str, Any]] = []
         self.variables = variables
         self.context = context
@@ -157,6 +160,7 @@ class Executor:
         run = _Run(
             dict(event.get("data") or {}), variables, context or RequestContext()
         )
+        run.owned.share()  # every subscriber of the upstream stream holds the event
         run.errors.extend(dict(error) for error in plan.errors)
         run.errors.extend(
             self.errors.subgraph_error(e, service) for e in event.get("errors") or ()
@@ -205,7 +209,7 @@ class Executor:
             context=run.context,
         )
         try:
-            return await transport.fetch(request)
+            result = await transport.fetch(request)
         except SubgraphError:
             raise
         except asyncio.CancelledError:
@@ -221,6 +225,9 @@ class Executor:
             )
             error.request_id = masked.request_id
             raise error from exc
+        if type(result) is SharedResult:
+            run.owned.share()  # from now on, copy before changing
+        return result
 
     async def _root_fetch(self, fetch: Fetch, run: _Run) -> SubgraphResult | None:
         try:
@@ -237,7 +244,7 @@ class Executor:
             return None
         data = result.get("data")
         if isinstance(data, dict):
-            merge(run.data, data)
+            merge(run.data, data, run.owned)
         for error in result.get("errors") or ():
             run.errors.append(self.errors.subgraph_error(error, fetch.subgraph))
         return result
@@ -251,7 +258,7 @@ class Executor:
     ) -> _Targets:
         """The deduplicated representations of the objects at ``path``, and for
         each, the objects it stands for."""
-        targets = collect(run.data, path)
+        targets = collect(run.data, path, run.owned)
         representations: list[Any] = []
         fan_out: list[list[tuple[dict[str, Any], _Path]]] = []
         seen: dict[Any, int] = {}
@@ -342,7 +349,7 @@ class Executor:
                 for index, entity in enumerate(entities):
                     if type(entity) is dict:
                         for obj, _ in found.fan_out[index]:
-                            merge(obj, entity)
+                            merge(obj, entity, run.owned)
         by_alias = dict(parts)
         for error in result.get("errors") or ():
             self._entity_error(error, fetch, by_alias, run)
@@ -386,7 +393,11 @@ class Executor:
                 for f in plan.shape.fields_by_type[plan.shape.type_name]
                 if f.local
             }
-            merge(run.data, {k: v for k, v in result.data.items() if k in local})
+            merge(
+                run.data,
+                {k: v for k, v in result.data.items() if k in local},
+                run.owned,
+            )
 
     def complete(
         self,

@@ -13,6 +13,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from aiohttp import web
 from graphql import GraphQLSchema
 from multidict import CIMultiDictProxy
 
-from gateway import tracing
+from gateway import collector, tracing
 from gateway.authentication import Identity
 from gateway.authorization import AccessRules, Authorizer
 from gateway.config import Config
@@ -82,6 +83,7 @@ from gateway.http.websocket import (
     is_websocket_upgrade,
     serve_websocket,
 )
+from gateway.inflight import InflightRequests, request_key
 from gateway.masking import new_request_id
 from gateway.metrics import current_stats
 from gateway.operation import GraphQLRequest, Prepared
@@ -141,6 +143,9 @@ class GatewayState:
     """APQ's store and the trusted documents."""
     connections: SingleConnections | None = None
     """graphql-sse's single connection mode streams (set by ``create_app``)."""
+    inflight: InflightRequests[tuple[bytes, int]] | None = None
+    """Identical client queries in flight share one encoded answer
+    (``gateway.dedup_requests``); ``None`` when off."""
 
 
 STATE = web.AppKey("state", GatewayState)
@@ -249,8 +254,33 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
     except RequestError as exc:
         # A stream request that fails before its stream starts keeps its 4xx.
         return error_response(exc, json_media, keep_status=single.streams)
+    if state.config.gateway.query_plans_exposed and _asks_for_plan(request):
+        result, status = await _execute(engine, prepared, context)
+        if status == 200:
+            _add_query_plan(result, engine, prepared)
+        return json_response(result, answer.media, status=status)
+    inflight, key = state.inflight, None
+    if inflight is not None:
+        key = request_key(
+            prepared, context, sees_client_headers=engine.sees_client_headers
+        )
+    if inflight is None or key is None:
+        body, status = await _encoded(engine, prepared, context)
+    else:
+        body, status = await inflight.run(
+            (answer.media, key), partial(_encoded, engine, prepared, context)
+        )
+    return web.Response(
+        body=body, status=status, content_type=answer.media, charset="utf-8"
+    )
+
+
+async def _execute(
+    engine: Engine, prepared: Prepared, context: RequestContext
+) -> tuple[dict[str, Any], int]:
+    """The response body and its status."""
     try:
-        result = await engine.execute(prepared, context)
+        return await engine.execute(prepared, context), 200
     except Exception as exc:
         # A gateway bug, not the client's fault: logged with its traceback and the
         # request id, answered with the id and without the exception's text.
@@ -259,10 +289,15 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
             request_id=context.request_id,
             what=f"executing {prepared.operation.name or 'the operation'}",
         )
-        return json_response({"errors": [error]}, answer.media, status=500)
-    if state.config.gateway.query_plans_exposed and _asks_for_plan(request):
-        _add_query_plan(result, engine, prepared)
-    return json_response(result, answer.media)
+        return {"errors": [error]}, 500
+
+
+async def _encoded(
+    engine: Engine, prepared: Prepared, context: RequestContext
+) -> tuple[bytes, int]:
+    """The response body encoded, and its status: what identical requests share."""
+    result, status = await _execute(engine, prepared, context)
+    return orjson.dumps(result), status
 
 
 def _request_id() -> str:
@@ -610,8 +645,8 @@ async def _build_one(
     locals_ = await state.pool.acquire(config)
     supergraph = await compose_config(config, locals_, state.session, wait=wait)
     for local in locals_.values():
-        for collector in local.collectors:
-            metrics.register(collector)
+        for local_collector in local.collectors:
+            metrics.register(local_collector)
     transports: dict[str, Transport] = {
         name: metrics.metered(transport)
         for name, transport in build_transports(config, locals_, state.session).items()
@@ -835,6 +870,7 @@ def create_app(config: Config) -> web.Application:
         config=config,
         streams=streams,
         headers=header_policy(config),
+        inflight=InflightRequests() if config.gateway.dedup_requests else None,
         persisted=persisted_documents(config),
         connections=SingleConnections(
             streams,
@@ -896,8 +932,17 @@ def run_app(
         if on_listening is not None:
             on_listening(url)
 
+    app = create_app(config)
+
+    async def freeze_after_startup(_: web.Application) -> None:
+        # Runs after the cleanup contexts' start-up: the engine, its schemas and
+        # the query graph exist and live as long as the process.
+        collector.freeze_long_lived()
+
+    collector.tune()
+    app.on_startup.append(freeze_after_startup)
     web.run_app(
-        create_app(config),
+        app,
         host=host,
         port=port,
         loop=loop,

@@ -18,6 +18,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 __all__ = [
     "RequestContext",
+    "SharedResult",
     "SubgraphRequest",
     "SubgraphResult",
     "Transport",
@@ -30,6 +31,14 @@ class SubgraphResult(TypedDict):
     data: NotRequired[dict[str, Any] | None]
     errors: NotRequired[list[dict[str, Any]]]
     extensions: NotRequired[dict[str, Any]]
+
+
+class SharedResult(dict[str, Any]):
+    """A ``SubgraphResult`` whose contents other fetches hold too (one decoded
+    answer shared by identical fetches in flight): whoever receives it must not
+    change anything inside it (the executor copies on write)."""
+
+    __slots__ = ()
 
 
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})

@@ -10,8 +10,9 @@ one (by its ``Content-Length`` or by what arrived) fails the fetch with
 rest.
 
 Identical queries in flight at the same time (same body, same propagated headers) share
-one upstream request when ``dedup`` is on; every waiter decodes its own copy of the
-answer. Mutations are never shared.
+one upstream request when ``dedup`` is on, and one decoded answer: when several
+fetches waited, each gets it as a ``SharedResult``, which the executor never changes
+(``gateway.execution.merge`` copies on write). Mutations are never shared.
 """
 
 from __future__ import annotations
@@ -20,14 +21,14 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import aiohttp
 import orjson
 from graphql import OperationDefinitionNode, OperationType
 
 from gateway.errors import SubgraphError, SubgraphResponseTooLargeError
-from gateway.transports.base import SubgraphRequest, SubgraphResult
+from gateway.transports.base import SharedResult, SubgraphRequest, SubgraphResult
 from gateway.transports.boundary import decode_graphql_response, mapped_errors
 
 __all__ = ["HTTPTransport", "encode_body"]
@@ -47,6 +48,16 @@ class _Raw(NamedTuple):
     body: bytes
     status: int
     content_type: str
+
+
+class _Flight:
+    """One upstream request in flight, and how many fetches wait for it."""
+
+    __slots__ = ("future", "waiters")
+
+    def __init__(self, future: asyncio.Future[SubgraphResult]) -> None:
+        self.future = future
+        self.waiters = 1
 
 
 def _is_query(request: SubgraphRequest) -> bool:
@@ -97,9 +108,7 @@ class HTTPTransport:
         self._session = session
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._dedup = dedup
-        self._inflight: dict[
-            tuple[bytes, tuple[tuple[str, str], ...]], asyncio.Future[_Raw]
-        ] = {}
+        self._inflight: dict[_Key, _Flight] = {}
         self.upstream_requests = 0
         """How many HTTP requests this transport has sent (dedup shows here)."""
 
@@ -107,15 +116,23 @@ class HTTPTransport:
         body = encode_body(request)
         extra = request.context.headers_to(self.name)
         if not self._dedup or not _is_query(request):
-            raw = await self._send(body, extra)
+            return await self._fetch(body, extra)
+        key = (body, tuple(sorted(extra.items())))
+        flight = self._inflight.get(key)
+        if flight is None:
+            future = asyncio.ensure_future(self._fetch(body, extra))
+            flight = self._inflight[key] = _Flight(future)
+            future.add_done_callback(partial(self._forget, key))
         else:
-            key = (body, tuple(sorted(extra.items())))
-            future = self._inflight.get(key)
-            if future is None:
-                future = asyncio.ensure_future(self._send(body, extra))
-                self._inflight[key] = future
-                future.add_done_callback(partial(self._forget, key))
-            raw = await asyncio.shield(future)
+            flight.waiters += 1
+        result = await asyncio.shield(flight.future)
+        if flight.waiters > 1:
+            # Every waiter has joined by now (the flight is forgotten when done).
+            return cast(SubgraphResult, SharedResult(result))
+        return result
+
+    async def _fetch(self, body: bytes, extra: Mapping[str, str]) -> SubgraphResult:
+        raw = await self._send(body, extra)
         return decode_graphql_response(
             raw.body,
             service=self.name,

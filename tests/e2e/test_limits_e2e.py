@@ -92,7 +92,9 @@ def rss_kib(gateway: GatewayProcess) -> int:
         ("{ " + "__typename " * 400_000 + "}", "MAX_TOKENS_LIMIT"),
         (
             "{ "
-            + " ".join(f"t{i}: topProducts(first: 100000) {{ name }}" for i in range(50))
+            + " ".join(
+                f"t{i}: topProducts(first: 100000) {{ name }}" for i in range(50)
+            )
             + " }",
             "MAX_COMPLEXITY_LIMIT",
         ),

@@ -21,7 +21,7 @@ from gateway.errors import (
     SubgraphUnreachableError,
 )
 from gateway.headers import HeaderPolicy
-from gateway.transports.base import RequestContext, SubgraphRequest
+from gateway.transports.base import RequestContext, SharedResult, SubgraphRequest
 from gateway.transports.http import HTTPTransport
 
 
@@ -226,9 +226,21 @@ async def test_identical_concurrent_queries_share_one_upstream_request(
     results = await asyncio.gather(*tasks)
     assert len(seen) == 1
     assert results == [{"data": {"n": 1}}] * 5
-    # every waiter owns its copy
-    results[0]["data"]["n"] = 99  # type: ignore[index]
-    assert results[1] == {"data": {"n": 1}}
+    # decoded once: every waiter gets the same value, marked as shared (the
+    # executor copies on write)
+    assert all(type(result) is SharedResult for result in results)
+    assert all(result["data"] is results[0]["data"] for result in results)
+
+
+async def test_a_lone_fetch_gets_an_answer_of_its_own(
+    aiohttp_server: Any, session: Any
+) -> None:
+    release = asyncio.Event()
+    release.set()
+    url, _ = await _counting_server(aiohttp_server, release)
+    transport = HTTPTransport("s", url, session, dedup=True)
+    result = await transport.fetch(SubgraphRequest(query="{ n }"))
+    assert type(result) is dict
 
 
 async def test_mutations_and_differing_queries_are_never_shared(

@@ -1,0 +1,269 @@
+"""``scripts/bench --guild``: gateway CPU per request on The Guild's scenario.
+
+Starts the four subgraphs of ``bench.guild`` on core 1 and one gateway per variant on
+core 0: the working tree, and each ``--ref`` (a git revision extracted to a temporary
+directory), so a change is measured before and after in one invocation. Every kind of
+dedup is off (``dedup_queries``, and ``dedup_requests`` where the variant knows it).
+For each query (light, join, heavy) and variant, in interleaved rounds, a fixed
+number of requests is sent at a fixed concurrency; the gateway process's user+sys
+CPU (/proc) over them, divided by the count, is the figure, with the share of it the
+cyclic garbage collector took (``bench.gcprobe``). Every answer is checked against
+``bench.guild.expected_answer`` before and during timing: one wrong answer fails the
+run. On a shared machine the figures are indicative only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+
+from bench.common import (
+    PY,
+    ROOT,
+    RunFailed,
+    free_port,
+    pinned,
+    process_cpu_seconds,
+    start,
+    stop,
+    wait_until_up,
+)
+from bench.guild import HEAVY, JOIN, LIGHT, NAMES, SDL, expected_answer
+
+__all__ = ["main"]
+
+QUERIES = {"light": LIGHT, "join": JOIN, "heavy": HEAVY}
+
+
+@dataclass
+class Variant:
+    name: str
+    source: Path
+    port: int = 0
+    pid: int = 0
+    probe: Path = Path()
+
+
+@dataclass
+class Figures:
+    cpu_ms: list[float] = field(default_factory=list)
+    gc_share: list[float] = field(default_factory=list)
+
+
+def extract(ref: str, into: Path) -> Path:
+    """The tree of git revision ``ref`` in ``into``, with today's GC probe."""
+    archive = into.with_suffix(".tar")
+    subprocess.run(
+        ["git", "archive", "--format=tar", "-o", str(archive), ref],
+        cwd=ROOT,
+        check=True,
+    )
+    into.mkdir(parents=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(into, filter="data")
+    shutil.copy(ROOT / "bench" / "gcprobe.py", into / "bench" / "gcprobe.py")
+    return into
+
+
+def write_config(workdir: Path, variant: Variant, urls: dict[str, str]) -> Path:
+    lines = ["version: 1", "subgraphs:"]
+    for name in NAMES:
+        (workdir / f"{name}.graphql").write_text(SDL[name])
+        lines += [
+            f"  - name: {name}",
+            f"    routing_url: {urls[name]}",
+            "    schema:",
+            f"      file: {workdir / f'{name}.graphql'}",
+        ]
+    lines += ["gateway:", "  log_level: warning", "  dedup_queries: false"]
+    grammar = variant.source / "gateway" / "config" / "grammar.py"
+    if "dedup_requests" in grammar.read_text():
+        lines.append("  dedup_requests: false")
+    if (variant.source / "gateway" / "limits.py").is_file():
+        # The heavy query's estimated complexity (about 108 000) is over the
+        # default operation limit (50 000): the benchmark runs it on purpose.
+        lines += ["  limits:", "    complexity: 1000000"]
+    config = workdir / f"gateway-{variant.name}.yaml"
+    config.write_text("\n".join(lines) + "\n")
+    return config
+
+
+async def load(
+    url: str, body: bytes, expected: Any, requests: int, concurrency: int
+) -> int:
+    """Send ``requests`` POSTs, ``concurrency`` at a time; the count of bad answers."""
+    bad = 0
+    remaining = requests
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def worker() -> None:
+            nonlocal bad, remaining
+            while remaining > 0:
+                remaining -= 1
+                async with session.post(url, data=body, headers=headers) as response:
+                    raw = await response.read()
+                if response.status != 200 or orjson.loads(raw) != expected:
+                    bad += 1
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return bad
+
+
+def gc_seconds(probe: Path) -> float:
+    try:
+        return float(json.loads(probe.read_text())["gc_seconds"])
+    except (OSError, ValueError, KeyError):
+        return 0.0
+
+
+def measure(
+    variant: Variant, query: str, requests: int, concurrency: int
+) -> tuple[float, float]:
+    """CPU ms per request and GC share of it, over ``requests`` checked requests."""
+    url = f"http://127.0.0.1:{variant.port}/graphql"
+    body = orjson.dumps({"query": query})
+    expected = expected_answer(query)
+    time.sleep(0.6)  # the probe rewrites its file every 0.5 s
+    cpu0, gc0 = process_cpu_seconds(variant.pid), gc_seconds(variant.probe)
+    bad = asyncio.run(load(url, body, expected, requests, concurrency))
+    cpu1 = process_cpu_seconds(variant.pid)
+    time.sleep(0.6)
+    gc1 = gc_seconds(variant.probe)
+    if bad:
+        raise RunFailed(f"{variant.name}: {bad} of {requests} answers were wrong")
+    cpu = cpu1 - cpu0
+    return cpu / requests * 1000, (gc1 - gc0) / cpu if cpu > 0 else 0.0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scripts/bench --guild", description=__doc__)
+    parser.add_argument(
+        "--ref",
+        action="append",
+        default=[],
+        help="a git revision to measure beside the working tree (repeatable)",
+    )
+    parser.add_argument("--requests", type=int, default=2000, help="per measurement")
+    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--queries", default="light,join,heavy", help="comma-separated subset"
+    )
+    parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "cpu.json")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    queries = [q for q in args.queries.split(",") if q]
+    workdir = Path(tempfile.mkdtemp(prefix="gateway-guild-"))
+    variants = [
+        Variant(f"ref:{ref}", extract(ref, workdir / f"ref{i}"))
+        for i, ref in enumerate(args.ref)
+    ]
+    variants.append(Variant("worktree", ROOT))
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    ports = {name: free_port() for name in NAMES}
+    urls = {name: f"http://127.0.0.1:{port}/graphql" for name, port in ports.items()}
+    try:
+        for name in NAMES:
+            argv = [PY, "-m", "bench.guild", name, "--port", str(ports[name])]
+            procs[name] = start(pinned("1", argv), workdir / f"{name}.log")
+        for name in NAMES:
+            wait_until_up(urls[name])
+        for variant in variants:
+            variant.port = free_port()
+            variant.probe = workdir / f"gc-{len(procs)}.json"
+            config = write_config(workdir, variant, urls)
+            argv = [
+                PY,
+                "-m",
+                "bench.gcprobe",
+                str(variant.probe),
+                "-m",
+                "gateway",
+                "serve",
+                "--config",
+                str(config),
+                "--port",
+                str(variant.port),
+            ]
+            env = {"PYTHONPATH": f"{variant.source}{os.pathsep}{ROOT}"}
+            proc = subprocess.Popen(
+                pinned("0", argv),
+                cwd=variant.source,
+                stdout=(workdir / f"{variant.name.replace(':', '-')}.log").open("wb"),
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **env},
+            )
+            procs[variant.name] = proc
+            variant.pid = proc.pid
+        for variant in variants:
+            wait_until_up(f"http://127.0.0.1:{variant.port}/graphql")
+        if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+            os.sched_setaffinity(0, {1})
+        results = {(v.name, q): Figures() for v in variants for q in queries}
+        for query in queries:  # warm-up, and the check before timing
+            for variant in variants:
+                measure(variant, QUERIES[query], 100, args.concurrency)
+        for round_no in range(args.rounds):
+            order = variants if round_no % 2 == 0 else variants[::-1]
+            for query in queries:
+                for variant in order:
+                    cpu_ms, share = measure(
+                        variant, QUERIES[query], args.requests, args.concurrency
+                    )
+                    results[(variant.name, query)].cpu_ms.append(cpu_ms)
+                    results[(variant.name, query)].gc_share.append(share)
+                    print(
+                        f"round {round_no + 1}: {variant.name:24} {query:6} "
+                        f"{cpu_ms:7.3f} ms CPU/request  GC {share:5.1%}",
+                        flush=True,
+                    )
+        print(
+            "\nshared machine, indicative: gateway CPU per request (user+sys, "
+            f"/proc), every dedup off, {args.requests} requests x {args.rounds} "
+            f"rounds at concurrency {args.concurrency}; median of rounds"
+        )
+        print(f"{'variant':26}{'query':8}{'CPU ms/req':>12}{'GC share':>10}")
+        table = []
+        for (name, query), figures in results.items():
+            cpu = statistics.median(figures.cpu_ms)
+            share = statistics.median(figures.gc_share)
+            table.append(
+                {
+                    "variant": name,
+                    "query": query,
+                    "cpu_ms_per_request": cpu,
+                    "gc_share": share,
+                    "rounds": figures.cpu_ms,
+                }
+            )
+            print(f"{name:26}{query:8}{cpu:12.3f}{share:10.1%}")
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(
+            json.dumps(
+                {"settings": vars(args) | {"out": str(args.out)}, "results": table},
+                indent=2,
+            )
+        )
+        print(f"wrote {args.out}")
+        return 0
+    finally:
+        stop(procs.values())
