@@ -255,6 +255,35 @@ async def test_config_keys_block_non_persisted_operations(
         assert message == {"id": "2", "type": "next", "payload": ANSWER}
 
 
+async def test_block_non_persisted_operations_under_gateway_limits(
+    aiohttp_client: Any, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"top-one": QUERY}))
+    config = tmp_path / "supergraph.yaml"
+    config.write_text(
+        SHOP.read_text()
+        + "\n".join(
+            [
+                "",
+                "  persisted_operations:",
+                f"    manifest: {manifest}",
+                "  limits:",
+                "    block_non_persisted_operations: true",
+                "",
+            ]
+        )
+    )
+    loaded = load_config(config)
+    assert loaded.gateway.limits.block_non_persisted_operations
+    client = await aiohttp_client(create_app(loaded))
+    trusted = await client.post("/graphql", json={"extensions": _extensions("top-one")})
+    assert await trusted.json() == ANSWER
+    other = await client.post("/graphql", json={"query": "{ __typename }"})
+    body = await other.json()
+    assert body["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_IN_LIST"
+
+
 def test_a_missing_manifest_is_a_config_error_with_its_key(tmp_path: Path) -> None:
     config = tmp_path / "supergraph.yaml"
     config.write_text(

@@ -82,7 +82,9 @@ Our additions:
   ``complexity`` (1000000), each an integer or Cosmo's ``{enabled, limit}``, and
   ``default_list_size`` (10, for complexity); ``document_cache_bytes`` and
   ``plan_cache_bytes`` (32MB each), ``subgraph_max_response_bytes`` (64MB),
-  ``body_read_timeout`` (30s) and ``keepalive_timeout`` (15s). See ``gateway.limits``.
+  ``body_read_timeout`` (30s), ``keepalive_timeout`` (15s) and
+  ``block_non_persisted_operations`` (false; also accepted under
+  ``gateway.persisted_operations``). See ``gateway.limits``.
 * ``authentication`` (``jwt``: JWKS sources, algorithms, header, issuer, audience,
   clock skew, scope claim) and ``authorization`` (``require_authentication``,
   ``reject_unauthorized``, ``close_expired_streams``, ``requires_scopes``):
@@ -217,6 +219,7 @@ _LIMITS_KEYS = (
     "subgraph_max_response_bytes",
     "body_read_timeout",
     "keepalive_timeout",
+    "block_non_persisted_operations",
 )
 _GATEWAY_KEYS = (
     "host",
@@ -1053,6 +1056,11 @@ class _Grammar(LocatedReader):
                 fields["default_list_size"][1], f"{path}.default_list_size", minimum=1
             )
         settings: dict[str, Any] = {"operation": OperationLimits(**operation)}
+        if "block_non_persisted_operations" in fields:
+            settings["block_non_persisted_operations"] = self.boolean(
+                fields["block_non_persisted_operations"][1],
+                f"{path}.block_non_persisted_operations",
+            )
         readers: dict[str, Callable[[Node, str], Any]] = {
             "document_cache_bytes": self.size,
             "plan_cache_bytes": self.size,

@@ -236,6 +236,9 @@ class LimitsConfig:
     """Seconds a client has to send a request body."""
     keepalive_timeout: float = 15.0
     """Seconds an idle keep-alive connection stays open."""
+    block_non_persisted_operations: bool = False
+    """Only trusted documents run (the name issue 11's limits use; the same switch
+    as ``gateway.persisted_operations.block_non_persisted_operations``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -143,7 +143,7 @@ class GatewayState:
     """APQ's store and the trusted documents."""
     connections: SingleConnections | None = None
     """graphql-sse's single connection mode streams (set by ``create_app``)."""
-    inflight: InflightRequests[tuple[bytes, int]] | None = None
+    inflight: InflightRequests[tuple[dict[str, Any], bytes | None, int]] | None = None
     """Identical client queries in flight share one encoded answer
     (``gateway.dedup_requests``); ``None`` when off."""
 
@@ -265,11 +265,15 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
             prepared, context, sees_client_headers=engine.sees_client_headers
         )
     if inflight is None or key is None:
-        body, status = await _encoded(engine, prepared, context)
+        result, body, status = await _encoded(engine, prepared, context)
     else:
-        body, status = await inflight.run(
+        result, body, status = await inflight.run(
             (answer.media, key), partial(_encoded, engine, prepared, context)
         )
+    if body is None:
+        # Errors carry each request's own id (and feed its access log line): the
+        # decoded answer is shared, the encoding is not.
+        return json_response(result, answer.media, status=status)
     return web.Response(
         body=body, status=status, content_type=answer.media, charset="utf-8"
     )
@@ -294,10 +298,14 @@ async def _execute(
 
 async def _encoded(
     engine: Engine, prepared: Prepared, context: RequestContext
-) -> tuple[bytes, int]:
-    """The response body encoded, and its status: what identical requests share."""
+) -> tuple[dict[str, Any], bytes | None, int]:
+    """What identical requests share: the answer, its encoding when it has no
+    errors (an answer with errors is encoded per request, with its request id),
+    and its status."""
     result, status = await _execute(engine, prepared, context)
-    return orjson.dumps(result), status
+    if result.get("errors"):
+        return result, None, status
+    return result, orjson.dumps(result), status
 
 
 def _request_id() -> str:
@@ -472,7 +480,11 @@ def _operation_runner(state: GatewayState, upgrade: web.Request) -> OperationRun
             return until_expiry(
                 upgrade,
                 identity,
-                state.live.track(subscribe, prepared.operation.document, services),
+                observed_events(
+                    upgrade,
+                    state.live.track(subscribe, prepared.operation.document, services),
+                    "websocket",
+                ),
             )
 
         async def single() -> AsyncIterator[StreamEvent]:
@@ -851,7 +863,8 @@ def persisted_documents(config: Config) -> PersistedDocuments:
     return PersistedDocuments(
         trusted=load_manifest(settings.manifest) if settings.manifest else {},
         apq=DocumentStore(settings.apq_cache_bytes) if settings.apq else None,
-        block_non_persisted=settings.block_non_persisted_operations,
+        block_non_persisted=settings.block_non_persisted_operations
+        or config.gateway.limits.block_non_persisted_operations,
     )
 
 

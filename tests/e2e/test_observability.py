@@ -427,3 +427,36 @@ async def test_claude_commands_are_counted_by_status(
         samples = _samples(await _scrape(client, metrics_port))
     assert _value(samples, "claude_commands_total", status="SUCCEEDED") == 2
     assert _value(samples, "claude_commands_running") == 0
+
+
+async def test_websocket_subscriptions_are_gauged_as_open_streams(
+    start_gateway: StartGateway, tmp_path: Path
+) -> None:
+    metrics_port = free_port()
+    gateway = await start_gateway(_metrics_config(tmp_path, metrics_port))
+    query = 'subscription { messages(topic: "w") { seq text } }'
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(gateway.url, protocols=("graphql-transport-ws",)) as ws,
+    ):
+        await ws.send_json({"type": "connection_init"})
+        assert (await ws.receive_json(timeout=10))["type"] == "connection_ack"
+        await ws.send_json(
+            {"id": "1", "type": "subscribe", "payload": {"query": query}}
+        )
+        while True:
+            await _post(
+                session, gateway, 'mutation { publish(topic: "w", text: "x") { seq } }'
+            )
+            message = await ws.receive_json(timeout=10)
+            if message["type"] == "next":
+                break
+        samples = _samples(await _scrape(session, metrics_port))
+        assert _value(samples, "gateway_open_streams", protocol="websocket") == 1
+        await ws.send_json({"id": "1", "type": "complete"})
+        for _ in range(200):
+            samples = _samples(await _scrape(session, metrics_port))
+            if _value(samples, "gateway_open_streams", protocol="websocket") == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert _value(samples, "gateway_open_streams", protocol="websocket") == 0
