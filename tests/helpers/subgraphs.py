@@ -15,9 +15,10 @@ __all__ = ["start_ticker", "stop"]
 async def start_ticker(
     port: int, log: Path, module: str = "tests.fixtures.ticker"
 ) -> asyncio.subprocess.Process:
-    """The ticker (or another fixture with a ``main``) served on ``port``."""
+    """The ticker (or another fixture with a ``main``) served on ``port``, returned
+    once it accepts connections (so a test never races its start-up)."""
     with log.open("wb") as out:
-        return await asyncio.create_subprocess_exec(
+        process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             module,
@@ -29,6 +30,20 @@ async def start_ticker(
             stderr=asyncio.subprocess.STDOUT,
             stdin=asyncio.subprocess.DEVNULL,
         )
+    for _ in range(600):
+        if process.returncode is not None:
+            raise RuntimeError(f"{module} exited at start-up (see {log})")
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.05)
+            continue
+        writer.close()
+        await writer.wait_closed()
+        return process
+    process.terminate()
+    await process.wait()
+    raise RuntimeError(f"{module} did not listen on port {port} (see {log})")
 
 
 async def stop(process: asyncio.subprocess.Process) -> None:
