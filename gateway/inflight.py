@@ -28,6 +28,10 @@ _NOT_IN_KEY = frozenset({"request_id"})
 """Fields of ``RequestContext`` that name the request and change nothing it gets."""
 _CLIENT_FIELDS = frozenset({"headers", "remote"})
 """Fields only in-process subgraphs see (``Transport.sees_client_headers``)."""
+_KEYED_WITH_CLIENT = tuple(
+    f.name for f in fields(RequestContext) if f.name not in _NOT_IN_KEY
+)
+_KEYED = tuple(name for name in _KEYED_WITH_CLIENT if name not in _CLIENT_FIELDS)
 
 
 def _frozen(value: Any) -> Hashable:
@@ -60,12 +64,8 @@ def request_key(
     if prepared.operation.kind != "query":
         return None
     request = prepared.request
-    skip = _NOT_IN_KEY if sees_client_headers else _NOT_IN_KEY | _CLIENT_FIELDS
-    seen = tuple(
-        (f.name, _frozen(getattr(context, f.name)))
-        for f in fields(context)
-        if f.name not in skip
-    )
+    names = _KEYED_WITH_CLIENT if sees_client_headers else _KEYED
+    seen = tuple((name, _frozen(getattr(context, name))) for name in names)
     extras = orjson.dumps(
         [request.variables, request.extensions],
         option=orjson.OPT_SORT_KEYS,

@@ -174,10 +174,12 @@ FEATURE_FLAG_COOKIE = "feature_flag"
 def feature_flag(request: web.Request, flags: Mapping[str, object]) -> str | None:
     """The feature flag a request picks (Cosmo: the ``X-Feature-Flag`` header, else
     the ``feature_flag`` cookie); an unknown name runs on the base graph."""
+    if not flags:
+        return None
     name = request.headers.get(FEATURE_FLAG_HEADER) or request.cookies.get(
         FEATURE_FLAG_COOKIE
     )
-    if not name or not flags:
+    if not name:
         return None
     name = name.strip()
     return name if name in flags else None
