@@ -20,7 +20,8 @@ What it does and does not do:
 - The deadline covers connecting, sending and the whole answer.
 
 Errors are what the rest of the gateway maps (``gateway.transports.boundary``):
-``TimeoutError``, ``OSError`` (refused, reset, closed early), ``BadResponse``, ``TooLarge``.
+``TimeoutError``, ``OSError`` (refused, reset, closed early, TLS verification),
+``BadResponse``, ``TooLarge``, ``InvalidRequest``.
 """
 
 from __future__ import annotations
@@ -36,13 +37,25 @@ from dataclasses import dataclass
 import httptools
 from yarl import URL
 
-__all__ = ["BadResponse", "HTTP1Client", "Response", "TooLarge", "header_lines"]
+__all__ = [
+    "BadResponse",
+    "HTTP1Client",
+    "InvalidRequest",
+    "Response",
+    "TooLarge",
+    "header_lines",
+]
 
 DEFAULT_LIMIT_PER_HOST = 256
 
 
 class BadResponse(Exception):
     """The server's answer is not valid HTTP/1.1, or uses a coding we cannot read."""
+
+
+class InvalidRequest(ValueError):
+    """The request cannot be sent as asked (a header that would split lines, a URL
+    that is not http(s))."""
 
 
 class TooLarge(Exception):
@@ -73,15 +86,15 @@ _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 def header_lines(headers: Mapping[str, str]) -> bytes:
-    """``headers`` as HTTP/1.1 header lines; ``ValueError`` for a name or value
+    """``headers`` as HTTP/1.1 header lines; ``InvalidRequest`` for a name or value
     with a line break or NUL (it would smuggle a header in)."""
     for name in headers:
         if not _TOKEN.fullmatch(name):
-            raise ValueError(f"not an HTTP header name: {name!r}")
+            raise InvalidRequest(f"not an HTTP header name: {name!r}")
     text = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
     lines = len(headers)
     if text.count("\r") != lines or text.count("\n") != lines or "\0" in text:
-        raise ValueError("a line break or NUL in an HTTP header value")
+        raise InvalidRequest("a line break or NUL in an HTTP header value")
     return text.encode("utf-8", "surrogateescape")
 
 
@@ -313,7 +326,7 @@ class HTTP1Client:
         if target is None:
             parsed = URL(url)
             if parsed.scheme not in ("http", "https") or not parsed.raw_host:
-                raise ValueError(f"not an http(s) URL: {url!r}")
+                raise InvalidRequest(f"not an http(s) URL: {url!r}")
             key = (parsed.scheme, parsed.raw_host, parsed.port or 0)
             origin = self._origins.get(key)
             if origin is None:

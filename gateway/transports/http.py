@@ -36,6 +36,7 @@ from gateway.transports.boundary import decode_graphql_response, mapped_errors
 from gateway.transports.h1 import (
     BadResponse,
     HTTP1Client,
+    InvalidRequest,
     Response,
     TooLarge,
     header_lines,
@@ -176,7 +177,7 @@ class HTTPTransport:
                     f"subgraph {self.name!r} sent a malformed HTTP response",
                     service=self.name,
                 ) from exc
-            except ValueError as exc:  # a header with a line break, a bad URL
+            except InvalidRequest as exc:  # a header with a line break, a bad URL
                 logger.warning("subgraph %s at %s: %s", self.name, self.url, exc)
                 raise SubgraphError(
                     f"the request to subgraph {self.name!r} could not be sent",

@@ -17,8 +17,8 @@ from gateway.errors import (
     SubgraphTimeoutError,
     SubgraphUnreachableError,
 )
-from gateway.transports.base import SubgraphRequest
-from gateway.transports.h1 import HTTP1Client
+from gateway.transports.base import RequestContext, SubgraphRequest
+from gateway.transports.h1 import HTTP1Client, InvalidRequest
 from gateway.transports.http import HTTPTransport
 
 _Reply = Callable[[bytes, asyncio.StreamWriter], Awaitable[bool]]
@@ -247,7 +247,7 @@ async def test_a_mutation_is_never_sent_twice() -> None:
 
 async def test_a_header_value_with_a_line_break_is_not_sent() -> None:
     async with RawServer(_ok) as server, HTTP1Client() as client:
-        with pytest.raises(ValueError, match="line break"):
+        with pytest.raises(InvalidRequest, match="line break"):
             await client.post(
                 server.url,
                 b"{}",
@@ -255,6 +255,16 @@ async def test_a_header_value_with_a_line_break_is_not_sent() -> None:
                 timeout=5,
                 limit=1000,
             )
+    assert server.requests == []
+
+
+async def test_a_header_name_that_is_not_a_token_is_not_sent() -> None:
+    async with RawServer(_ok) as server, HTTP1Client() as client:
+        transport = HTTPTransport("s", server.url, client)
+        context = RequestContext(forward={"s": {"X-Evil: yes\r\nX": "1"}})
+        with pytest.raises(SubgraphError) as caught:
+            await transport.fetch(SubgraphRequest("{ a }", context=context))
+    assert caught.value.code == "SUBGRAPH_REQUEST_INVALID"
     assert server.requests == []
 
 
@@ -315,3 +325,115 @@ async def test_a_closed_client_refuses_new_requests() -> None:
     transport = HTTPTransport("s", "http://127.0.0.1:9/graphql", client)
     with pytest.raises(SubgraphError):
         await transport.fetch(SubgraphRequest("{ a }"))
+
+
+# -- TLS ------------------------------------------------------------------------------
+
+
+def _certificates(tmp: Any) -> tuple[Any, Any]:
+    """A CA, and a certificate it signed for 127.0.0.1 (files: ca.pem, cert.pem,
+    key.pem in ``tmp``)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+
+    def name(text: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("test CA"))
+        .issuer_name(name("test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("127.0.0.1"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    (tmp / "ca.pem").write_bytes(ca.public_bytes(pem))
+    (tmp / "cert.pem").write_bytes(cert.public_bytes(pem))
+    (tmp / "key.pem").write_bytes(
+        key.private_bytes(
+            pem,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return tmp / "ca.pem", (tmp / "cert.pem", tmp / "key.pem")
+
+
+async def _tls_server(tmp: Any) -> tuple[asyncio.Server, int, Any]:
+    import ssl
+
+    ca, (cert, key) = _certificates(tmp)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(_answer(DATA))
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=context)
+    return server, server.sockets[0].getsockname()[1], ca
+
+
+async def test_an_https_subgraph_is_reached_with_its_certificate_verified(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, port, ca = await _tls_server(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca))  # the system trust store, for the test
+    try:
+        async with HTTP1Client() as client:
+            transport = HTTPTransport(
+                "tls", f"https://127.0.0.1:{port}/graphql", client
+            )
+            assert await transport.fetch(SubgraphRequest("{ a }")) == {"data": {"a": 1}}
+    finally:
+        server.close()
+
+
+async def test_an_https_subgraph_with_an_untrusted_certificate_is_unreachable(
+    tmp_path: Any,
+) -> None:
+    server, port, _ = await _tls_server(tmp_path)
+    try:
+        async with HTTP1Client() as client:
+            transport = HTTPTransport(
+                "tls", f"https://127.0.0.1:{port}/graphql", client
+            )
+            with pytest.raises(SubgraphUnreachableError):
+                await transport.fetch(SubgraphRequest("{ a }"))
+    finally:
+        server.close()
