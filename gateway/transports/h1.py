@@ -7,6 +7,7 @@ origin (at most ``limit`` in use at once, the rest wait), writes each request in
 call, and parses the answer with httptools, the llhttp binding uvicorn uses.
 
 What it does and does not do:
+- Idle connections are kept up to 15 s (closed as later requests come back).
 - ``http`` and ``https`` (the system's trust store) URLs; credentials in the URL are
   sent as Basic authorization; no proxies, cookies or redirects (a subgraph answering
   3xx is an HTTP error, as before).
@@ -31,6 +32,7 @@ import base64
 import re
 import ssl
 import zlib
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -47,6 +49,8 @@ __all__ = [
 ]
 
 DEFAULT_LIMIT_PER_HOST = 256
+IDLE_SECONDS = 15.0
+"""How long an idle keep-alive connection is kept (aiohttp's default too)."""
 
 
 class BadResponse(Exception):
@@ -109,6 +113,7 @@ class _Connection(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.closed = False
+        self.idle_since = 0.0
         self._parser = httptools.HttpResponseParser(self)
         self._waiter: asyncio.Future[Response] | None = None
         self._limit = 0
@@ -270,7 +275,8 @@ class _Origin:
         self.ssl: ssl.SSLContext | None = (
             ssl.create_default_context() if url.scheme == "https" else None
         )
-        self.idle: list[_Connection] = []
+        self.idle: deque[_Connection] = deque()
+        """Most recently used last: reused first, while the oldest age out."""
         self.slots = asyncio.Semaphore(limit)
 
     async def connect(self) -> _Connection:
@@ -284,8 +290,16 @@ class _Origin:
         )
         return connection
 
+    def release(self, connection: _Connection, now: float) -> None:
+        """Keep ``connection`` for the next request; close those idle too long."""
+        connection.idle_since = now
+        idle = self.idle
+        idle.append(connection)
+        while idle and now - idle[0].idle_since > IDLE_SECONDS:
+            idle.popleft().close()
+
     def close(self) -> None:
-        idle, self.idle = self.idle, []
+        idle, self.idle = self.idle, deque()
         for connection in idle:
             connection.close()
 
@@ -413,7 +427,7 @@ class HTTP1Client:
             finally:
                 timer.cancel()
             if connection.reusable and not connection.closed and not self._closed:
-                origin.idle.append(connection)
+                origin.release(connection, loop.time())
             else:
                 connection.close()
             return response

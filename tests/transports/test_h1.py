@@ -437,3 +437,21 @@ async def test_an_https_subgraph_with_an_untrusted_certificate_is_unreachable(
                 await transport.fetch(SubgraphRequest("{ a }"))
     finally:
         server.close()
+
+
+async def test_a_connection_idle_too_long_is_closed_when_another_comes_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gateway.transports import h1
+
+    async with RawServer(_ok) as server, HTTP1Client() as client:
+        transport = HTTPTransport("s", server.url, client)
+        await asyncio.gather(
+            transport.fetch(SubgraphRequest("{ a }")),
+            transport.fetch(SubgraphRequest("{ a }")),
+        )
+        assert server.connections == 2
+        monkeypatch.setattr(h1, "IDLE_SECONDS", -1.0)  # every idle one is too old
+        await transport.fetch(SubgraphRequest("{ a }"))
+        origin = next(iter(client._origins.values()))
+        assert len(origin.idle) == 0  # the other idle one was closed, then this one
