@@ -49,6 +49,9 @@ __all__ = [
 ]
 
 DEFAULT_LIMIT_PER_HOST = 256
+MAX_HEAD_BYTES = 64 * 1024
+"""The status line and headers of an answer may not be longer (a subgraph that
+sends headers without end is refused, not buffered)."""
 IDLE_SECONDS = 15.0
 """How long an idle keep-alive connection is kept (aiohttp's default too)."""
 
@@ -126,6 +129,7 @@ class _Connection(asyncio.Protocol):
         self._encoding = b""
         self._status = 0
         self._received = False
+        self._head_bytes = 0
         self._headers_done = False
         self._has_length = False
         self._chunked = False
@@ -194,6 +198,11 @@ class _Connection(asyncio.Protocol):
                 self._fail(cause)
             else:
                 self._fail(BadResponse(f"malformed HTTP response: {exc}"))
+            return
+        if not self._headers_done:  # all of it went to the status line and headers
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD_BYTES:
+                self._fail(BadResponse(f"response headers over {MAX_HEAD_BYTES} bytes"))
 
     def eof_received(self) -> bool:
         return False  # close; connection_lost finishes a length-less answer

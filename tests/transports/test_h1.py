@@ -455,3 +455,20 @@ async def test_a_connection_idle_too_long_is_closed_when_another_comes_back(
         await transport.fetch(SubgraphRequest("{ a }"))
         origin = next(iter(client._origins.values()))
         assert len(origin.idle) == 0  # the other idle one was closed, then this one
+
+
+async def test_headers_without_end_are_refused_not_buffered() -> None:
+    async def endless_headers(_: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\n")
+        try:
+            for index in range(10_000):
+                writer.write(b"X-Filler-%d: %s\r\n" % (index, b"y" * 100))
+                await writer.drain()
+        except ConnectionError:
+            pass
+        return False
+
+    async with RawServer(endless_headers) as server, HTTP1Client() as client:
+        transport = HTTPTransport("s", server.url, client)
+        with pytest.raises(SubgraphBadResponseError):
+            await transport.fetch(SubgraphRequest("{ a }"))
