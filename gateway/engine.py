@@ -61,6 +61,7 @@ class Engine:
     ) -> None:
         self.supergraph = supergraph
         self.transports = transports
+        self._sees_client_headers: bool | None = None
         self.errors = errors or ErrorPolicy()
         self.operations = OperationCache(
             supergraph.schema,
@@ -82,7 +83,12 @@ class Engine:
     @property
     def sees_client_headers(self) -> bool:
         """Whether some subgraph sees the whole client request (in-process ones)."""
-        return any(t.sees_client_headers for t in self.transports.values())
+        seen = self._sees_client_headers
+        if seen is None:  # the transports are the engine's for its whole life
+            seen = self._sees_client_headers = any(
+                t.sees_client_headers for t in self.transports.values()
+            )
+        return seen
 
     def prepare(
         self, request: GraphQLRequest, identity: Identity | None = None

@@ -36,7 +36,11 @@ _KEYED = tuple(name for name in _KEYED_WITH_CLIENT if name not in _CLIENT_FIELDS
 
 def _frozen(value: Any) -> Hashable:
     """A hashable, order-insensitive image of a context field's value."""
+    if value is None or type(value) is str:
+        return value
     if isinstance(value, Mapping):
+        if not value:
+            return ()
         if hasattr(value, "getall"):  # a multidict: repeated names and order count
             return tuple((str(k).lower(), _frozen(v)) for k, v in value.items())
         return tuple(sorted((str(k), _frozen(v)) for k, v in value.items()))

@@ -245,9 +245,24 @@ def _pool() -> concurrent.futures.ThreadPoolExecutor:
 _Key = tuple[bytes, "str | None"]
 
 
+_RECENT_HASHES: dict[str, bytes] = {}
+"""Short documents' hashes: clients repeat a few documents over and over."""
+_RECENT_MAX = 512
+_RECENT_CHARS = 2048
+
+
 def document_hash(query: str) -> bytes:
-    """The cache key of a document's text (the text itself is never a key)."""
-    return hashlib.sha256(query.encode("utf-8", "surrogatepass")).digest()
+    """The cache key of a document's text (the text itself is never a key of the
+    caches; only short texts are remembered here, a bounded few)."""
+    if len(query) > _RECENT_CHARS:
+        return hashlib.sha256(query.encode("utf-8", "surrogatepass")).digest()
+    found = _RECENT_HASHES.get(query)
+    if found is None:
+        found = hashlib.sha256(query.encode("utf-8", "surrogatepass")).digest()
+        if len(_RECENT_HASHES) >= _RECENT_MAX:
+            _RECENT_HASHES.clear()
+        _RECENT_HASHES[query] = found
+    return found
 
 
 class OperationCache:
