@@ -1,0 +1,224 @@
+"""Gathering: the objects at an entity fetch's path and their representations, in one
+compiled pass.
+
+For each entity fetch (or each part of a merged one) a function is generated when
+the plan is built: nested loops down the fetch path (``"@"``: every list item), and
+at each object found, a dispatch on ``__typename`` and the representation built
+inline from the key and required fields (a nested field set calls
+``merge.representation_of``), deduplicated on the spot. It does what
+``merge.collect`` followed by ``representation_of`` per object does, in the same
+order, without building a path per object: each object keeps only the tuple of
+its list indices, and ``path_of`` makes the response path from it when an error
+needs one. When the run's data holds shared answers, containers on the way are
+copied into place first (``merge.Ownership``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
+
+from gateway.execution.merge import representation_of
+from gateway.planner.nodes import RepresentationField
+
+__all__ = ["Gathered", "compile_gather", "path_of"]
+
+Target = tuple[dict[str, Any], tuple[int, ...]]
+"""An object found at the path, and the indices of the lists on its way."""
+
+
+class Gathered:
+    """What one gather found: every object at the path (``targets``), the
+    deduplicated ``representations``, and for each the objects it stands for
+    (``fan_out``)."""
+
+    __slots__ = ("fan_out", "path", "representations", "targets")
+
+    def __init__(
+        self,
+        path: tuple[str, ...],
+        targets: list[Target],
+        representations: list[Any],
+        fan_out: list[list[Target]],
+    ) -> None:
+        self.path = path
+        self.targets = targets
+        self.representations = representations
+        self.fan_out = fan_out
+
+
+Gather = Callable[[dict[str, Any], "Callable[[Any], Any] | None"], Gathered]
+"""``gather(data, own)``: ``own`` is ``Ownership.own`` when the data may hold
+shared containers, else ``None``."""
+
+
+def path_of(path: tuple[str, ...], indices: tuple[int, ...]) -> list[str | int]:
+    """The response path of an object found at ``path`` through list ``indices``."""
+    out: list[str | int] = []
+    position = 0
+    for segment in path:
+        if segment == "@":
+            out.append(indices[position])
+            position += 1
+        else:
+            out.append(segment)
+    return out
+
+
+def _marker(representation: dict[str, Any]) -> Any:
+    """A hashable stand-in for a representation whose values are not hashable."""
+    return orjson.dumps(representation)
+
+
+def _flat(fields: tuple[RepresentationField, ...]) -> bool:
+    return all(f.selection is None and not f.optional for f in fields)
+
+
+def compile_gather(
+    path: tuple[str, ...],
+    representation: Mapping[str, tuple[RepresentationField, ...]],
+) -> Gather:
+    """The gather function of one entity fetch (or part) at ``path``."""
+    constants: dict[str, Any] = {"K_path": path}
+
+    def constant(value: Any) -> str:
+        name = f"K{len(constants)}"
+        constants[name] = value
+        return name
+
+    lines: list[str] = []
+    for name, shared in (("gather_own", False), ("gather_shared", True)):
+        lines += _walk(name, path, representation, constant, shared)
+    lines += [
+        "def gather(data, own):",
+        "    if own is None:",
+        "        return gather_own(data)",
+        "    return gather_shared(data, own)",
+    ]
+    source = "\n".join(lines) + "\n"
+    namespace: dict[str, Any] = {
+        "Gathered": Gathered,
+        "_marker": _marker,
+        "representation_of": representation_of,
+        **constants,
+    }
+    exec(compile(source, f"<gather {'.'.join(path)}>", "exec"), namespace)
+    gather: Gather = namespace["gather"]
+    gather.source_size = len(source)  # type: ignore[attr-defined]
+    return gather
+
+
+def _walk(
+    name: str,
+    path: tuple[str, ...],
+    representation: Mapping[str, tuple[RepresentationField, ...]],
+    constant: Callable[[Any], str],
+    shared: bool,
+) -> list[str]:
+    """``merge.collect`` of ``path``, then a representation per object found.
+    ``shared``: containers on the way are made the run's own (``own``)."""
+    lines = [
+        f"def {name}(data{', own' if shared else ''}):",
+        "    targets = []",
+        "    representations = []",
+        "    fan_out = []",
+        "    seen = {}",
+    ]
+    indent = "    "
+    current = "data"
+    indices: list[str] = []
+    wanted = "list" if path and path[0] == "@" else "dict"
+    lines.append(f"{indent}if type(data) is {wanted}:")
+    indent += "    "
+    for depth, segment in enumerate(path):
+        item = f"x{depth}"
+        if segment == "@":
+            index = f"i{depth}"
+            indices.append(index)
+            lines.append(f"{indent}for {index}, {item} in enumerate({current}):")
+            indent += "    "
+            place = f"{current}[{index}]"
+        else:
+            lines.append(f"{indent}{item} = {current}.get({segment!r})")
+            place = f"{current}[{segment!r}]"
+        wanted = "list" if depth + 1 < len(path) and path[depth + 1] == "@" else "dict"
+        if shared:
+            lines += [
+                f"{indent}if type({item}) is dict or type({item}) is list:",
+                f"{indent}    {item} = {place} = own({item})",
+            ]
+            indent += "    "
+        lines.append(f"{indent}if type({item}) is {wanted}:")
+        indent += "    "
+        current = item
+    at = "(" + "".join(f"{i}, " for i in indices) + ")"
+    lines += [
+        f"{indent}target = ({current}, {at})",
+        f"{indent}targets.append(target)",
+        f"{indent}type_name = {current}.get('__typename', '')",
+    ]
+    keyword = "if"
+    for type_name, fields in representation.items():
+        lines.append(f"{indent}{keyword} type_name == {type_name!r}:")
+        keyword = "elif"
+        lines += _representation(current, fields, constant, indent + "    ")
+    lines.append("    return Gathered(K_path, targets, representations, fan_out)")
+    lines.append("")
+    return lines
+
+
+def _representation(
+    obj: str,
+    fields: tuple[RepresentationField, ...],
+    constant: Callable[[Any], str],
+    indent: str,
+) -> list[str]:
+    """Code adding ``obj``'s representation (``merge.representation_of(obj,
+    fields)``; none when a key is missing), or adding ``obj`` to the objects of
+    an equal one already there."""
+    lines: list[str] = []
+    if _flat(fields):
+        # Every field is there or the object has no representation.
+        names: list[str] = []
+        for number, field in enumerate(fields):
+            if field.value is not None:
+                names.append(repr(field.value))
+                continue
+            source = field.source or field.name
+            lines.append(f"{indent}    r{number} = {obj}[{source!r}]")
+            names.append(f"r{number}")
+        entries = ", ".join(
+            f"{field.name!r}: {name}" for field, name in zip(fields, names, strict=True)
+        )
+        build = f"{{{entries}}}"
+        marker = f"({''.join(f'{n}, ' for n in names)})"
+    else:
+        lines.append(f"{indent}    rep = representation_of({obj}, {constant(fields)})")
+        build = "rep"
+        marker = "tuple(rep.values())"
+    if lines:
+        lines = [
+            f"{indent}try:",
+            *lines,
+            f"{indent}except KeyError:",
+            f"{indent}    pass  # the parent fetch failed to deliver a key",
+            f"{indent}else:",
+        ]
+        indent += "    "
+    return [
+        *lines,
+        f"{indent}marker = {marker}",
+        f"{indent}try:",
+        f"{indent}    index = seen.get(marker)",
+        f"{indent}except TypeError:  # nested or odd keys: compare them as JSON",
+        f"{indent}    marker = _marker({build})",
+        f"{indent}    index = seen.get(marker)",
+        f"{indent}if index is None:",
+        f"{indent}    seen[marker] = len(representations)",
+        f"{indent}    representations.append({build})",
+        f"{indent}    fan_out.append([target])",
+        f"{indent}else:",
+        f"{indent}    fan_out[index].append(target)",
+    ]
