@@ -53,7 +53,7 @@ def _object(
 ) -> Any:
     if shape.abstract:
         type_name = value.get("__typename")
-        fields = shape.fields_by_type.get(type_name)  # type: ignore[arg-type]
+        fields = shape.fields_by_type.get(type_name) if type(type_name) is str else None
         if fields is None:
             errors.append(
                 {
