@@ -24,8 +24,8 @@ from graphql import (
 )
 
 from gateway.composition import compose
-from gateway.execution import program as program_module
 from gateway.errors import PlanningError
+from gateway.execution import program as program_module
 from gateway.execution.completion import complete
 from gateway.operation import GraphQLRequest, OperationCache
 from gateway.planner import QueryPlanner
