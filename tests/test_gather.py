@@ -68,7 +68,7 @@ def reference(
 
 def compiled(found: Gathered) -> tuple[list[Any], list[Any], list[list[Any]]]:
     def paths(targets: list[Any]) -> list[Any]:
-        return [(obj, path_of(found.path, at)) for obj, at in targets]
+        return [(target[0], path_of(found.path, target)) for target in targets]
 
     return (
         paths(found.targets),
@@ -152,11 +152,12 @@ def test_shared_containers_are_copied_before_they_are_handed_out() -> None:
     data: dict[str, Any] = dict(shared)
     owned = Ownership(data, shared=True)
     found = compile_gather(("top", "@"), REPRESENTATIONS)(data, owned.own)
-    [(obj, at)] = found.targets
+    [target] = found.targets
+    obj = target[0]
     obj["name"] = "changed"
     assert shared == frozen
     assert data["top"][0] is obj
-    assert path_of(found.path, at) == ["top", 0]
+    assert path_of(found.path, target) == ["top", 0]
     assert found.representations == [{"__typename": "Product", "upc": "1", "price": 2}]
 
 
@@ -173,7 +174,7 @@ def test_equal_representations_are_sent_once_and_fan_out_to_every_object() -> No
         {"__typename": "Account", "id": "1"},
         {"__typename": "Account", "id": "2"},
     ]
-    assert [[at for _, at in targets] for targets in found.fan_out] == [
+    assert [[t[1:] for t in targets] for targets in found.fan_out] == [
         [(0,), (2,)],
         [(1,)],
     ]

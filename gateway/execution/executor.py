@@ -26,7 +26,7 @@ from graphql import (
 from gateway.errors import SubgraphBadResponseError, SubgraphError
 from gateway.execution.completion import complete
 from gateway.execution.gather import Gathered, Target, path_of
-from gateway.execution.merge import Ownership, merge
+from gateway.execution.merge import Ownership, merge, merge_each
 from gateway.execution.program import PlanProgram
 from gateway.masking import ErrorPolicy
 from gateway.planner.nodes import (
@@ -61,7 +61,7 @@ def _fetch_path(path: tuple[str, ...], targets: list[Target]) -> list[str | int]
     """Where an error about a whole entity fetch goes: the one object's path, or
     the fetch path up to its first list."""
     if len(targets) == 1:
-        return path_of(path, targets[0][1])
+        return path_of(path, targets[0])
     end = path.index("@") if "@" in path else len(path)
     return list(path[:end])
 
@@ -271,7 +271,6 @@ class Executor:
         variables: dict[str, Any],
         parts: list[tuple[str, Gathered]],
     ) -> None:
-        all_targets = [t for _, found in parts for t in found.targets]
         try:
             result = await self._send(fetch, run, variables)
             data = result.get("data")
@@ -298,14 +297,14 @@ class Executor:
                         exc.to_graphql(_fetch_path(found.path, found.targets))
                     )
             if not any(found.targets for _, found in parts):
-                run.errors.append(exc.to_graphql(_fetch_path(fetch.path, all_targets)))
+                run.errors.append(exc.to_graphql(_fetch_path(fetch.path, [])))
             return
+        owned = run.owned
         for entities, (_, found) in zip(answers, parts, strict=True):
             if entities:
-                for index, entity in enumerate(entities):
+                for targets, entity in zip(found.fan_out, entities, strict=True):
                     if type(entity) is dict:
-                        for obj, _ in found.fan_out[index]:
-                            merge(obj, entity, run.owned)
+                        merge_each(targets, entity, owned)
         by_alias = dict(parts)
         for error in result.get("errors") or ():
             self._entity_error(error, fetch, by_alias, run)
@@ -323,16 +322,22 @@ class Executor:
             found = parts.get(path[0]) if isinstance(path[0], str) else None
             if found is not None and 0 <= path[1] < len(found.fan_out):
                 rest = path[2:]
-                for _, at in found.fan_out[path[1]]:
-                    at_path = path_of(found.path, at)
+                for target in found.fan_out[path[1]]:
+                    at_path = path_of(found.path, target)
                     run.errors.append({**error, "path": [*at_path, *rest]})
                 return
-        # Not about one entity: put it where the fetch merges.
-        first = next(iter(parts.values()))
-        error["path"] = _fetch_path(
-            first.path,
-            [t for found in parts.values() for ts in found.fan_out for t in ts],
-        )
+        # Not about one entity: put it where the fetch merges (the one object's
+        # path when there is one).
+        merged = [
+            (found.path, target)
+            for found in parts.values()
+            for targets in found.fan_out
+            for target in targets
+        ]
+        if len(merged) == 1:
+            error["path"] = path_of(*merged[0])
+        else:
+            error["path"] = _fetch_path(next(iter(parts.values())).path, [])
         run.errors.append(error)
 
     def _introspect(self, plan: QueryPlan, run: _Run) -> None:

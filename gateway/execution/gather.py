@@ -25,8 +25,9 @@ from gateway.planner.nodes import RepresentationField
 
 __all__ = ["Gathered", "compile_gather", "path_of"]
 
-Target = tuple[dict[str, Any], tuple[int, ...]]
-"""An object found at the path, and the indices of the lists on its way."""
+Target = tuple[Any, ...]
+"""An object found at the path, then the indices of the lists on its way:
+``(object, index, ...)``."""
 
 
 class Gathered:
@@ -54,10 +55,11 @@ Gather = Callable[[dict[str, Any], "Callable[[Any], Any] | None"], Gathered]
 shared containers, else ``None``."""
 
 
-def path_of(path: tuple[str, ...], indices: tuple[int, ...]) -> list[str | int]:
-    """The response path of an object found at ``path`` through list ``indices``."""
+def path_of(path: tuple[str, ...], target: Target) -> list[str | int]:
+    """The response path of an object ``target`` found at ``path``."""
     out: list[str | int] = []
-    position = 0
+    indices = target
+    position = 1
     for segment in path:
         if segment == "@":
             out.append(indices[position])
@@ -153,9 +155,8 @@ def _walk(
         lines.append(f"{indent}if type({item}) is {wanted}:")
         indent += "    "
         current = item
-    at = "(" + "".join(f"{i}, " for i in indices) + ")"
     lines += [
-        f"{indent}target = ({current}, {at})",
+        f"{indent}target = ({current}, {''.join(f'{i}, ' for i in indices)})",
         f"{indent}targets.append(target)",
         f"{indent}type_name = {current}.get('__typename', '')",
     ]
