@@ -2,10 +2,12 @@
 
 Entity fetches gather every object at their path into one deduplicated
 ``_entities`` call (several paths to one subgraph: one request, one aliased
-``_entities`` selection each). Subgraph errors are re-pathed to client paths and
+``_entities`` selection each), with the plan's compiled gather functions
+(``gateway.execution.gather``). Subgraph errors are re-pathed to client paths and
 tagged with ``extensions.serviceName``; a transport failure becomes an error at the
 fetch's paths and the rest of the data is kept. The response is then completed
-against the client schema (``gateway.execution.completion``).
+against the client schema by the plan's compiled program
+(``gateway.execution.program``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from graphql import (
 )
 
 from gateway.errors import SubgraphBadResponseError, SubgraphError
-from gateway.execution.completion import complete
 from gateway.execution.gather import Gathered, Target, path_of
 from gateway.execution.merge import Ownership, merge, merge_each
 from gateway.execution.program import PlanProgram
@@ -37,7 +38,6 @@ from gateway.planner.nodes import (
     PlanNode,
     QueryPlan,
     Sequence,
-    ShapeSelection,
     Subscription,
 )
 from gateway.transports.base import (
@@ -360,12 +360,3 @@ class Executor:
                 {k: v for k, v in result.data.items() if k in local},
                 run.owned,
             )
-
-    def complete(
-        self,
-        shape: ShapeSelection,
-        data: dict[str, Any],
-        errors: list[dict[str, Any]],
-    ) -> dict[str, Any]:
-        """Shape merged ``data`` to the client's selection (``completion``)."""
-        return complete(shape, data, errors)
