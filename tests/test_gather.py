@@ -137,7 +137,7 @@ def test_gather_finds_what_collect_and_representation_of_find(
             expected_data, path, Ownership(expected_data, shared=shared)
         )
         owned = Ownership(actual_data, shared=shared)
-        actual = compiled(gather(actual_data, owned.own if shared else None))
+        actual = compiled(gather.run(actual_data, owned.own if shared else None))
         # The same objects (compared by value: each side has its own copy), in the
         # same order, at the same paths, with the same representations.
         assert repr(actual) == repr(expected)
@@ -151,7 +151,7 @@ def test_shared_containers_are_copied_before_they_are_handed_out() -> None:
     frozen = copy.deepcopy(shared)
     data: dict[str, Any] = dict(shared)
     owned = Ownership(data, shared=True)
-    found = compile_gather(("top", "@"), REPRESENTATIONS)(data, owned.own)
+    found = compile_gather(("top", "@"), REPRESENTATIONS).run(data, owned.own)
     [target] = found.targets
     obj = target[0]
     obj["name"] = "changed"
@@ -169,7 +169,7 @@ def test_equal_representations_are_sent_once_and_fan_out_to_every_object() -> No
             {"__typename": "User", "id": "1"},
         ]
     }
-    found = compile_gather(("top", "@"), REPRESENTATIONS)(data, None)
+    found = compile_gather(("top", "@"), REPRESENTATIONS).run(data, None)
     assert found.representations == [
         {"__typename": "Account", "id": "1"},
         {"__typename": "Account", "id": "2"},

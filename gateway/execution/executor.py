@@ -238,7 +238,9 @@ class Executor:
         """The objects at ``node``'s path, their deduplicated representations, and
         for each representation the objects it stands for."""
         owned = run.owned
-        return run.program.gather(node)(run.data, owned.own if owned.active else None)
+        return run.program.gather(node).run(
+            run.data, owned.own if owned.active else None
+        )
 
     async def _entity_fetch(self, fetch: Fetch, run: _Run) -> None:
         found = self._gather(fetch, run)

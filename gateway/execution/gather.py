@@ -23,7 +23,7 @@ import orjson
 from gateway.execution.merge import representation_of
 from gateway.planner.nodes import RepresentationField
 
-__all__ = ["Gathered", "compile_gather", "path_of"]
+__all__ = ["Gather", "Gathered", "compile_gather", "path_of"]
 
 Target = tuple[Any, ...]
 """An object found at the path, then the indices of the lists on its way:
@@ -50,9 +50,35 @@ class Gathered:
         self.fan_out = fan_out
 
 
-Gather = Callable[[dict[str, Any], "Callable[[Any], Any] | None"], Gathered]
-"""``gather(data, own)``: ``own`` is ``Ownership.own`` when the data may hold
-shared containers, else ``None``."""
+class Gather:
+    """The compiled gather of one entity fetch (or part): ``run(data, own)``.
+
+    ``own`` is ``Ownership.own`` when the run's data may hold shared containers
+    (copied into place on the way down), else ``None``. The variant for shared data
+    is compiled when it is first needed (only identical fetches in flight share
+    answers)."""
+
+    __slots__ = ("_own", "_shared", "path", "representation", "source_size")
+
+    def __init__(
+        self,
+        path: tuple[str, ...],
+        representation: Mapping[str, tuple[RepresentationField, ...]],
+    ) -> None:
+        self.path = path
+        self.representation = representation
+        self._own, self.source_size = _compile(path, representation, shared=False)
+        self._shared: Callable[[dict[str, Any], Any], Gathered] | None = None
+
+    def run(self, data: dict[str, Any], own: Callable[[Any], Any] | None) -> Gathered:
+        """The objects at the path in ``data``, and their representations."""
+        if own is None:
+            return self._own(data)
+        shared = self._shared
+        if shared is None:
+            shared, _ = _compile(self.path, self.representation, shared=True)
+            self._shared = shared
+        return shared(data, own)
 
 
 def path_of(path: tuple[str, ...], target: Target) -> list[str | int]:
@@ -82,7 +108,19 @@ def compile_gather(
     path: tuple[str, ...],
     representation: Mapping[str, tuple[RepresentationField, ...]],
 ) -> Gather:
-    """The gather function of one entity fetch (or part) at ``path``."""
+    """The gather of one entity fetch (or part) at ``path``."""
+    return Gather(path, representation)
+
+
+def _compile(
+    path: tuple[str, ...],
+    representation: Mapping[str, tuple[RepresentationField, ...]],
+    *,
+    shared: bool,
+) -> tuple[Callable[..., Gathered], int]:
+    """``merge.collect`` of ``path``, then a representation per object found, as
+    one function, and the size of its source. ``shared``: containers on the way
+    are made the run's own first (``own``)."""
     constants: dict[str, Any] = {"K_path": path}
 
     def constant(value: Any) -> str:
@@ -90,50 +128,21 @@ def compile_gather(
         constants[name] = value
         return name
 
-    lines: list[str] = []
-    for name, shared in (("gather_own", False), ("gather_shared", True)):
-        lines += _walk(name, path, representation, constant, shared)
-    lines += [
-        "def gather(data, own):",
-        "    if own is None:",
-        "        return gather_own(data)",
-        "    return gather_shared(data, own)",
-    ]
-    source = "\n".join(lines) + "\n"
-    namespace: dict[str, Any] = {
-        "Gathered": Gathered,
-        "_marker": _marker,
-        "representation_of": representation_of,
-        **constants,
-    }
-    exec(compile(source, f"<gather {'.'.join(path)}>", "exec"), namespace)
-    gather: Gather = namespace["gather"]
-    gather.source_size = len(source)  # type: ignore[attr-defined]
-    return gather
-
-
-def _walk(
-    name: str,
-    path: tuple[str, ...],
-    representation: Mapping[str, tuple[RepresentationField, ...]],
-    constant: Callable[[Any], str],
-    shared: bool,
-) -> list[str]:
-    """``merge.collect`` of ``path``, then a representation per object found.
-    ``shared``: containers on the way are made the run's own (``own``)."""
+    done = "return Gathered(K_path, targets, representations, fan_out)"
     lines = [
-        f"def {name}(data{', own' if shared else ''}):",
+        f"def gather(data{', own' if shared else ''}):",
         "    targets = []",
         "    representations = []",
         "    fan_out = []",
         "    seen = {}",
     ]
     indent = "    "
+    fail = done  # outside any loop, a dead end ends the walk
+    wanted = "list" if path and path[0] == "@" else "dict"
+    lines.append(f"{indent}if type(data) is not {wanted}:")
+    lines.append(f"{indent}    {fail}")
     current = "data"
     indices: list[str] = []
-    wanted = "list" if path and path[0] == "@" else "dict"
-    lines.append(f"{indent}if type(data) is {wanted}:")
-    indent += "    "
     for depth, segment in enumerate(path):
         item = f"x{depth}"
         if segment == "@":
@@ -141,19 +150,18 @@ def _walk(
             indices.append(index)
             lines.append(f"{indent}for {index}, {item} in enumerate({current}):")
             indent += "    "
+            fail = "continue"
             place = f"{current}[{index}]"
         else:
             lines.append(f"{indent}{item} = {current}.get({segment!r})")
             place = f"{current}[{segment!r}]"
-        wanted = "list" if depth + 1 < len(path) and path[depth + 1] == "@" else "dict"
         if shared:
             lines += [
                 f"{indent}if type({item}) is dict or type({item}) is list:",
                 f"{indent}    {item} = {place} = own({item})",
             ]
-            indent += "    "
-        lines.append(f"{indent}if type({item}) is {wanted}:")
-        indent += "    "
+        wanted = "list" if depth + 1 < len(path) and path[depth + 1] == "@" else "dict"
+        lines += [f"{indent}if type({item}) is not {wanted}:", f"{indent}    {fail}"]
         current = item
     lines += [
         f"{indent}target = ({current}, {''.join(f'{i}, ' for i in indices)})",
@@ -165,9 +173,16 @@ def _walk(
         lines.append(f"{indent}{keyword} type_name == {type_name!r}:")
         keyword = "elif"
         lines += _representation(current, fields, constant, indent + "    ")
-    lines.append("    return Gathered(K_path, targets, representations, fan_out)")
-    lines.append("")
-    return lines
+    lines.append(f"    {done}")
+    source = "\n".join(lines) + "\n"
+    namespace: dict[str, Any] = {
+        "Gathered": Gathered,
+        "_marker": _marker,
+        "representation_of": representation_of,
+        **constants,
+    }
+    exec(compile(source, f"<gather {'.'.join(path)}>", "exec"), namespace)
+    return namespace["gather"], len(source)
 
 
 def _representation(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from math import isfinite
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from graphql import GraphQLList, GraphQLNonNull, GraphQLOutputType
 
@@ -36,12 +36,11 @@ from gateway.planner.nodes import (
     Parallel,
     PlanNode,
     Sequence,
+    ShapeField,
+    ShapeSelection,
     Subscription,
 )
 from gateway.planner.shape import CHECK_EXPRESSIONS, EnumCheck
-
-if TYPE_CHECKING:
-    from gateway.planner.nodes import ShapeField, ShapeSelection
 
 __all__ = ["PROGRAM_BYTES_PER_CHAR", "PlanProgram", "compile_plan"]
 
@@ -126,7 +125,7 @@ def compile_plan(shape: ShapeSelection, node: PlanNode | None) -> PlanProgram:
         for part in fetch.parts or (fetch,):
             gather = compile_gather(part.path, part.representation)
             gathers[id(part)] = gather
-            size += gather.source_size  # type: ignore[attr-defined]
+            size += 2 * gather.source_size  # and its variant for shared data
     return PlanProgram(namespace[root], gathers, size)
 
 
@@ -148,15 +147,19 @@ def _is_wrapper(type_: GraphQLOutputType) -> bool:
 
 
 class _Compiler:
-    """Emits the functions of one program; each shape object is compiled once."""
+    """Emits the functions of one program. Each shape object is compiled once, and
+    functions whose code is the same (a fragment spread in several places) are
+    emitted once."""
 
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.constants: dict[str, Any] = {}
         self.dispatch: dict[str, dict[str, str]] = {}
         """Abstract types: table name -> function name by ``__typename``."""
-        self._names: dict[int, str] = {}
+        self._names: dict[Any, str] = {}
         self._selections: dict[int, str] = {}
+        self._functions: dict[tuple[str, ...], str] = {}
+        self._tables: dict[tuple[Any, ...], str] = {}
         self._count = 0
 
     def _name(self, prefix: str) -> str:
@@ -164,11 +167,28 @@ class _Compiler:
         return f"{prefix}{self._count}"
 
     def constant(self, value: Any) -> str:
-        """A name the generated code reads ``value`` by."""
-        name = self._names.get(id(value))
+        """A name the generated code reads ``value`` by. Fields are named by what
+        error messages read of them (equal fields, one name)."""
+        key: Any
+        if isinstance(value, ShapeField):
+            key = ("field", value.parent_type, value.name, str(value.type))
+        elif isinstance(value, frozenset):
+            key = ("values", value)
+        else:
+            key = ("id", id(value))
+        name = self._names.get(key)
         if name is None:
-            name = self._names[id(value)] = self._name("K")
+            name = self._names[key] = self._name("K")
             self.constants[name] = value
+        return name
+
+    def _emit(self, prefix: str, body: list[str]) -> str:
+        """The name of a function ``f(value, path, errors)`` doing ``body``."""
+        key = (prefix, *body)
+        name = self._functions.get(key)
+        if name is None:
+            name = self._functions[key] = self._name(prefix)
+            self.lines += [f"def {name}(value, path, errors):", *body, ""]
         return name
 
     # -- selections and objects ------------------------------------------------------
@@ -182,26 +202,28 @@ class _Compiler:
             fields = shape.fields_by_type[shape.type_name]
             name = self._selections[id(shape)] = self._object(shape.type_name, fields)
             return name
-        name = self._selections[id(shape)] = self._name("s")
-        table = self._name("D")
-        self.dispatch[table] = {
+        functions = {
             type_name: self._object(type_name, fields)
             for type_name, fields in shape.fields_by_type.items()
         }
-        self.lines += [
-            f"def {name}(value, path, errors):",
-            "    type_name = value.get('__typename')",
-            f"    fn = {table}.get(type_name) if type(type_name) is str else None",
-            "    if fn is None:",
-            f"        _not_possible(type_name, {shape.type_name!r}, path, errors)",
-            "        return None",
-            "    return fn(value, path, errors)",
-            "",
-        ]
+        table = self._tables.get(tuple(functions.items()))
+        if table is None:
+            table = self._tables[tuple(functions.items())] = self._name("D")
+            self.dispatch[table] = functions
+        name = self._selections[id(shape)] = self._emit(
+            "s",
+            [
+                "    type_name = value.get('__typename')",
+                f"    fn = {table}.get(type_name) if type(type_name) is str else None",
+                "    if fn is None:",
+                f"        _not_possible(type_name, {shape.type_name!r}, path, errors)",
+                "        return None",
+                "    return fn(value, path, errors)",
+            ],
+        )
         return name
 
     def _object(self, type_name: str, fields: tuple[ShapeField, ...]) -> str:
-        name = self._name("o")
         body: list[str] = []
         entries: list[str] = []
         for index, field in enumerate(fields):
@@ -232,11 +254,8 @@ class _Compiler:
                 if isinstance(field.type, GraphQLNonNull):
                     body += [f"    if {var} is _NULL:", "        return _NULL"]
                 entries.append(f"{key!r}: {var}")
-        self.lines.append(f"def {name}(value, path, errors):")
-        self.lines += body
-        self.lines.append("    return {" + ", ".join(entries) + "}")
-        self.lines.append("")
-        return name
+        body.append("    return {" + ", ".join(entries) + "}")
+        return self._emit("o", body)
 
     # -- values ----------------------------------------------------------------------
 
@@ -320,10 +339,8 @@ class _Compiler:
 
     def _list(self, type_: GraphQLList[Any], field: ShapeField) -> str:
         """A function ``f(value, path, errors)`` completing a non-null list value."""
-        name = self._name("l")
         item_type = type_.of_type
         lines = [
-            f"def {name}(value, path, errors):",
             "    if type(value) is not list:",
             "        errors.append(_bad_value(path, 'a list'))",
             "        return None",
@@ -333,9 +350,8 @@ class _Compiler:
             and field.check is None
             and not _is_wrapper(item_type)
         ):
-            lines += ["    return value  # a list of nullable custom scalars", ""]
-            self.lines += lines
-            return name
+            lines.append("    return value  # a list of nullable custom scalars")
+            return self._emit("l", lines)
         lines.append("    items = []")
         lines.append("    append = items.append")
         lines.append("    for index, item in enumerate(value):")
@@ -358,6 +374,5 @@ class _Compiler:
                 "            return _NULL",
                 "        append(item)",
             ]
-        lines += ["    return items", ""]
-        self.lines += lines
-        return name
+        lines.append("    return items")
+        return self._emit("l", lines)
