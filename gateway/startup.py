@@ -28,6 +28,7 @@ from gateway.masking import ErrorPolicy
 from gateway.supergraph import Supergraph
 from gateway.transports.base import Transport
 from gateway.transports.boundary import decode_graphql_response, mapped_errors
+from gateway.transports.h1 import HTTP1Client
 from gateway.transports.http import HTTPTransport
 from gateway.transports.inprocess import InProcessTransport
 
@@ -251,7 +252,7 @@ def error_policy(config: Config) -> ErrorPolicy:
 def build_transports(
     config: Config,
     locals_: Mapping[str, LocalSubgraph],
-    session: aiohttp.ClientSession,
+    client: HTTP1Client,
 ) -> dict[str, Transport]:
     """One transport per subgraph, keyed by subgraph name.
 
@@ -282,7 +283,7 @@ def build_transports(
         http = HTTPTransport(
             subgraph.name,
             subgraph.routing_url,
-            session,
+            client,
             timeout=timeout,
             dedup=config.gateway.dedup_queries,
             max_response_bytes=subgraph.max_response_bytes

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from gateway.errors import ConfigError, SubgraphError
@@ -100,15 +100,26 @@ def tracing() -> Tracing | None:
     return _current
 
 
-@contextmanager
+_OFF: AbstractContextManager[None] = nullcontext()
+"""What a span is while tracing is off: one shared no-op."""
+
+
 def server_span(
     name: str, headers: Mapping[str, str], attributes: Mapping[str, Any]
-) -> Iterator[Any]:
+) -> AbstractContextManager[Any]:
     """The request's span, child of the client's ``traceparent`` when it sent one."""
-    current = _current
-    if current is None:
-        yield None
-        return
+    if _current is None:
+        return _OFF
+    return _server_span(_current, name, headers, attributes)
+
+
+@contextmanager
+def _server_span(
+    current: Any,
+    name: str,
+    headers: Mapping[str, str],
+    attributes: Mapping[str, Any],
+) -> Iterator[Any]:
     from opentelemetry.trace import SpanKind
 
     parent = current.propagator.extract(carrier=dict(headers))
@@ -118,13 +129,15 @@ def server_span(
         yield found
 
 
-@contextmanager
-def span(name: str, **attributes: Any) -> Iterator[Any]:
+def span(name: str, **attributes: Any) -> AbstractContextManager[Any]:
     """A child span of the current one (a no-op when tracing is off)."""
-    current = _current
-    if current is None:
-        yield None
-        return
+    if _current is None:
+        return _OFF
+    return _span(_current, name, attributes)
+
+
+@contextmanager
+def _span(current: Any, name: str, attributes: dict[str, Any]) -> Iterator[Any]:
     with current.tracer.start_as_current_span(name, attributes=attributes) as found:
         yield found
 

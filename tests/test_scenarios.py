@@ -15,12 +15,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from gateway.errors import RequestError
 from gateway.operation import GraphQLRequest
 from gateway.planner.nodes import print_plan
+from gateway.transports.h1 import HTTP1Client
 from tests.scenarios.harness import (
     SCENARIOS,
     Reach,
@@ -44,8 +44,9 @@ def _without_unreachable_messages(body: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 async def client_session() -> Any:
-    async with aiohttp.ClientSession() as session:
-        yield session
+    client = HTTP1Client()
+    yield client
+    await client.close()
 
 
 @pytest.mark.parametrize("mode", ["inprocess", "http"])

@@ -8,7 +8,6 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
@@ -21,6 +20,7 @@ from gateway.operation import GraphQLRequest
 from gateway.startup import build_transports
 from gateway.subscriptions import Subscriptions
 from gateway.transports.base import RequestContext, SubgraphRequest, SubgraphResult
+from gateway.transports.h1 import HTTP1Client
 from gateway.transports.inprocess import InProcessTransport
 from gateway.transports.remote import RemoteTransport
 from gateway.transports.sse import SSETransport
@@ -673,7 +673,7 @@ async def test_remote_subgraphs_subscribe_over_sse_as_configured(
     tmp_path: Path, subscription: str, url: str, method: str
 ) -> None:
     config = remote_config(tmp_path, subscription)
-    async with aiohttp.ClientSession() as session:
+    async with HTTP1Client() as session:
         transports = build_transports(config, {}, session)
     transport = transports["ticker"]
     assert isinstance(transport, RemoteTransport)
@@ -708,7 +708,7 @@ async def test_remote_subgraphs_subscribe_over_websocket_as_configured(
     tmp_path: Path, subscription: str, url: str, offered: tuple[str, ...]
 ) -> None:
     config = remote_config(tmp_path, subscription)
-    async with aiohttp.ClientSession() as session:
+    async with HTTP1Client() as session:
         transports = build_transports(config, {}, session)
     transport = transports["ticker"]
     assert isinstance(transport, RemoteTransport)

@@ -107,6 +107,7 @@ from gateway.startup import (
 )
 from gateway.supergraph import Supergraph
 from gateway.transports.base import RequestContext, Transport
+from gateway.transports.h1 import HTTP1Client
 
 __all__ = [
     "STATE",
@@ -127,6 +128,8 @@ class GatewayState:
     engine: Engine | None = None
     supergraph: Supergraph | None = None
     session: aiohttp.ClientSession | None = None
+    client: HTTP1Client | None = None
+    """Subgraph queries and mutations (``gateway.transports.h1``)."""
     shutting_down: bool = False
     streams: StreamRegistry = field(default_factory=StreamRegistry)
     headers: HeaderPolicy = field(default_factory=HeaderPolicy)
@@ -616,8 +619,13 @@ async def _client_session(app: web.Application) -> AsyncIterator[None]:
         json_serialize=lambda obj: orjson.dumps(obj).decode(),
     ) as session:
         state.session = session
-        yield
-        state.session = None
+        state.client = HTTP1Client()
+        try:
+            yield
+        finally:
+            await state.client.close()
+            state.client = None
+            state.session = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -652,7 +660,7 @@ async def _build_one(
 ) -> tuple[Supergraph, Engine]:
     """Start the in-process subgraphs ``config`` adds, compose, and build an engine."""
     state = app[STATE]
-    assert state.session is not None
+    assert state.session is not None and state.client is not None
     metrics = app[METRICS]
     locals_ = await state.pool.acquire(config)
     supergraph = await compose_config(config, locals_, state.session, wait=wait)
@@ -661,7 +669,7 @@ async def _build_one(
             metrics.register(local_collector)
     transports: dict[str, Transport] = {
         name: metrics.metered(transport)
-        for name, transport in build_transports(config, locals_, state.session).items()
+        for name, transport in build_transports(config, locals_, state.client).items()
     }
     if tracing.tracing() is not None:
         transports = {n: tracing.TracedTransport(t) for n, t in transports.items()}

@@ -111,8 +111,11 @@ async def read_body(request: web.Request, max_bytes: int, timeout: float) -> byt
             f"the limit is {max_bytes}"
         )
     try:
-        async with asyncio.timeout(timeout):
-            data = await request.read()
+        if request.content.is_eof():
+            data = await request.read()  # all here already (most bodies): no timer
+        else:
+            async with asyncio.timeout(timeout):
+                data = await request.read()
     except TimeoutError:
         raise RequestTimeoutError(
             f"the request body did not arrive within {timeout:g} s",

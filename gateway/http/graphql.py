@@ -160,6 +160,11 @@ def _best(
     return None if best is None else best[3]
 
 
+_NEGOTIATED: dict[tuple[str, bool], Negotiated] = {}
+"""``negotiate``'s answers by ``Accept`` (clients send a handful of distinct ones)."""
+_NEGOTIATED_MAX = 256
+
+
 def negotiate(accept: str | None, *, multipart: bool = True) -> Negotiated:
     """The wire formats to answer with, by ``Accept``'s q-values and order.
 
@@ -174,6 +179,17 @@ def negotiate(accept: str | None, *, multipart: bool = True) -> Negotiated:
     """
     if not accept:
         return Negotiated(_JSON, None)
+    key = (accept, multipart)
+    found = _NEGOTIATED.get(key)
+    if found is None:
+        found = _negotiate(accept, multipart)  # raises for an unacceptable Accept
+        if len(_NEGOTIATED) >= _NEGOTIATED_MAX:
+            _NEGOTIATED.clear()
+        _NEGOTIATED[key] = found
+    return found
+
+
+def _negotiate(accept: str, multipart: bool) -> Negotiated:
     ranges = _parse_accept(accept)
     multipart_answer = _multipart(ranges) if multipart else None
     streams = [_SSE] if multipart_answer is None else [_SSE, multipart_answer]

@@ -15,7 +15,6 @@ import asyncio
 import logging
 import re
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +25,7 @@ from gateway import tracing
 from gateway.config import Config
 from gateway.events import StreamEvent
 from gateway.logs import ACCESS_LOGGER, note_errors
+from gateway.masking import new_request_id
 from gateway.metrics import (
     CONTENT_TYPE,
     GatewayMetrics,
@@ -67,7 +67,7 @@ def _request_id(request: web.Request) -> str:
     given = request.headers.get(REQUEST_ID_HEADER, "").strip()
     if given and _REQUEST_ID.fullmatch(given):
         return given
-    return uuid.uuid4().hex
+    return new_request_id()
 
 
 def _outcome(status: int, stats: RequestStats) -> str:
@@ -92,21 +92,11 @@ def _middleware(
         started = time.perf_counter()
         status = 500
         try:
-            with (
-                track_request(stats),
-                tracing.server_span(
-                    f"{request.method} {request.path}",
-                    request.headers,
-                    {"http.request.method": request.method, "url.path": request.path},
-                ) as span,
-            ):
-                try:
+            with track_request(stats):
+                if tracing.tracing() is None:
                     response = await handler(request)
-                    if span is not None:
-                        span.set_attribute("http.response.status_code", response.status)
-                finally:
-                    if span is not None:
-                        _close_span(span, stats)
+                else:
+                    response = await _traced(request, handler, stats)
             status = response.status
             if not response.prepared:
                 response.headers[REQUEST_ID_HEADER] = stats.request_id or ""
@@ -127,10 +117,30 @@ def _middleware(
                     _outcome(status, stats),
                     seconds,
                 )
-            if access_log:
+            if access_log and access_logger.isEnabledFor(logging.INFO):
                 _log_access(request, stats, status, seconds)
 
     return observe
+
+
+async def _traced(
+    request: web.Request,
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    stats: RequestStats,
+) -> web.StreamResponse:
+    with tracing.server_span(
+        f"{request.method} {request.path}",
+        request.headers,
+        {"http.request.method": request.method, "url.path": request.path},
+    ) as span:
+        try:
+            response = await handler(request)
+            if span is not None:
+                span.set_attribute("http.response.status_code", response.status)
+            return response
+        finally:
+            if span is not None:
+                _close_span(span, stats)
 
 
 def _close_span(span: Any, stats: RequestStats) -> None:

@@ -1,8 +1,8 @@
 """Queries and mutations to a remote subgraph over HTTP (GraphQL over HTTP, JSON POST).
 
-One ``aiohttp.ClientSession`` is shared by every transport (connection pooling);
-aiohttp, OS and JSON exceptions become ``gateway.errors.SubgraphError`` in
-``gateway.transports.boundary``. See https://graphql.github.io/graphql-over-http/draft/#sec-POST
+One ``HTTP1Client`` (``gateway.transports.h1``: keep-alive pools, llhttp parsing) is
+shared by every transport; OS, HTTP and JSON faults become
+``gateway.errors.SubgraphError`` in ``gateway.transports.boundary``. See https://graphql.github.io/graphql-over-http/draft/#sec-POST
 
 An answer is read in chunks up to ``max_response_bytes`` (64 MB by default): a larger
 one (by its ``Content-Length`` or by what arrived) fails the fetch with
@@ -21,15 +21,25 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
 from functools import partial
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 
-import aiohttp
 import orjson
 from graphql import OperationDefinitionNode, OperationType
 
-from gateway.errors import SubgraphError, SubgraphResponseTooLargeError
+from gateway.errors import (
+    SubgraphBadResponseError,
+    SubgraphError,
+    SubgraphResponseTooLargeError,
+)
 from gateway.transports.base import SharedResult, SubgraphRequest, SubgraphResult
 from gateway.transports.boundary import decode_graphql_response, mapped_errors
+from gateway.transports.h1 import (
+    BadResponse,
+    HTTP1Client,
+    Response,
+    TooLarge,
+    header_lines,
+)
 
 __all__ = ["HTTPTransport", "encode_body"]
 
@@ -38,16 +48,13 @@ logger = logging.getLogger("gateway.transports.http")
 
 _ACCEPT = "application/graphql-response+json, application/json;q=0.9"
 
+_FIXED = header_lines({"Content-Type": "application/json", "Accept": _ACCEPT})
+"""The headers every fetch sends, encoded once."""
+
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
 
 _Key = tuple[bytes, tuple[tuple[str, str], ...]]
-
-
-class _Raw(NamedTuple):
-    body: bytes
-    status: int
-    content_type: str
 
 
 class _Flight:
@@ -96,7 +103,7 @@ class HTTPTransport:
         self,
         name: str,
         url: str,
-        session: aiohttp.ClientSession,
+        client: HTTP1Client,
         *,
         timeout: float = 30.0,
         dedup: bool = False,
@@ -105,8 +112,8 @@ class HTTPTransport:
         self.name = name
         self.max_response_bytes = max_response_bytes
         self.url = url
-        self._session = session
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._client = client
+        self._timeout = timeout
         self._dedup = dedup
         self._inflight: dict[_Key, _Flight] = {}
         self.upstream_requests = 0
@@ -115,12 +122,13 @@ class HTTPTransport:
     async def fetch(self, request: SubgraphRequest) -> SubgraphResult:
         body = encode_body(request)
         extra = request.context.headers_to(self.name)
-        if not self._dedup or not _is_query(request):
-            return await self._fetch(body, extra)
+        query = _is_query(request)
+        if not self._dedup or not query:
+            return await self._fetch(body, extra, query)
         key = (body, tuple(sorted(extra.items())))
         flight = self._inflight.get(key)
         if flight is None:
-            future = asyncio.ensure_future(self._fetch(body, extra))
+            future = asyncio.ensure_future(self._fetch(body, extra, True))
             flight = self._inflight[key] = _Flight(future)
             future.add_done_callback(partial(self._forget, key))
         else:
@@ -131,8 +139,10 @@ class HTTPTransport:
             return cast(SubgraphResult, SharedResult(result))
         return result
 
-    async def _fetch(self, body: bytes, extra: Mapping[str, str]) -> SubgraphResult:
-        raw = await self._send(body, extra)
+    async def _fetch(
+        self, body: bytes, extra: Mapping[str, str], idempotent: bool
+    ) -> SubgraphResult:
+        raw = await self._send(body, extra, idempotent)
         return decode_graphql_response(
             raw.body,
             service=self.name,
@@ -143,33 +153,36 @@ class HTTPTransport:
     def _forget(self, key: _Key, _: object) -> None:
         self._inflight.pop(key, None)
 
-    async def _send(self, body: bytes, extra: Mapping[str, str]) -> _Raw:
-        headers = {"Content-Type": "application/json", "Accept": _ACCEPT, **extra}
+    async def _send(
+        self, body: bytes, extra: Mapping[str, str], idempotent: bool
+    ) -> Response:
         self.upstream_requests += 1
         with mapped_errors(self.name, self.url, "fetch"):
-            async with self._session.post(
-                self.url, data=body, headers=headers, timeout=self._timeout
-            ) as response:
-                body = await self._read_capped(response)
-                return _Raw(body, response.status, response.content_type)
-
-    async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes:
-        """The body, or ``SubgraphResponseTooLargeError`` as soon as it is known
-        to be over the limit (the connection is then closed, the rest unread)."""
-        limit = self.max_response_bytes
-        length = response.content_length
-        if length is not None and length > limit:
-            response.close()
-            raise self._too_large(f"announces {length} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.content.iter_chunked(256 * 1024):
-            size += len(chunk)
-            if size > limit:
-                response.close()
-                raise self._too_large(f"sent more than {limit} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
+            try:
+                return await self._client.post(
+                    self.url,
+                    body,
+                    extra,
+                    fixed=_FIXED,
+                    timeout=self._timeout,
+                    limit=self.max_response_bytes,
+                    idempotent=idempotent,
+                )
+            except TooLarge as exc:
+                raise self._too_large(exc.what) from None
+            except BadResponse as exc:
+                logger.warning("subgraph %s at %s: %s", self.name, self.url, exc)
+                raise SubgraphBadResponseError(
+                    f"subgraph {self.name!r} sent a malformed HTTP response",
+                    service=self.name,
+                ) from exc
+            except ValueError as exc:  # a header with a line break, a bad URL
+                logger.warning("subgraph %s at %s: %s", self.name, self.url, exc)
+                raise SubgraphError(
+                    f"the request to subgraph {self.name!r} could not be sent",
+                    service=self.name,
+                    code="SUBGRAPH_REQUEST_INVALID",
+                ) from exc
 
     def _too_large(self, what: str) -> SubgraphResponseTooLargeError:
         return SubgraphResponseTooLargeError(

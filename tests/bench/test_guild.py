@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import aiohttp
 import orjson
 import pytest
 
@@ -15,6 +14,7 @@ from gateway.composition import compose
 from gateway.engine import Engine
 from gateway.limits import OperationLimits
 from gateway.operation import GraphQLRequest
+from gateway.transports.h1 import HTTP1Client
 from gateway.transports.http import HTTPTransport
 
 # The heavy query's estimated complexity (about 108 000) is over the default limit.
@@ -25,7 +25,7 @@ _NO_COMPLEXITY = OperationLimits(complexity=None)
 async def test_gateway_answers_the_guild_queries_as_the_oracle(
     query: str, aiohttp_server: Any
 ) -> None:
-    async with aiohttp.ClientSession() as session:
+    async with HTTP1Client() as session:
         transports = {}
         for name in NAMES:
             server = await aiohttp_server(create_app(schema_for(name)))
@@ -46,7 +46,7 @@ async def test_concurrent_queries_sharing_subgraph_answers_stay_independent(
 ) -> None:
     # With subgraph dedup on, the queries share decoded answers of identical
     # fetches; each must still get exactly its own answer.
-    async with aiohttp.ClientSession() as session:
+    async with HTTP1Client() as session:
         transports = {}
         for name in NAMES:
             server = await aiohttp_server(create_app(schema_for(name)))

@@ -28,10 +28,19 @@ ROOT = Path(__file__).resolve().parents[2]
 GATEWAY = [sys.executable, "-m", "gateway"]
 
 
+_GIVEN: set[int] = set()
+"""Ports handed out in this process: two callers that have not bound theirs yet
+must not get the same one (the kernel would happily give it twice)."""
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _GIVEN:
+            _GIVEN.add(port)
+            return port
 
 
 @dataclass

@@ -10,7 +10,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import aiohttp
 from ariadne.contrib.federation import make_federated_schema
 
 from gateway.config import load_config
@@ -20,6 +19,7 @@ from gateway.http.subgraph_app import create_subgraph_app
 from gateway.local import LocalSubgraph
 from gateway.supergraph import Supergraph
 from gateway.transports.base import SubgraphRequest, SubgraphResult, Transport
+from gateway.transports.h1 import HTTP1Client
 from gateway.transports.http import HTTPTransport
 from gateway.transports.inprocess import InProcessTransport
 
@@ -107,11 +107,11 @@ class Reach:
     by the standalone subgraph server on loopback behind the real HTTP transport."""
 
     def __init__(
-        self, mode: str, aiohttp_server: Any, session: aiohttp.ClientSession | None
+        self, mode: str, aiohttp_server: Any, client: HTTP1Client | None
     ) -> None:
         self.mode = mode
         self.aiohttp_server = aiohttp_server
-        self.session = session
+        self.client = client
 
     async def __call__(
         self, name: str, local: LocalSubgraph, *, down: bool
@@ -124,11 +124,11 @@ class Reach:
             with socket.socket() as sock:
                 sock.bind(("127.0.0.1", 0))
                 url = f"http://127.0.0.1:{sock.getsockname()[1]}/graphql"
-            assert self.session is not None
-            return HTTPTransport(name, url, self.session)
-        assert self.session is not None
+            assert self.client is not None
+            return HTTPTransport(name, url, self.client)
+        assert self.client is not None
         server = await self.aiohttp_server(create_subgraph_app(local))
-        return HTTPTransport(name, str(server.make_url("/graphql")), self.session)
+        return HTTPTransport(name, str(server.make_url("/graphql")), self.client)
 
 
 async def scenario_engine(

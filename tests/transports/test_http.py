@@ -7,7 +7,6 @@ import re
 import socket
 from typing import Any
 
-import aiohttp
 import orjson
 import pytest
 from aiohttp import web
@@ -22,6 +21,7 @@ from gateway.errors import (
 )
 from gateway.headers import HeaderPolicy
 from gateway.transports.base import RequestContext, SharedResult, SubgraphRequest
+from gateway.transports.h1 import HTTP1Client
 from gateway.transports.http import HTTPTransport
 
 
@@ -48,8 +48,9 @@ async def _serve(aiohttp_server: Any, handler: Any) -> str:
 
 @pytest.fixture
 async def session() -> Any:
-    async with aiohttp.ClientSession() as s:
-        yield s
+    client = HTTP1Client()
+    yield client
+    await client.close()
 
 
 async def test_fetch_posts_json_and_returns_the_body(
@@ -295,7 +296,7 @@ async def test_a_cancelled_waiter_does_not_cancel_the_shared_request(
 
 
 async def test_an_answer_over_the_size_limit_fails_without_reading_the_rest(
-    aiohttp_server: Any, session: aiohttp.ClientSession
+    aiohttp_server: Any, session: HTTP1Client
 ) -> None:
     sent: list[int] = []
     finished = asyncio.Event()
@@ -325,7 +326,7 @@ async def test_an_answer_over_the_size_limit_fails_without_reading_the_rest(
 
 
 async def test_a_content_length_over_the_limit_is_refused_before_reading(
-    aiohttp_server: Any, session: aiohttp.ClientSession
+    aiohttp_server: Any, session: HTTP1Client
 ) -> None:
     async def big(request: web.Request) -> web.Response:
         return web.Response(body=b"x" * 300_000, content_type="application/json")
@@ -337,7 +338,7 @@ async def test_a_content_length_over_the_limit_is_refused_before_reading(
 
 
 async def test_an_answer_at_the_size_limit_is_read(
-    aiohttp_server: Any, session: aiohttp.ClientSession
+    aiohttp_server: Any, session: HTTP1Client
 ) -> None:
     body = orjson.dumps({"data": {"blob": "x" * 1000}})
 
