@@ -2,10 +2,12 @@
 
 Entity fetches gather every object at their path into one deduplicated
 ``_entities`` call (several paths to one subgraph: one request, one aliased
-``_entities`` selection each). Subgraph errors are re-pathed to client paths and
+``_entities`` selection each), with the plan's compiled gather functions
+(``gateway.execution.gather``). Subgraph errors are re-pathed to client paths and
 tagged with ``extensions.serviceName``; a transport failure becomes an error at the
 fetch's paths and the rest of the data is kept. The response is then completed
-against the client schema (``gateway.execution.completion``).
+against the client schema by the plan's compiled program
+(``gateway.execution.program``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import logging
 from collections.abc import Mapping
 from typing import Any, cast
 
-import orjson
 from graphql import (
     ExecutionResult,
     FieldNode,
@@ -25,18 +26,18 @@ from graphql import (
 )
 
 from gateway.errors import SubgraphBadResponseError, SubgraphError
-from gateway.execution.completion import complete
-from gateway.execution.merge import Ownership, collect, merge, representation_of
+from gateway.execution.gather import Gathered, Target, path_of
+from gateway.execution.merge import Ownership, merge, merge_each
+from gateway.execution.program import PlanProgram
 from gateway.masking import ErrorPolicy
 from gateway.planner.nodes import (
+    EntityPart,
     Fetch,
     Flatten,
     Parallel,
     PlanNode,
     QueryPlan,
-    RepresentationField,
     Sequence,
-    ShapeSelection,
     Subscription,
 )
 from gateway.transports.base import (
@@ -55,50 +56,30 @@ _MISSING = object()
 _NULL = object()
 """A non-null field is null: its parent becomes null (propagates upwards)."""
 
-_Path = tuple[str | int, ...]
 
-
-def _fetch_path(
-    path: tuple[str, ...], targets: list[tuple[dict[str, Any], _Path]]
-) -> list[str | int]:
+def _fetch_path(path: tuple[str, ...], targets: list[Target]) -> list[str | int]:
     """Where an error about a whole entity fetch goes: the one object's path, or
     the fetch path up to its first list."""
     if len(targets) == 1:
-        return list(targets[0][1])
+        return path_of(path, targets[0])
     end = path.index("@") if "@" in path else len(path)
     return list(path[:end])
-
-
-class _Targets:
-    """The objects one ``_entities`` selection is about."""
-
-    __slots__ = ("fan_out", "path", "representations", "targets")
-
-    def __init__(
-        self,
-        path: tuple[str, ...],
-        targets: list[tuple[dict[str, Any], _Path]],
-        representations: list[Any],
-        fan_out: list[list[tuple[dict[str, Any], _Path]]],
-    ) -> None:
-        self.path = path
-        self.targets = targets
-        self.representations = representations
-        self.fan_out = fan_out
 
 
 class _Run:
     """The state of one request: merged data and errors so far."""
 
-    __slots__ = ("context", "data", "errors", "owned", "variables")
+    __slots__ = ("context", "data", "errors", "owned", "program", "variables")
 
     def __init__(
         self,
         data: dict[str, Any],
         variables: Mapping[str, Any],
         context: RequestContext,
+        program: PlanProgram,
     ) -> None:
         self.data = data
+        self.program = program
         self.owned = Ownership(data)
         """What of ``data`` this run may change (answers may be shared)."""
         self.errors: list[dict[str, Any]] = []
@@ -128,7 +109,7 @@ class Executor:
     ) -> dict[str, Any]:
         """The response body for ``plan``: ``{"data": ..., "errors": [...]}``
         (``errors`` only when there are some). Never raises for subgraph faults."""
-        run = _Run({}, variables, context or RequestContext())
+        run = _Run({}, variables, context or RequestContext(), plan.program)
         run.errors.extend(dict(error) for error in plan.errors)
         node = plan.node
         if plan.passthrough and isinstance(node, Fetch):
@@ -139,12 +120,12 @@ class Executor:
                 data = result.get("data")
                 if type(data) is dict:
                     return {"data": data}
-            return self.complete(plan.shape, run.data, run.errors)
+            return plan.program.complete(run.data, run.errors)
         if plan.introspection is not None:
             self._introspect(plan, run)
         if node is not None:
             await self._node(node, run)
-        return self.complete(plan.shape, run.data, run.errors)
+        return plan.program.complete(run.data, run.errors)
 
     async def execute_event(
         self,
@@ -158,7 +139,10 @@ class Executor:
         node = plan.node
         service = node.primary.subgraph if isinstance(node, Subscription) else ""
         run = _Run(
-            dict(event.get("data") or {}), variables, context or RequestContext()
+            dict(event.get("data") or {}),
+            variables,
+            context or RequestContext(),
+            plan.program,
         )
         run.owned.share()  # every subscriber of the upstream stream holds the event
         run.errors.extend(dict(error) for error in plan.errors)
@@ -167,7 +151,7 @@ class Executor:
         )
         if isinstance(node, Subscription) and node.rest is not None and run.data:
             await self._node(node.rest, run)
-        return self.complete(plan.shape, run.data, run.errors)
+        return plan.program.complete(run.data, run.errors)
 
     # -- walking the plan ------------------------------------------------------------
 
@@ -250,42 +234,16 @@ class Executor:
         return result
 
     @staticmethod
-    def _representations(
-        fetch: Fetch,
-        path: tuple[str, ...],
-        representation: Mapping[str, tuple[RepresentationField, ...]],
-        run: _Run,
-    ) -> _Targets:
-        """The deduplicated representations of the objects at ``path``, and for
-        each, the objects it stands for."""
-        targets = collect(run.data, path, run.owned)
-        representations: list[Any] = []
-        fan_out: list[list[tuple[dict[str, Any], _Path]]] = []
-        seen: dict[Any, int] = {}
-        for obj, at in targets:
-            fields = representation.get(obj.get("__typename", ""))
-            if fields is None:
-                continue
-            try:
-                value = representation_of(obj, fields)
-            except KeyError:
-                continue  # the parent fetch failed to deliver a key: nothing to join
-            marker: Any = tuple(value.values())
-            try:
-                index = seen.get(marker)
-            except TypeError:  # nested keys: compare them as JSON
-                marker = orjson.dumps(value)
-                index = seen.get(marker)
-            if index is None:
-                seen[marker] = len(representations)
-                representations.append(value)
-                fan_out.append([(obj, at)])
-            else:
-                fan_out[index].append((obj, at))
-        return _Targets(path, targets, representations, fan_out)
+    def _gather(node: Fetch | EntityPart, run: _Run) -> Gathered:
+        """The objects at ``node``'s path, their deduplicated representations, and
+        for each representation the objects it stands for."""
+        owned = run.owned
+        return run.program.gather(node).run(
+            run.data, owned.own if owned.active else None
+        )
 
     async def _entity_fetch(self, fetch: Fetch, run: _Run) -> None:
-        found = self._representations(fetch, fetch.path, fetch.representation, run)
+        found = self._gather(fetch, run)
         if not found.representations:
             return
         await self._entities(
@@ -299,9 +257,9 @@ class Executor:
         """Several paths, one request: each part's objects go in its own variable
         and come back under its own alias."""
         variables: dict[str, Any] = {}
-        parts: list[tuple[str, _Targets]] = []
+        parts: list[tuple[str, Gathered]] = []
         for part in fetch.parts:
-            found = self._representations(fetch, part.path, part.representation, run)
+            found = self._gather(part, run)
             variables[part.variable] = found.representations
             parts.append((part.alias, found))
         if not any(found.representations for _, found in parts):
@@ -313,9 +271,8 @@ class Executor:
         fetch: Fetch,
         run: _Run,
         variables: dict[str, Any],
-        parts: list[tuple[str, _Targets]],
+        parts: list[tuple[str, Gathered]],
     ) -> None:
-        all_targets = [t for _, found in parts for t in found.targets]
         try:
             result = await self._send(fetch, run, variables)
             data = result.get("data")
@@ -342,14 +299,14 @@ class Executor:
                         exc.to_graphql(_fetch_path(found.path, found.targets))
                     )
             if not any(found.targets for _, found in parts):
-                run.errors.append(exc.to_graphql(_fetch_path(fetch.path, all_targets)))
+                run.errors.append(exc.to_graphql(_fetch_path(fetch.path, [])))
             return
+        owned = run.owned
         for entities, (_, found) in zip(answers, parts, strict=True):
             if entities:
-                for index, entity in enumerate(entities):
+                for targets, entity in zip(found.fan_out, entities, strict=True):
                     if type(entity) is dict:
-                        for obj, _ in found.fan_out[index]:
-                            merge(obj, entity, run.owned)
+                        merge_each(targets, entity, owned)
         by_alias = dict(parts)
         for error in result.get("errors") or ():
             self._entity_error(error, fetch, by_alias, run)
@@ -358,7 +315,7 @@ class Executor:
         self,
         error: Any,
         fetch: Fetch,
-        parts: Mapping[str, _Targets],
+        parts: Mapping[str, Gathered],
         run: _Run,
     ) -> None:
         error = self.errors.subgraph_error(error, fetch.subgraph)
@@ -367,15 +324,22 @@ class Executor:
             found = parts.get(path[0]) if isinstance(path[0], str) else None
             if found is not None and 0 <= path[1] < len(found.fan_out):
                 rest = path[2:]
-                for _, at in found.fan_out[path[1]]:
-                    run.errors.append({**error, "path": [*at, *rest]})
+                for target in found.fan_out[path[1]]:
+                    at_path = path_of(found.path, target)
+                    run.errors.append({**error, "path": [*at_path, *rest]})
                 return
-        # Not about one entity: put it where the fetch merges.
-        first = next(iter(parts.values()))
-        error["path"] = _fetch_path(
-            first.path,
-            [t for found in parts.values() for ts in found.fan_out for t in ts],
-        )
+        # Not about one entity: put it where the fetch merges (the one object's
+        # path when there is one).
+        merged = [
+            (found.path, target)
+            for found in parts.values()
+            for targets in found.fan_out
+            for target in targets
+        ]
+        if len(merged) == 1:
+            error["path"] = path_of(*merged[0])
+        else:
+            error["path"] = _fetch_path(next(iter(parts.values())).path, [])
         run.errors.append(error)
 
     def _introspect(self, plan: QueryPlan, run: _Run) -> None:
@@ -398,12 +362,3 @@ class Executor:
                 {k: v for k, v in result.data.items() if k in local},
                 run.owned,
             )
-
-    def complete(
-        self,
-        shape: ShapeSelection,
-        data: dict[str, Any],
-        errors: list[dict[str, Any]],
-    ) -> dict[str, Any]:
-        """Shape merged ``data`` to the client's selection (``completion``)."""
-        return complete(shape, data, errors)

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from gateway.planner.nodes import RepresentationField
 
-__all__ = ["Ownership", "collect", "merge", "representation_of"]
+__all__ = ["Ownership", "collect", "merge", "merge_each", "representation_of"]
 
 _MISSING = object()
 _Path = tuple[str | int, ...]
@@ -69,6 +69,21 @@ def merge(target: dict[str, Any], source: Mapping[str, Any], owned: Ownership) -
             _merge_lists(current, value, owned)
         else:
             target[key] = value
+
+
+def merge_each(
+    targets: list[tuple[Any, ...]], source: Mapping[str, Any], owned: Ownership
+) -> None:
+    """``merge(target, source, owned)`` for the first item of each of ``targets``
+    (one entity answers for several objects). A source of scalars only is set as
+    it is: ``merge`` would set each of its keys anyway."""
+    for value in source.values():
+        if type(value) is dict or type(value) is list:
+            for target in targets:
+                merge(target[0], source, owned)
+            return
+    for target in targets:
+        target[0].update(source)
 
 
 def _merge_lists(target: list[Any], source: list[Any], owned: Ownership) -> None:

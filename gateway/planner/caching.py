@@ -97,7 +97,9 @@ class CachingQueryPlanner:
         nbytes = (
             _ENTRY_OVERHEAD + 2 * len(entry.message)
             if isinstance(entry, _PlanFailure)
-            else _ENTRY_OVERHEAD + PLAN_BYTES_PER_CHAR * len(operation.query)
+            else _ENTRY_OVERHEAD
+            + PLAN_BYTES_PER_CHAR * len(operation.query)
+            + entry.program.nbytes
         )
         self._plans.put(key, entry, nbytes)
         return entry

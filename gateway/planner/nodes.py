@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from graphql import (
     DocumentNode,
@@ -19,6 +19,9 @@ from graphql import (
     SelectionSetNode,
     print_ast,
 )
+
+if TYPE_CHECKING:
+    from gateway.execution.program import PlanProgram
 
 __all__ = [
     "EntityPart",
@@ -192,6 +195,16 @@ class QueryPlan:
     errors: tuple[Mapping[str, Any], ...] = ()
     """Errors known before any fetch, reported with the answer (fields the client's
     token may not see, ``gateway.authorization``)."""
+    program: PlanProgram = field(init=False, repr=False, compare=False)
+    """The plan compiled (``gateway.execution.program``): the completion of
+    ``shape`` and the gathering of each entity fetch's representations. Built with
+    the plan, so once per cached plan (and again by ``dataclasses.replace``)."""
+
+    def __post_init__(self) -> None:
+        # Imported here: the execution package imports these nodes.
+        from gateway.execution.program import compile_plan
+
+        object.__setattr__(self, "program", compile_plan(self.shape, self.node))
 
 
 # -- printer ---------------------------------------------------------------------------

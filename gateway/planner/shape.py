@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from graphql import (
@@ -51,7 +51,15 @@ from gateway.planner.nodes import ShapeField, ShapeSelection
 from gateway.planner.query_graph import field_set_names
 from gateway.supergraph import Supergraph
 
-__all__ = ["INTROSPECTION", "TYPENAME", "ShapeBuilder", "is_plain"]
+__all__ = [
+    "CHECK_EXPRESSIONS",
+    "INTROSPECTION",
+    "TYPENAME",
+    "EnumCheck",
+    "ShapeBuilder",
+    "is_plain",
+    "leaf_check",
+]
 
 TYPENAME = "__typename"
 INTROSPECTION = {"__schema": SchemaMetaFieldDef, "__type": TypeMetaFieldDef}
@@ -79,6 +87,16 @@ def _is_id(value: Any) -> bool:
     return type(value) is str or type(value) is int
 
 
+@dataclass(frozen=True, slots=True)
+class EnumCheck:
+    """Whether a subgraph value is one of the client schema's values of an enum."""
+
+    values: frozenset[str]
+
+    def __call__(self, value: Any) -> bool:
+        return type(value) is str and value in self.values
+
+
 _BUILT_IN_CHECKS: dict[str, Callable[[Any], bool]] = {
     GraphQLInt.name: _is_int,
     GraphQLFloat.name: _is_float,
@@ -88,13 +106,23 @@ _BUILT_IN_CHECKS: dict[str, Callable[[Any], bool]] = {
 }
 
 
+CHECK_EXPRESSIONS: dict[Callable[[Any], bool], str] = {
+    _is_int: f"(type({{v}}) is int and {_INT_MIN} <= {{v}} <= {_INT_MAX})",
+    _is_float: "(type({v}) is int or (type({v}) is float and isfinite({v})))",
+    _is_string: "type({v}) is str",
+    _is_boolean: "type({v}) is bool",
+    _is_id: "(type({v}) is str or type({v}) is int)",
+}
+"""Each built-in check as a Python expression of ``{v}`` (compiled completion
+programs inline them; ``isfinite`` is ``math.isfinite``)."""
+
+
 def leaf_check(named: GraphQLNamedType) -> Callable[[Any], bool] | None:
     """Whether a subgraph value is a value of the client's leaf type: an enum value
     the client schema has (not an ``@inaccessible`` one), or a built-in scalar of the
     right JSON type. Custom scalars accept anything."""
     if isinstance(named, GraphQLEnumType):
-        values = frozenset(named.values)
-        return lambda value: type(value) is str and value in values
+        return EnumCheck(frozenset(named.values))
     return _BUILT_IN_CHECKS.get(named.name)
 
 

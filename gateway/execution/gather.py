@@ -1,0 +1,240 @@
+"""Gathering: the objects at an entity fetch's path and their representations, in one
+compiled pass.
+
+For each entity fetch (or each part of a merged one) a function is generated when
+the plan is built: nested loops down the fetch path (``"@"``: every list item), and
+at each object found, a dispatch on ``__typename`` and the representation built
+inline from the key and required fields (a nested field set calls
+``merge.representation_of``), deduplicated on the spot. It does what
+``merge.collect`` followed by ``representation_of`` per object does, in the same
+order, without building a path per object: each object keeps only the tuple of
+its list indices, and ``path_of`` makes the response path from it when an error
+needs one. When the run's data holds shared answers, containers on the way are
+copied into place first (``merge.Ownership``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
+
+from gateway.execution.merge import representation_of
+from gateway.planner.nodes import RepresentationField
+
+__all__ = ["Gather", "Gathered", "compile_gather", "path_of"]
+
+Target = tuple[Any, ...]
+"""An object found at the path, then the indices of the lists on its way:
+``(object, index, ...)``."""
+
+
+class Gathered:
+    """What one gather found: every object at the path (``targets``), the
+    deduplicated ``representations``, and for each the objects it stands for
+    (``fan_out``)."""
+
+    __slots__ = ("fan_out", "path", "representations", "targets")
+
+    def __init__(
+        self,
+        path: tuple[str, ...],
+        targets: list[Target],
+        representations: list[Any],
+        fan_out: list[list[Target]],
+    ) -> None:
+        self.path = path
+        self.targets = targets
+        self.representations = representations
+        self.fan_out = fan_out
+
+
+class Gather:
+    """The compiled gather of one entity fetch (or part): ``run(data, own)``.
+
+    ``own`` is ``Ownership.own`` when the run's data may hold shared containers
+    (copied into place on the way down), else ``None``. The variant for shared data
+    is compiled when it is first needed (only identical fetches in flight share
+    answers)."""
+
+    __slots__ = ("_own", "_shared", "path", "representation", "source_size")
+
+    def __init__(
+        self,
+        path: tuple[str, ...],
+        representation: Mapping[str, tuple[RepresentationField, ...]],
+    ) -> None:
+        self.path = path
+        self.representation = representation
+        self._own, self.source_size = _compile(path, representation, shared=False)
+        self._shared: Callable[[dict[str, Any], Any], Gathered] | None = None
+
+    def run(self, data: dict[str, Any], own: Callable[[Any], Any] | None) -> Gathered:
+        """The objects at the path in ``data``, and their representations."""
+        if own is None:
+            return self._own(data)
+        shared = self._shared
+        if shared is None:
+            shared, _ = _compile(self.path, self.representation, shared=True)
+            self._shared = shared
+        return shared(data, own)
+
+
+def path_of(path: tuple[str, ...], target: Target) -> list[str | int]:
+    """The response path of an object ``target`` found at ``path``."""
+    out: list[str | int] = []
+    indices = target
+    position = 1
+    for segment in path:
+        if segment == "@":
+            out.append(indices[position])
+            position += 1
+        else:
+            out.append(segment)
+    return out
+
+
+def _marker(representation: dict[str, Any]) -> Any:
+    """A hashable stand-in for a representation whose values are not hashable."""
+    return orjson.dumps(representation)
+
+
+def _flat(fields: tuple[RepresentationField, ...]) -> bool:
+    return all(f.selection is None and not f.optional for f in fields)
+
+
+def compile_gather(
+    path: tuple[str, ...],
+    representation: Mapping[str, tuple[RepresentationField, ...]],
+) -> Gather:
+    """The gather of one entity fetch (or part) at ``path``."""
+    return Gather(path, representation)
+
+
+def _compile(
+    path: tuple[str, ...],
+    representation: Mapping[str, tuple[RepresentationField, ...]],
+    *,
+    shared: bool,
+) -> tuple[Callable[..., Gathered], int]:
+    """``merge.collect`` of ``path``, then a representation per object found, as
+    one function, and the size of its source. ``shared``: containers on the way
+    are made the run's own first (``own``)."""
+    constants: dict[str, Any] = {"K_path": path}
+
+    def constant(value: Any) -> str:
+        name = f"K{len(constants)}"
+        constants[name] = value
+        return name
+
+    done = "return Gathered(K_path, targets, representations, fan_out)"
+    lines = [
+        f"def gather(data{', own' if shared else ''}):",
+        "    targets = []",
+        "    representations = []",
+        "    fan_out = []",
+        "    seen = {}",
+    ]
+    indent = "    "
+    fail = done  # outside any loop, a dead end ends the walk
+    wanted = "list" if path and path[0] == "@" else "dict"
+    lines.append(f"{indent}if type(data) is not {wanted}:")
+    lines.append(f"{indent}    {fail}")
+    current = "data"
+    indices: list[str] = []
+    for depth, segment in enumerate(path):
+        item = f"x{depth}"
+        if segment == "@":
+            index = f"i{depth}"
+            indices.append(index)
+            lines.append(f"{indent}for {index}, {item} in enumerate({current}):")
+            indent += "    "
+            fail = "continue"
+            place = f"{current}[{index}]"
+        else:
+            lines.append(f"{indent}{item} = {current}.get({segment!r})")
+            place = f"{current}[{segment!r}]"
+        if shared:
+            lines += [
+                f"{indent}if type({item}) is dict or type({item}) is list:",
+                f"{indent}    {item} = {place} = own({item})",
+            ]
+        wanted = "list" if depth + 1 < len(path) and path[depth + 1] == "@" else "dict"
+        lines += [f"{indent}if type({item}) is not {wanted}:", f"{indent}    {fail}"]
+        current = item
+    lines += [
+        f"{indent}target = ({current}, {''.join(f'{i}, ' for i in indices)})",
+        f"{indent}targets.append(target)",
+        f"{indent}type_name = {current}.get('__typename', '')",
+    ]
+    keyword = "if"
+    for type_name, fields in representation.items():
+        lines.append(f"{indent}{keyword} type_name == {type_name!r}:")
+        keyword = "elif"
+        lines += _representation(current, fields, constant, indent + "    ")
+    lines.append(f"    {done}")
+    source = "\n".join(lines) + "\n"
+    namespace: dict[str, Any] = {
+        "Gathered": Gathered,
+        "_marker": _marker,
+        "representation_of": representation_of,
+        **constants,
+    }
+    exec(compile(source, f"<gather {'.'.join(path)}>", "exec"), namespace)
+    return namespace["gather"], len(source)
+
+
+def _representation(
+    obj: str,
+    fields: tuple[RepresentationField, ...],
+    constant: Callable[[Any], str],
+    indent: str,
+) -> list[str]:
+    """Code adding ``obj``'s representation (``merge.representation_of(obj,
+    fields)``; none when a key is missing), or adding ``obj`` to the objects of
+    an equal one already there."""
+    lines: list[str] = []
+    if _flat(fields):
+        # Every field is there or the object has no representation.
+        names: list[str] = []
+        for number, field in enumerate(fields):
+            if field.value is not None:
+                names.append(repr(field.value))
+                continue
+            source = field.source or field.name
+            lines.append(f"{indent}    r{number} = {obj}[{source!r}]")
+            names.append(f"r{number}")
+        entries = ", ".join(
+            f"{field.name!r}: {name}" for field, name in zip(fields, names, strict=True)
+        )
+        build = f"{{{entries}}}"
+        marker = f"({''.join(f'{n}, ' for n in names)})"
+    else:
+        lines.append(f"{indent}    rep = representation_of({obj}, {constant(fields)})")
+        build = "rep"
+        marker = "tuple(rep.values())"
+    if lines:
+        lines = [
+            f"{indent}try:",
+            *lines,
+            f"{indent}except KeyError:",
+            f"{indent}    pass  # the parent fetch failed to deliver a key",
+            f"{indent}else:",
+        ]
+        indent += "    "
+    return [
+        *lines,
+        f"{indent}marker = {marker}",
+        f"{indent}try:",
+        f"{indent}    index = seen.get(marker)",
+        f"{indent}except TypeError:  # nested or odd keys: compare them as JSON",
+        f"{indent}    marker = _marker({build})",
+        f"{indent}    index = seen.get(marker)",
+        f"{indent}if index is None:",
+        f"{indent}    seen[marker] = len(representations)",
+        f"{indent}    representations.append({build})",
+        f"{indent}    fan_out.append([target])",
+        f"{indent}else:",
+        f"{indent}    fan_out[index].append(target)",
+    ]

@@ -1,0 +1,180 @@
+"""Compiled gathering finds the objects, paths and representations that
+``merge.collect`` and ``representation_of`` give, and copies shared data as they do."""
+
+from __future__ import annotations
+
+import copy
+import random
+from typing import Any
+
+import orjson
+import pytest
+
+from gateway.execution.gather import Gathered, compile_gather, path_of
+from gateway.execution.merge import Ownership, collect, representation_of
+from gateway.planner.nodes import RepresentationField
+
+R = RepresentationField
+
+REPRESENTATIONS: dict[str, tuple[RepresentationField, ...]] = {
+    "Product": (R("__typename"), R("upc"), R("price", source="_price__alias")),
+    "User": (R("__typename", value="Account"), R("id")),
+    "Review": (
+        R("__typename"),
+        R("id"),
+        R("author", (R("id"), R("name", optional=True))),
+    ),
+}
+PATHS = [
+    ("top",),
+    ("top", "@"),
+    ("top", "@", "items", "@"),
+    ("top", "@", "items", "@", "owner"),
+    ("grid", "@", "@"),
+    ("one", "child"),
+]
+
+
+def reference(
+    data: dict[str, Any], path: tuple[str, ...], owned: Ownership
+) -> tuple[list[Any], list[Any], list[list[Any]]]:
+    """What the executor did before plans were compiled."""
+    targets = collect(data, path, owned)
+    representations: list[Any] = []
+    fan_out: list[list[Any]] = []
+    seen: dict[Any, int] = {}
+    for obj, at in targets:
+        fields = REPRESENTATIONS.get(obj.get("__typename", ""))
+        if fields is None:
+            continue
+        try:
+            value = representation_of(obj, fields)
+        except KeyError:
+            continue
+        marker: Any = tuple(value.values())
+        try:
+            index = seen.get(marker)
+        except TypeError:
+            marker = orjson.dumps(value)
+            index = seen.get(marker)
+        if index is None:
+            seen[marker] = len(representations)
+            representations.append(value)
+            fan_out.append([(obj, list(at))])
+        else:
+            fan_out[index].append((obj, list(at)))
+    return [(obj, list(at)) for obj, at in targets], representations, fan_out
+
+
+def compiled(found: Gathered) -> tuple[list[Any], list[Any], list[list[Any]]]:
+    def paths(targets: list[Any]) -> list[Any]:
+        return [(target[0], path_of(found.path, target)) for target in targets]
+
+    return (
+        paths(found.targets),
+        found.representations,
+        [paths(targets) for targets in found.fan_out],
+    )
+
+
+def random_value(rng: random.Random, depth: int) -> Any:
+    roll = rng.random()
+    if depth > 3 or roll < 0.1:
+        return rng.choice([None, 1, "x", [1], {"a": 1}])
+    if roll < 0.45:
+        return [random_value(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    obj: dict[str, Any] = {}
+    type_name = rng.choice(["Product", "User", "Review", "Other", None])
+    if type_name is not None:
+        obj["__typename"] = type_name
+    for key, choices in (
+        ("upc", ["1", "2", ["unhashable"]]),
+        ("_price__alias", [10, 20]),
+        ("id", ["1", "2", 3]),
+        ("author", [{"id": "1"}, {"id": "2", "name": "n"}, [{"id": "3"}], {}]),
+    ):
+        if rng.random() < 0.8:
+            obj[key] = copy.deepcopy(rng.choice(choices))
+    for key in ("top", "items", "owner", "grid", "one", "child"):
+        if rng.random() < 0.5:
+            obj[key] = random_value(rng, depth + 1)
+    return obj
+
+
+def along(rng: random.Random, path: tuple[str, ...]) -> Any:
+    """Data that mostly follows ``path``, with noise at every step."""
+    if rng.random() < 0.1:
+        return random_value(rng, 3)
+    if not path:
+        return random_value(rng, 4) if rng.random() < 0.2 else entity(rng)
+    if path[0] == "@":
+        return [along(rng, path[1:]) for _ in range(rng.randint(0, 3))]
+    return {**entity(rng), path[0]: along(rng, path[1:])}
+
+
+def entity(rng: random.Random) -> dict[str, Any]:
+    value = random_value(rng, 3)
+    while not isinstance(value, dict):
+        value = random_value(rng, 3)
+    return value
+
+
+@pytest.mark.parametrize("path", PATHS, ids=[".".join(p) for p in PATHS])
+@pytest.mark.parametrize("shared", [False, True])
+def test_gather_finds_what_collect_and_representation_of_find(
+    path: tuple[str, ...], shared: bool
+) -> None:
+    gather = compile_gather(path, REPRESENTATIONS)
+    found_any = 0
+    for seed in range(300):
+        rng = random.Random(seed)
+        data = random_value(rng, 0) if seed % 10 == 0 else along(rng, path)
+        if not isinstance(data, dict):
+            continue
+        before = copy.deepcopy(data)
+        expected_data, actual_data = copy.deepcopy(data), copy.deepcopy(data)
+        expected = reference(
+            expected_data, path, Ownership(expected_data, shared=shared)
+        )
+        owned = Ownership(actual_data, shared=shared)
+        actual = compiled(gather.run(actual_data, owned.own if shared else None))
+        # The same objects (compared by value: each side has its own copy), in the
+        # same order, at the same paths, with the same representations.
+        assert repr(actual) == repr(expected)
+        assert actual_data == expected_data == before
+        found_any += len(actual[1])
+    assert found_any > 30  # the data did reach representations
+
+
+def test_shared_containers_are_copied_before_they_are_handed_out() -> None:
+    shared = {"top": [{"__typename": "Product", "upc": "1", "_price__alias": 2}]}
+    frozen = copy.deepcopy(shared)
+    data: dict[str, Any] = dict(shared)
+    owned = Ownership(data, shared=True)
+    found = compile_gather(("top", "@"), REPRESENTATIONS).run(data, owned.own)
+    [target] = found.targets
+    obj = target[0]
+    obj["name"] = "changed"
+    assert shared == frozen
+    assert data["top"][0] is obj
+    assert path_of(found.path, target) == ["top", 0]
+    assert found.representations == [{"__typename": "Product", "upc": "1", "price": 2}]
+
+
+def test_equal_representations_are_sent_once_and_fan_out_to_every_object() -> None:
+    data = {
+        "top": [
+            {"__typename": "User", "id": "1"},
+            {"__typename": "User", "id": "2"},
+            {"__typename": "User", "id": "1"},
+        ]
+    }
+    found = compile_gather(("top", "@"), REPRESENTATIONS).run(data, None)
+    assert found.representations == [
+        {"__typename": "Account", "id": "1"},
+        {"__typename": "Account", "id": "2"},
+    ]
+    assert [[t[1:] for t in targets] for targets in found.fan_out] == [
+        [(0,), (2,)],
+        [(1,)],
+    ]
