@@ -149,7 +149,11 @@ class Engine:
             plan = dataclasses.replace(
                 filtered, shape=shape, passthrough=False, errors=restriction.errors
             )
-        self._restricted.put(key, plan, PLAN_BYTES_PER_CHAR * len(original.query))
+        self._restricted.put(
+            key,
+            plan,
+            PLAN_BYTES_PER_CHAR * len(original.query) + plan.program.nbytes,
+        )
         return plan
 
     def plan_document(
