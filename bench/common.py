@@ -180,10 +180,12 @@ def wrk_argv(
     connections: int,
     workdir: Path,
     expected: Path | None = None,
+    timeout_s: int | None = None,
 ) -> list[str]:
     """The wrk command (pinned to core 1) that POSTs ``query`` to ``url`` and checks
     every answer (``WRK_CHECK``); with ``expected`` (a file), every answer must be
-    exactly its bytes."""
+    exactly its bytes. ``timeout_s`` replaces wrk's 2 s timeout per request (an answer
+    slower than the timeout counts as a socket error)."""
     script = workdir / "post.lua"
     body = json.dumps({"query": query})
     load = ""
@@ -206,6 +208,7 @@ def wrk_argv(
             f"-c{connections}",
             f"-d{max(1, round(seconds))}s",
             "--latency",
+            *([f"--timeout={timeout_s}s"] if timeout_s else []),
             "-s",
             str(script),
             url,

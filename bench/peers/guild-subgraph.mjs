@@ -23,6 +23,8 @@ if (!name || !port || !origin) {
 }
 const MAX_MEMO = 100_000;
 const MAX_REQUEST = 16 * 1024 * 1024;
+const CONTENT_LENGTH = /\r\ncontent-length:[ \t]*([^\r]*)/i;
+const CHUNKED = /\r\ntransfer-encoding:[^\r]*chunked/i;
 const memo = new Map(); // body -> complete HTTP response bytes
 const pending = new Map(); // body -> Promise of complete HTTP response bytes
 let requests = 0;
@@ -77,17 +79,12 @@ function parse(buffer) {
     return null;
   }
   const head = buffer.toString("latin1", 0, end);
-  const lines = head.split("\r\n");
-  const [method, path] = lines[0].split(" ");
-  let length = 0;
-  let chunked = false;
-  for (let i = 1; i < lines.length; i++) {
-    const colon = lines[i].indexOf(":");
-    const key = lines[i].slice(0, colon).trim().toLowerCase();
-    const value = lines[i].slice(colon + 1).trim();
-    if (key === "content-length") length = Number(value);
-    else if (key === "transfer-encoding") chunked = value.toLowerCase().includes("chunked");
-  }
+  const space = head.indexOf(" ");
+  const method = head.slice(0, space);
+  const path = head.slice(space + 1, head.indexOf(" ", space + 1));
+  const lengthField = CONTENT_LENGTH.exec(head);
+  const length = lengthField === null ? 0 : Number(lengthField[1].trim() || NaN);
+  const chunked = CHUNKED.test(head);
   if (!Number.isInteger(length) || length < 0 || length > MAX_REQUEST) {
     throw new Error("bad content-length");
   }
