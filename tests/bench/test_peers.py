@@ -7,6 +7,7 @@ import json
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -285,7 +286,7 @@ def front(tmp_path: Path) -> Any:
     procs = [
         subprocess.Popen(
             [
-                ".venv/bin/python",
+                sys.executable,
                 "-m",
                 "bench.guild",
                 "products",
