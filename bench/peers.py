@@ -241,6 +241,18 @@ def wait_up(
             time.sleep(0.2)
 
 
+def require_subgraphs(procs: dict[str, subprocess.Popen[bytes]], workdir: Path) -> None:
+    """SystemExit when a subgraph process (origin or front) is no longer running:
+    every answer would then be a fetch error, whoever asked."""
+    for name, proc in procs.items():
+        if name.startswith(("origin-", "subgraph-")) and proc.poll() is not None:
+            raise SystemExit(
+                f"the subgraph process {name} (pid {proc.pid}) exited with code "
+                f"{proc.returncode} (negative: killed by that signal, not by this "
+                f"run); see {workdir / (name + '.log')}"
+            )
+
+
 # ---------------------------------------------------------------- correctness
 
 
@@ -733,6 +745,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         answers: dict[tuple[str, str], Path] = {}
         for target in targets:
+            require_subgraphs(procs, workdir)
             log = workdir / f"{target.name}.log"
             try:
                 wait_up(urls[target.name], procs[target.name], log)
@@ -754,6 +767,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for query in target.queries:
                     if (target.name, query) not in answers:
                         results[(target.name, query)].failure = reason
+        require_subgraphs(procs, workdir)
         live = [
             (t, q)
             for t in targets

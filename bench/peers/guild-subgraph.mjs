@@ -64,8 +64,9 @@ function answerFor(body) {
     pending.set(body, promise);
   }
   return promise.catch((error) => {
-    console.error(`${name}: ${error.message}`);
-    const message = JSON.stringify({ errors: [{ message: error.message }] });
+    const reason = error.cause ? `${error.message}: ${error.cause.message}` : error.message;
+    console.error(`${name}: ${reason}`);
+    const message = JSON.stringify({ errors: [{ message: `origin: ${reason}` }] });
     return response(502, "Bad Gateway", Buffer.from(message));
   });
 }

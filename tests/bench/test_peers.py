@@ -17,7 +17,7 @@ import pytest
 
 from bench.common import RunFailed, parse_wrk, require_clean, wrk_argv
 from bench.guild import HEAVY, JOIN, LIGHT, expected_answer
-from bench.peers import TARGETS, _parser, check_answer, plan_cells
+from bench.peers import TARGETS, _parser, check_answer, plan_cells, require_subgraphs
 from bench.peers_report import (
     BEGIN,
     END,
@@ -369,3 +369,16 @@ def test_the_front_refuses_a_bad_request_with_a_400(front: int) -> None:
         front, b"POST /graphql HTTP/1.1\r\nHost: t\r\nContent-Length: -4\r\n\r\n", 1
     )
     assert received.startswith(b"HTTP/1.1 400 Bad Request")
+
+
+def test_a_subgraph_process_that_exited_stops_the_run(tmp_path: Path) -> None:
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    with pytest.raises(SystemExit, match=r"origin-products .* exited with code 0"):
+        require_subgraphs({"ours": gone, "origin-products": gone}, tmp_path)
+    alive = subprocess.Popen(["sleep", "30"])
+    try:
+        require_subgraphs({"subgraph-products": alive}, tmp_path)
+    finally:
+        alive.kill()
+        alive.wait()
