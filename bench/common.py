@@ -42,6 +42,8 @@ class Sample:
     checked: bool = True
     # Answers whose bytes differ from the expected answer (only when one was given).
     wrong_bodies: int = 0
+    # The status and first 300 characters of the first bad answer, when there was one.
+    first_bad: str = ""
 
     @property
     def failed(self) -> bool:
@@ -56,6 +58,7 @@ class Sample:
         return (
             f"{self.non_200} non-200 answers, {self.error_bodies} answers with "
             f'"errors", {self.wrong_bodies} wrong answers, {socket_errors} socket errors'
+            + (f"; the first bad answer: {self.first_bad}" if self.first_bad else "")
         )
 
 
@@ -140,24 +143,35 @@ function init(args)
   non_200 = 0
   error_bodies = 0
   wrong = 0
+  first_bad = ""
 end
 
 function response(status, headers, body)
+  local bad = true
   if status ~= 200 then
     non_200 = non_200 + 1
   elseif string.find(body, '"errors"', 1, true) then
     error_bodies = error_bodies + 1
   elseif expected ~= nil and body ~= expected then
     wrong = wrong + 1
+  else
+    bad = false
+  end
+  if bad and first_bad == "" then
+    first_bad = status .. " " .. string.gsub(string.sub(body, 1, 300), "[\\r\\n]", " ")
   end
 end
 
 function done(summary, latency, requests)
-  local bad, errs, wrongs = 0, 0, 0
+  local bad, errs, wrongs, first = 0, 0, 0, ""
   for _, thread in ipairs(threads) do
     bad = bad + thread:get("non_200")
     errs = errs + thread:get("error_bodies")
     wrongs = wrongs + thread:get("wrong")
+    if first == "" then first = thread:get("first_bad") end
+  end
+  if first ~= "" then
+    io.write("First bad answer: " .. first .. "\\n")
   end
   io.write(string.format(
     "Checked responses: %d non-200, %d with errors, %d wrong\\n", bad, errs, wrongs))
@@ -247,6 +261,7 @@ def parse_wrk(out: str) -> Sample:
     rps = p50 = p99 = 0.0
     socket_errors = non_200 = error_bodies = wrong = 0
     checked = False
+    first_bad = ""
     for line in out.splitlines():
         parts = line.split()
         if line.startswith("Requests/sec:"):
@@ -259,6 +274,8 @@ def parse_wrk(out: str) -> Sample:
             socket_errors += sum(
                 int(x.rstrip(",")) for x in parts if x.rstrip(",").isdigit()
             )
+        elif line.startswith("First bad answer: "):
+            first_bad = line.removeprefix("First bad answer: ")
         elif match := _CHECKED.search(line):
             non_200, error_bodies = int(match[1]), int(match[2])
             wrong = int(match[3] or 0)
@@ -272,6 +289,7 @@ def parse_wrk(out: str) -> Sample:
         error_bodies=error_bodies,
         checked=checked,
         wrong_bodies=wrong,
+        first_bad=first_bad,
     )
 
 

@@ -196,7 +196,16 @@ def start_subgraphs(
     pids: dict[str, list[int]] = {}
     for name in NAMES:
         origin = free_port()
-        argv = [PY, "-m", "bench.guild", name, "--port", str(origin)]
+        argv = [
+            PY,
+            "-X",
+            "faulthandler",
+            "-m",
+            "bench.guild",
+            name,
+            "--port",
+            str(origin),
+        ]
         procs[f"origin-{name}"] = start(
             pinned("1", argv), workdir / f"origin-{name}.log"
         )
@@ -803,6 +812,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 result.failure = (
                     str(failure) if isinstance(failure, SystemExit) else repr(failure)
                 )
+                try:
+                    require_subgraphs(procs, workdir)
+                except SystemExit as gone:
+                    result.failure += f" ({gone})"
                 print(
                     f"{target.label}, {query}: FAILED: {result.failure}",
                     file=sys.stderr,
@@ -832,6 +845,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                         retries=args.retries,
                         note=note,
                     ),
+                )
+        for name, proc in procs.items():
+            if proc.poll() is not None:
+                print(
+                    f"warning: {name} (pid {proc.pid}) exited during the run with code "
+                    f"{proc.returncode}; see {workdir / (name + '.log')}",
+                    file=sys.stderr,
                 )
         for target in targets:
             peak[target.name] = peak_rss_kib(procs[target.name].pid)

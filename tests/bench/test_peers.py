@@ -382,3 +382,14 @@ def test_a_subgraph_process_that_exited_stops_the_run(tmp_path: Path) -> None:
     finally:
         alive.kill()
         alive.wait()
+
+
+def test_the_first_bad_answer_while_timing_is_quoted_in_the_failure() -> None:
+    out = (
+        "  50%  1.00ms\n  99%  2.00ms\n  10 requests in 1.00s, 1MB read\n"
+        "Requests/sec:  10.00\n"
+        'First bad answer: 200 {"data":null,"errors":[{"message":"fetch failed"}]}\n'
+        "Checked responses: 0 non-200, 1 with errors, 0 wrong\n"
+    )
+    with pytest.raises(RunFailed, match=r'1 answers with "errors".*fetch failed'):
+        require_clean(parse_wrk(out), "Hive Gateway, heavy")
