@@ -464,6 +464,10 @@ def write_chart(
                 )
             bars_ = ax.barh(range(len(targets)), values, color=colours)
             ax.bar_label(bars_, fmt=fmt, fontsize=7)
+            for i, target in enumerate(targets):
+                result = results.get((target.name, query))
+                if result is not None and not result.ok:
+                    ax.text(0, i, " FAILED", va="center", fontsize=7, color="red")
             ax.set_yticks(range(len(targets)))
             ax.set_yticklabels(labels if col == 0 else [""] * len(targets), fontsize=7)
             ax.invert_yaxis()

@@ -393,3 +393,19 @@ def test_the_first_bad_answer_while_timing_is_quoted_in_the_failure() -> None:
     )
     with pytest.raises(RunFailed, match=r'1 answers with "errors".*fetch failed'):
         require_clean(parse_wrk(out), "Hive Gateway, heavy")
+
+
+def test_the_chart_is_a_png_or_absent_without_matplotlib(tmp_path: Path) -> None:
+    import importlib.util
+
+    from bench.peers_report import write_chart
+
+    targets = [
+        t for t in TARGETS if t.name in {"ours-nodedup", "proxy", "grafbase", "ours"}
+    ]
+    chart = tmp_path / "peers.png"
+    written = write_chart(chart, targets, _results(), {"ours": 60_000})
+    if importlib.util.find_spec("matplotlib") is None:
+        assert not written and not chart.exists()
+    else:
+        assert written and chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
