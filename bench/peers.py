@@ -3,8 +3,8 @@
 The four subgraphs of The Guild's gateway benchmark (``bench.guild``: accounts,
 inventory, products, reviews) serve every gateway. Each is a Node front
 (``bench/peers/guild-subgraph.mjs``) that answers from memory per request body, over
-its Python origin (``python -m bench.guild``, the one implementation of the schema,
-the data and the resolvers): the subgraphs keep far from being the bottleneck and
+its Python origin (``bench.guild``'s subgraph, run as ``python -m bench.peers origin
+NAME``: the one implementation of the schema, the data and the resolvers): the subgraphs keep far from being the bottleneck and
 their answers cannot drift. The peers (Grafbase's CLI, Hive Gateway with and without
 the Rust planner of ``@graphql-hive/router-runtime``, Apollo Gateway) are installed
 with npm from ``bench/peers/package.json`` into ``.cache/bench-peers`` and load one
@@ -89,6 +89,7 @@ __all__ = [
     "install_peers",
     "main",
     "node_version",
+    "origin_main",
     "package_versions",
 ]
 
@@ -201,7 +202,10 @@ def start_subgraphs(
             "-X",
             "faulthandler",
             "-m",
-            "bench.guild",
+            # Not ``-m bench.guild``: `scripts/bench --guild` runs those, and a
+            # session cleaning up after it by name must not stop this run's.
+            "bench.peers",
+            "origin",
             name,
             "--port",
             str(origin),
@@ -963,5 +967,21 @@ def _machine() -> str:
     return f"{os.cpu_count()} cores ({model}), Linux {platform.release()}"
 
 
+def origin_main(argv: Sequence[str]) -> None:
+    """``python -m bench.peers origin NAME --port P``: one ``bench.guild`` subgraph."""
+    from bench.guild import schema_for
+    from bench.loop import serve
+    from bench.subgraphs import create_app
+
+    parser = argparse.ArgumentParser(prog="python -m bench.peers origin")
+    parser.add_argument("name", choices=NAMES)
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    serve(create_app(schema_for(args.name)), args.port)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    if sys.argv[1:2] == ["origin"]:
+        origin_main(sys.argv[2:])
+    else:
+        raise SystemExit(main())

@@ -288,7 +288,8 @@ def front(tmp_path: Path) -> Any:
             [
                 sys.executable,
                 "-m",
-                "bench.guild",
+                "bench.peers",
+                "origin",
                 "products",
                 "--port",
                 str(origin),
