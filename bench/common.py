@@ -40,6 +40,10 @@ class Sample:
     non_200: int = 0
     error_bodies: int = 0
     checked: bool = True
+    # Answers whose bytes differ from the expected answer (only when one was given).
+    wrong_bodies: int = 0
+    # The status and first 300 characters of the first bad answer, when there was one.
+    first_bad: str = ""
 
     @property
     def failed(self) -> bool:
@@ -48,10 +52,13 @@ class Sample:
     def failure(self) -> str:
         if not self.checked:
             return "wrk did not report its response check"
-        socket_errors = self.errors - self.non_200 - self.error_bodies
+        socket_errors = (
+            self.errors - self.non_200 - self.error_bodies - self.wrong_bodies
+        )
         return (
             f"{self.non_200} non-200 answers, {self.error_bodies} answers with "
-            f'"errors", {socket_errors} socket errors'
+            f'"errors", {self.wrong_bodies} wrong answers, {socket_errors} socket errors'
+            + (f"; the first bad answer: {self.first_bad}" if self.first_bad else "")
         )
 
 
@@ -135,42 +142,77 @@ end
 function init(args)
   non_200 = 0
   error_bodies = 0
+  wrong = 0
+  first_bad = ""
 end
 
 function response(status, headers, body)
+  local bad = true
   if status ~= 200 then
     non_200 = non_200 + 1
   elseif string.find(body, '"errors"', 1, true) then
     error_bodies = error_bodies + 1
+  elseif expected ~= nil and body ~= expected then
+    wrong = wrong + 1
+  else
+    bad = false
+  end
+  if bad and first_bad == "" then
+    first_bad = status .. " " .. string.gsub(string.sub(body, 1, 300), "[\\r\\n]", " ")
   end
 end
 
 function done(summary, latency, requests)
-  local bad, errs = 0, 0
+  local bad, errs, wrongs, first = 0, 0, 0, ""
   for _, thread in ipairs(threads) do
     bad = bad + thread:get("non_200")
     errs = errs + thread:get("error_bodies")
+    wrongs = wrongs + thread:get("wrong")
+    if first == "" then first = thread:get("first_bad") end
   end
-  io.write(string.format("Checked responses: %d non-200, %d with errors\\n", bad, errs))
+  if first ~= "" then
+    io.write("First bad answer: " .. first .. "\\n")
+  end
+  io.write(string.format(
+    "Checked responses: %d non-200, %d with errors, %d wrong\\n", bad, errs, wrongs))
 end
 """
 """wrk Lua: every answer is checked while timing; ``done()`` prints what was bad
-(see https://github.com/wg/wrk/blob/master/SCRIPTING)."""
+(see https://github.com/wg/wrk/blob/master/SCRIPTING). With a global ``expected``
+(set by ``wrk_argv`` from a file), an answer whose bytes differ from it is wrong."""
 
-_CHECKED = re.compile(r"Checked responses: (\d+) non-200, (\d+) with errors")
+_CHECKED = re.compile(
+    r"Checked responses: (\d+) non-200, (\d+) with errors(?:, (\d+) wrong)?"
+)
 
 
 def wrk_argv(
-    url: str, query: str, *, seconds: float, connections: int, workdir: Path
+    url: str,
+    query: str,
+    *,
+    seconds: float,
+    connections: int,
+    workdir: Path,
+    expected: Path | None = None,
+    timeout_s: int | None = None,
 ) -> list[str]:
     """The wrk command (pinned to core 1) that POSTs ``query`` to ``url`` and checks
-    every answer (``WRK_CHECK``)."""
+    every answer (``WRK_CHECK``); with ``expected`` (a file), every answer must be
+    exactly its bytes. ``timeout_s`` replaces wrk's 2 s timeout per request (an answer
+    slower than the timeout counts as a socket error)."""
     script = workdir / "post.lua"
     body = json.dumps({"query": query})
+    load = ""
+    if expected is not None:
+        load = (
+            f"local expected_file = assert(io.open({json.dumps(str(expected))}, 'rb'))\n"
+            "expected = expected_file:read('*a')\n"
+            "expected_file:close()\n"
+        )
     script.write_text(
         'wrk.method = "POST"\n'
         f"wrk.body = {json.dumps(body)}\n"
-        'wrk.headers["Content-Type"] = "application/json"\n' + WRK_CHECK
+        'wrk.headers["Content-Type"] = "application/json"\n' + load + WRK_CHECK
     )
     return pinned(
         "1",
@@ -180,6 +222,7 @@ def wrk_argv(
             f"-c{connections}",
             f"-d{max(1, round(seconds))}s",
             "--latency",
+            *([f"--timeout={timeout_s}s"] if timeout_s else []),
             "-s",
             str(script),
             url,
@@ -216,8 +259,9 @@ def parse_wrk(out: str) -> Sample:
     """wrk's report, with the line ``WRK_CHECK`` adds. wrk's own "Non-2xx" count is
     covered by the check (which also counts 3xx and bodies with errors)."""
     rps = p50 = p99 = 0.0
-    socket_errors = non_200 = error_bodies = 0
+    socket_errors = non_200 = error_bodies = wrong = 0
     checked = False
+    first_bad = ""
     for line in out.splitlines():
         parts = line.split()
         if line.startswith("Requests/sec:"):
@@ -230,17 +274,22 @@ def parse_wrk(out: str) -> Sample:
             socket_errors += sum(
                 int(x.rstrip(",")) for x in parts if x.rstrip(",").isdigit()
             )
+        elif line.startswith("First bad answer: "):
+            first_bad = line.removeprefix("First bad answer: ")
         elif match := _CHECKED.search(line):
             non_200, error_bodies = int(match[1]), int(match[2])
+            wrong = int(match[3] or 0)
             checked = True
     return Sample(
         rps=rps,
         p50_ms=p50,
         p99_ms=p99,
-        errors=socket_errors + non_200 + error_bodies,
+        errors=socket_errors + non_200 + error_bodies + wrong,
         non_200=non_200,
         error_bodies=error_bodies,
         checked=checked,
+        wrong_bodies=wrong,
+        first_bad=first_bad,
     )
 
 

@@ -1,48 +1,56 @@
-"""``scripts/bench --peers``: our gateway beside Hive Gateway, Apollo Gateway and a proxy.
+"""``scripts/bench --peers``: The Guild's scenario through our gateway and its peers.
 
-Every gateway is pinned to core 0; the subgraphs and the load generator (wrk) share
-core 1. The same two subgraphs (``bench.subgraphs``, wrapped here to count the requests
-they receive) serve every gateway. Hive Gateway and Apollo Gateway are installed with
-npm from ``bench/peers/package.json`` into ``.cache/bench-peers`` and load one
-supergraph composed by ``@apollo/composition``; our gateway reads the same subgraph SDL
-from a ``supergraph.yaml``. Each gateway runs with in-flight deduplication on and off
-where it has the option. Before anything is timed, every gateway must return the same
-data as the subgraphs joined by hand. Then: warm-up, interleaved rounds, medians; a
-sample taken while another process held the gateway's core is measured again.
+The four subgraphs of The Guild's gateway benchmark (``bench.guild``: accounts,
+inventory, products, reviews) serve every gateway. Each is a Node front
+(``bench/peers/guild-subgraph.mjs``) that answers from memory per request body, over
+its Python origin (``bench.guild``'s subgraph, run as ``python -m bench.peers origin
+NAME``: the one implementation of the schema, the data and the resolvers): the subgraphs keep far from being the bottleneck and
+their answers cannot drift. The peers (Grafbase's CLI, Hive Gateway with and without
+the Rust planner of ``@graphql-hive/router-runtime``, Apollo Gateway) are installed
+with npm from ``bench/peers/package.json`` into ``.cache/bench-peers`` and load one
+supergraph composed by ``@apollo/composition`` (Grafbase composes the same SDL
+itself); our gateway reads the same SDL from a ``supergraph.yaml``.
 
-Writes ``bench-results/peers.json``, ``peers.md`` (tables) and ``peers.png`` (chart).
-Subscriptions beside Hive Gateway's SSE are measured by ``scripts/bench --sse --peers``
-(``bench/sse.py``, which installs the peers with ``install_peers`` from here).
-See docs/performance.md.
-``python -m bench.peers subgraph NAME --port P`` runs one counting subgraph.
+Every gateway is pinned to core 0; wrk (50 connections) and the subgraphs share
+core 1. Before anything is timed, every gateway must answer each query (light,
+join, heavy) as ``bench.guild.expected_answer`` does, field order included; while
+timing, wrk checks that every answer is byte for byte the one checked before. A
+target or query whose answers go wrong is marked FAILED (the command then exits 1).
+Then: warm-up, interleaved rounds, medians; CPU per request from /proc.
+
+Writes ``bench-results/peers.json``, ``peers.md`` and ``peers.png``, and the
+generated part of docs/performance.md. ``scripts/bench --sse --peers``
+(``bench/sse.py``) installs the peers with ``install_peers`` from here.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import functools
 import hashlib
 import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any
 
-from bench.__main__ import JOIN, SINGLE
+import orjson
+
 from bench.common import (
     CONTENDED,
     PY,
     ROOT,
+    RunFailed,
     busy_share,
     contended,
     cpu_times,
@@ -59,274 +67,249 @@ from bench.common import (
     stop,
     total_requests,
     wait_for_quiet,
-    wait_until_up,
     wrk_argv,
 )
-from bench.subgraphs import PRODUCTS_SDL, REVIEWS_SDL
+from bench.guild import HEAVY, JOIN, LIGHT, NAMES, SDL, expected_answer
+from bench.peers_report import (
+    QUERY_NAMES,
+    Measurement,
+    Result,
+    Results,
+    Target,
+    console_table,
+    markdown_report,
+    splice,
+    write_chart,
+)
 
-__all__ = ["main", "subgraph_main"]
+__all__ = [
+    "NODE_DIR",
+    "TARGETS",
+    "check_answer",
+    "install_peers",
+    "main",
+    "node_version",
+    "origin_main",
+    "package_versions",
+]
 
 PEERS_SRC = ROOT / "bench" / "peers"
 NODE_DIR = ROOT / ".cache" / "bench-peers"
-SUBGRAPHS = ("products", "reviews")
-SCENARIOS = {"single": SINGLE, "join": JOIN}
+QUERIES = {"light": LIGHT, "join": JOIN, "heavy": HEAVY}
+GRAFBASE = "@grafbase/cli-x86_64-unknown-linux-musl"
+DOC = ROOT / "docs" / "performance.md"
+WRK_TIMEOUT_S = 30
+"""A slow answer is slow, not wrong: wrk's default 2 s per request would count the
+heavy query through the slowest peers on a shared core as socket errors."""
 
-# Bars from the issue: ours over the peer (RPS), ours over the peer (p99, RSS).
-RPS_BAR_HIVE = 2.5
-RPS_BAR_APOLLO = 2.0
-P99_BAR_HIVE = 0.5
-RSS_BAR_HIVE = 0.2
-
-
-# --------------------------------------------------------------------------- targets
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """One server under test: a gateway in one configuration, or the bare proxy."""
-
-    name: str
-    label: str
-    family: str  # "ours" | "hive" | "apollo" | "proxy"
-    dedup: bool | None  # None: the server has no such option
-    scenarios: tuple[str, ...] = ("single", "join")
-
-
-TARGETS = (
-    # Like for like first (one subgraph request per fetch): the tables lead with these.
-    Target("ours-nodedup", "gateway (dedup off)", "ours", False),
-    Target("hive-nodedup", "Hive Gateway (dedup off)", "hive", False),
-    Target("apollo", "Apollo Gateway", "apollo", None),
-    # A pass-through proxy cannot join: it is the ceiling for the single-subgraph query.
-    Target("proxy", "bare aiohttp proxy", "proxy", None, ("single",)),
-    # In-flight deduplication on, both gateways' default: beside the figures above.
-    Target("ours", "gateway (dedup on)", "ours", True),
-    Target("hive", "Hive Gateway (dedup on)", "hive", True),
+_HIVE_PUBLISHED = (
+    "`hive-gateway supergraph --jit`, no config file (outbound in-flight dedup of "
+    "subgraph requests on, its default; inbound off): the config of the published "
+    "results of graphql-gateways-benchmark"
 )
 
+TARGETS = (
+    # Like for like first: no deduplication of any kind.
+    Target(
+        "ours-nodedup", "ours, dedup off", "ours", "like",
+        "`gateway.dedup_queries: false`, `gateway.dedup_requests: false`",
+    ),
+    Target(
+        "hive-nodedup", "Hive Gateway, every dedup off", "hive", "like",
+        "`--jit`, `transportEntries['*.http'].options.deduplicateInflightRequests: "
+        "false`, inbound dedup off",
+        jit=True,
+    ),
+    Target(
+        "apollo", "Apollo Gateway", "apollo", "like",
+        "`@apollo/gateway` behind `@apollo/server`'s standalone server "
+        "(no in-flight dedup)",
+    ),
+    Target(
+        "grafbase-nodedup", "Grafbase, dedup off", "grafbase", "like",
+        "`grafbase dev` with `[traffic_shaping] inflight_deduplication = false`",
+    ),
+    Target(
+        "proxy", "bare aiohttp proxy (light only)", "proxy", "like",
+        "`python -m bench.proxy`: forwards the body to products and its answer back",
+        queries=("light",),
+    ),
+    # Then the deduplicating configurations.
+    Target(
+        "grafbase", "Grafbase, default config", "grafbase", "dedup",
+        "`grafbase dev -c grafbase.toml` (the CLI's local gateway; subgraph URLs and "
+        "SDL files in grafbase.toml, composed by the CLI), defaults: in-flight "
+        "dedup of subgraph requests on",
+        dedup=True,
+    ),
+    Target(
+        "hive-default", "Hive Gateway, default config", "hive", "dedup",
+        _HIVE_PUBLISHED, dedup=True, jit=True,
+    ),
+    Target(
+        "hive-router-default", "Hive Gateway + Rust planner, default config",
+        "hive", "dedup",
+        "`unifiedGraphHandler` of `@graphql-hive/router-runtime`, otherwise defaults "
+        "(outbound dedup on, inbound off): the published results' config",
+        dedup=True, router=True,
+    ),
+    Target(
+        "hive-bench", "Hive Gateway, benchmark config", "hive", "dedup",
+        "`--jit`, `inboundInflightRequestDeduplication: true` (outbound dedup on): "
+        "graphql-gateways-benchmark's current config",
+        dedup=True, inbound=True, jit=True,
+    ),
+    Target(
+        "hive-router-bench", "Hive Gateway + Rust planner, benchmark config",
+        "hive", "dedup",
+        "`unifiedGraphHandler` of `@graphql-hive/router-runtime`, "
+        "`inboundInflightRequestDeduplication: true`: graphql-gateways-benchmark's "
+        "current config",
+        dedup=True, inbound=True, router=True,
+    ),
+    Target(
+        "ours", "ours, default (all dedup on)", "ours", "dedup",
+        "defaults: `gateway.dedup_queries` (subgraph requests) and "
+        "`gateway.dedup_requests` (inbound) on",
+        dedup=True,
+    ),
+)  # fmt: skip
 
-# ---------------------------------------------------------------- counting subgraphs
+
+# ------------------------------------------------------------------- subgraphs
 
 
-def subgraph_main(argv: Sequence[str] | None = None) -> None:
-    """Serve one bench subgraph and count the GraphQL requests it receives.
-
-    ``GET /count`` answers ``{"requests": N}``; the bench reads it around each
-    measurement to show how many subgraph requests one client request costs.
-    """
-    from aiohttp import web
-
-    from bench.loop import serve
-    from bench.subgraphs import create_app, schema_for
-
-    parser = argparse.ArgumentParser(prog="python -m bench.peers subgraph")
-    parser.add_argument("name", choices=SUBGRAPHS)
-    parser.add_argument("--port", type=int, required=True)
-    args = parser.parse_args(argv)
-
-    inner = create_app(schema_for(args.name))
-    handler: Callable[[web.Request], Awaitable[web.StreamResponse]] | None = None
-    for route in inner.router.routes():
-        if route.method == "POST":
-            handler = route.handler
-    if handler is None:
-        raise SystemExit("bench.subgraphs.create_app has no POST route")
-    answer = handler
-    count = 0
-
-    async def graphql(request: web.Request) -> web.StreamResponse:
-        nonlocal count
-        count += 1
-        return await answer(request)
-
-    async def requests(_: web.Request) -> web.Response:
-        return web.json_response({"requests": count})
-
-    app = web.Application()
-    app.router.add_post("/graphql", graphql)
-    app.router.add_get("/count", requests)
-    serve(app, args.port)
-
-
-def subgraph_count(port: int) -> int:
+def subgraph_count(port: int) -> tuple[int, int]:
+    """(requests, memo misses) a Node subgraph front has served so far."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/count", timeout=10) as r:
-        return int(json.loads(r.read())["requests"])
+        counts = json.loads(r.read())
+    return int(counts["requests"]), int(counts["misses"])
 
 
-# ------------------------------------------------------------------- measurements
+def start_subgraphs(
+    workdir: Path, procs: dict[str, subprocess.Popen[bytes]]
+) -> tuple[dict[str, int], dict[str, list[int]]]:
+    """Each Guild subgraph on core 1: its Python origin and its Node front.
 
-
-@dataclass(slots=True)
-class Measurement:
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    errors: int
-    requests: int
-    subgraph_requests: dict[str, int]
-    cpu_busy: dict[str, float]
-    # CPU time the server process spent per answered request: unlike RPS, it barely
-    # moves when something else on the machine competes for the cores.
-    cpu_ms_per_request: float
-    # The share of one core the server process got while wrk ran (1.0: all of it).
-    core_share: float
-    # How busy core 0 was just before, with every server under test idle.
-    background: float
-    # Process time other processes spent on the server's core while wrk ran.
-    others_cpu_s: float = 0.0
-    elapsed_s: float = 0.0
-
-    def contended(self) -> bool:
-        """Another process ran on the server's core (``bench.common.contended``)."""
-        return contended(self.others_cpu_s, self.elapsed_s)
-
-
-@dataclass(slots=True)
-class Result:
-    target: str
-    scenario: str
-    samples: list[Measurement] = field(default_factory=list)
-    discarded: list[Measurement] = field(default_factory=list)
-
-    def median(self, attr: str) -> float:
-        return statistics.median(getattr(s, attr) for s in self.samples)
-
-    def contended(self) -> int:
-        """How many of the kept samples were contended (retries ran out)."""
-        return sum(s.contended() for s in self.samples)
-
-    def subgraph_requests_per_request(self) -> float:
-        sent = sum(sum(s.subgraph_requests.values()) for s in self.samples)
-        answered = sum(s.requests for s in self.samples)
-        return sent / answered if answered else 0.0
-
-
-def run_wrk(
-    url: str,
-    query: str,
-    *,
-    seconds: int,
-    connections: int,
-    workdir: Path,
-    subgraph_ports: dict[str, int],
-    pid: int,
-) -> Measurement:
-    argv = wrk_argv(
-        url, query, seconds=seconds, connections=connections, workdir=workdir
-    )
-    background = wait_for_quiet()
-    counts = {name: subgraph_count(port) for name, port in subgraph_ports.items()}
-    cpu = cpu_times()
-    core = process_seconds_on("cpu0", proc_stat())
-    spent = process_cpu_seconds(pid)
-    began = time.monotonic()
-    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-    elapsed = time.monotonic() - began
-    spent = process_cpu_seconds(pid) - spent
-    core_after = process_seconds_on("cpu0", proc_stat())
-    cpu_after = cpu_times()
-    # Requests still in flight when wrk stops reach the subgraphs a moment later.
-    time.sleep(0.2)
-    sent = {
-        name: subgraph_count(port) - counts[name]
-        for name, port in subgraph_ports.items()
-    }
-    sample = require_clean(parse_wrk(out), f"wrk against {url} ({query})")
-    answered = total_requests(out)
-    return Measurement(
-        rps=sample.rps,
-        p50_ms=sample.p50_ms,
-        p99_ms=sample.p99_ms,
-        errors=sample.errors,
-        requests=answered,
-        subgraph_requests=sent,
-        cpu_busy=busy_share(cpu, cpu_after),
-        cpu_ms_per_request=round(1000 * spent / answered, 4) if answered else 0.0,
-        core_share=round(spent / elapsed, 3) if elapsed > 0 else 0.0,
-        background=background,
-        others_cpu_s=others_on_core("cpu0", core, core_after, spent),
-        elapsed_s=round(elapsed, 3),
-    )
-
-
-def measure_once(
-    result: Result, measure: Callable[[], Measurement], *, retries: int, note: str
-) -> None:
-    """Add one sample to result; a contended sample is measured again, retries times."""
-    for attempt in range(retries + 1):
-        sample = measure()
-        redo = sample.contended() and attempt < retries
-        per_request = sum(sample.subgraph_requests.values()) / max(sample.requests, 1)
-        print(
-            f"{note}{sample.rps:8.0f} rps  p50 {sample.p50_ms:6.2f} ms  "
-            f"p99 {sample.p99_ms:6.2f} ms  "
-            f"CPU {sample.cpu_ms_per_request:5.3f} ms/req  "
-            f"subgraph req/req {per_request:5.3f}  "
-            f"core share {sample.core_share:4.2f}  "
-            f"busy {sample.cpu_busy}  errors {sample.errors}"
-            + ("  contended: again" if redo else ""),
-            file=sys.stderr,
+    Returns the fronts' ports and, per subgraph, the pids whose CPU is its load.
+    """
+    ports = {name: free_port() for name in NAMES}
+    pids: dict[str, list[int]] = {}
+    for name in NAMES:
+        origin = free_port()
+        argv = [
+            PY,
+            "-X",
+            "faulthandler",
+            "-m",
+            # Not ``-m bench.guild``: `scripts/bench --guild` runs those, and a
+            # session cleaning up after it by name must not stop this run's.
+            "bench.peers",
+            "origin",
+            name,
+            "--port",
+            str(origin),
+        ]
+        procs[f"origin-{name}"] = start(
+            pinned("1", argv), workdir / f"origin-{name}.log"
         )
-        if not redo:
-            result.samples.append(sample)
+        front = [
+            "node",
+            str(NODE_DIR / "guild-subgraph.mjs"),
+            name,
+            str(ports[name]),
+            f"http://127.0.0.1:{origin}/graphql",
+        ]
+        procs[f"subgraph-{name}"] = start(
+            pinned("1", front), workdir / f"subgraph-{name}.log"
+        )
+        pids[name] = [procs[f"origin-{name}"].pid, procs[f"subgraph-{name}"].pid]
+        (workdir / f"{name}.graphql").write_text(SDL[name])
+    for name in NAMES:
+        wait_up(
+            f"http://127.0.0.1:{ports[name]}/graphql",
+            procs[f"subgraph-{name}"],
+            workdir / f"subgraph-{name}.log",
+        )
+    return ports, pids
+
+
+def wait_up(
+    url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90.0
+) -> None:
+    """Wait until ``url`` answers a GraphQL POST; SystemExit naming the log if the
+    process exits or the time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise SystemExit(f"exited with code {proc.returncode}; see {log}")
+        try:
+            post_bytes(url, "{ __typename }", timeout=5)
             return
-        result.discarded.append(sample)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit(
+                    f"{url} did not come up in {timeout:.0f}s; see {log}"
+                ) from None
+            time.sleep(0.2)
 
 
-# ---------------------------------------------------------------- correctness gate
+def require_subgraphs(procs: dict[str, subprocess.Popen[bytes]], workdir: Path) -> None:
+    """SystemExit when a subgraph process (origin or front) is no longer running:
+    every answer would then be a fetch error, whoever asked."""
+    for name, proc in procs.items():
+        if name.startswith(("origin-", "subgraph-")) and proc.poll() is not None:
+            raise SystemExit(
+                f"the subgraph process {name} (pid {proc.pid}) exited with code "
+                f"{proc.returncode} (negative: killed by that signal, not by this "
+                f"run); see {workdir / (name + '.log')}"
+            )
 
 
-def post_json(url: str, payload: dict[str, Any]) -> dict[str, Any]:
+# ---------------------------------------------------------------- correctness
+
+
+def post_bytes(url: str, query: str, timeout: float = 30.0) -> bytes:
     request = urllib.request.Request(
         url,
-        data=json.dumps(payload).encode(),
+        data=json.dumps({"query": query}).encode(),
         headers={"Content-Type": "application/json", "Accept": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        body: bytes = response.read()
+    return body
 
 
-def expected_answers(subgraph_urls: dict[str, str]) -> dict[str, dict[str, Any]]:
-    """The answer to each scenario, joined by hand from the subgraphs themselves."""
-    single = post_json(subgraph_urls["products"], {"query": SINGLE})
-    products = post_json(
-        subgraph_urls["products"], {"query": "{ topProducts { upc name price } }"}
-    )["data"]["topProducts"]
-    entities = post_json(
-        subgraph_urls["reviews"],
-        {
-            "query": "query($r: [_Any!]!) { _entities(representations: $r) "
-            "{ ... on Product { reviews { body stars } } } }",
-            "variables": {
-                "r": [{"__typename": "Product", "upc": p["upc"]} for p in products]
-            },
-        },
-    )["data"]["_entities"]
-    join = {
-        "data": {
-            "topProducts": [
-                {"name": p["name"], "price": p["price"], "reviews": e["reviews"]}
-                for p, e in zip(products, entities, strict=True)
-            ]
-        }
-    }
-    if single.get("errors") or not join["data"]["topProducts"][0]["reviews"]:
-        raise SystemExit(f"the bench subgraphs answer badly: {single} {join}")
-    return {"single": single, "join": join}
+def check_answer(got: bytes, expected: dict[str, Any], what: str) -> None:
+    """``got`` must be the expected answer: the same JSON, field order included, and
+    no ``errors``. Raises ``RunFailed`` naming ``what`` and the first difference."""
+    try:
+        decoded = orjson.loads(got)
+    except orjson.JSONDecodeError:
+        raise RunFailed(f"{what}: the answer is not JSON: {got[:200]!r}") from None
+    if orjson.dumps(decoded) == orjson.dumps(expected):
+        return
+    a = orjson.dumps(decoded).decode()
+    b = orjson.dumps(expected).decode()
+    at = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), 0)
+    at = min(at, len(a), len(b))
+    raise RunFailed(
+        f"{what}: wrong answer ({len(a)} bytes, expected {len(b)}); first difference "
+        f"at byte {at}: got {a[max(at - 60, 0) : at + 60]!r}, "
+        f"expected {b[max(at - 60, 0) : at + 60]!r}"
+    )
 
 
-def check_answers(
-    url: str, target: Target, expected: dict[str, dict[str, Any]]
-) -> None:
-    """Identical data, field order included, and no errors, before any timing."""
-    for scenario in target.scenarios:
-        got = post_json(url, {"query": SCENARIOS[scenario]})
-        want = expected[scenario]
-        if json.dumps(got) != json.dumps(want):
-            raise SystemExit(
-                f"{target.label} answers the {scenario} query differently:\n"
-                f"  got:  {json.dumps(got)[:600]}\n  want: {json.dumps(want)[:600]}"
-            )
+def checked_answer(url: str, query: str, expected: dict[str, Any], what: str) -> bytes:
+    """The target's answer bytes, after checking them twice (both must be correct
+    and identical: timing then holds every answer to these bytes)."""
+    first = post_bytes(url, query)
+    check_answer(first, expected, what)
+    second = post_bytes(url, query)
+    if second != first:
+        check_answer(second, expected, what)
+        raise RunFailed(f"{what}: two correct answers differ in their bytes")
+    return first
 
 
 # ----------------------------------------------------------------- peer gateways
@@ -381,11 +364,21 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+def grafbase_version() -> str:
+    out = subprocess.run(
+        [str(grafbase_bin()), "--version"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    return out.rsplit(" ", 1)[-1]
+
+
+def grafbase_bin() -> Path:
+    return NODE_DIR / "node_modules" / GRAFBASE / "grafbase"
+
+
 def compose_supergraph(workdir: Path, subgraph_urls: dict[str, str]) -> Path:
     out = workdir / "supergraph.graphql"
     specs = [
-        f"{name}={subgraph_urls[name]}={workdir / f'{name}.graphql'}"
-        for name in SUBGRAPHS
+        f"{name}={subgraph_urls[name]}={workdir / f'{name}.graphql'}" for name in NAMES
     ]
     subprocess.run(
         ["node", str(NODE_DIR / "compose.mjs"), str(out), *specs],
@@ -398,22 +391,44 @@ def compose_supergraph(workdir: Path, subgraph_urls: dict[str, str]) -> Path:
 def write_gateway_config(
     workdir: Path, subgraph_urls: dict[str, str], *, dedup: bool
 ) -> Path:
-    config = workdir / f"supergraph-dedup-{'on' if dedup else 'off'}.yaml"
+    config = workdir / f"gateway-dedup-{'on' if dedup else 'off'}.yaml"
     lines = ["version: 1", "subgraphs:"]
-    for name in SUBGRAPHS:
+    for name in NAMES:
         lines += [
             f"  - name: {name}",
             f"    routing_url: {subgraph_urls[name]}",
             "    schema:",
-            f"      file: {name}.graphql",
+            f"      file: {workdir / f'{name}.graphql'}",
         ]
+    flag = "true" if dedup else "false"
     lines += [
         "gateway:",
         "  log_level: warning",
-        f"  dedup_queries: {'true' if dedup else 'false'}",
-        f"  dedup_requests: {'true' if dedup else 'false'}",
+        f"  dedup_queries: {flag}",
+        f"  dedup_requests: {flag}",
+        # The heavy query's estimated complexity is about 108 000.
+        "  limits:",
+        "    complexity: 1000000",
     ]
     config.write_text("\n".join(lines) + "\n")
+    return config
+
+
+def write_grafbase_config(
+    workdir: Path, subgraph_urls: dict[str, str], *, dedup: bool
+) -> Path:
+    config = workdir / f"grafbase-dedup-{'on' if dedup else 'off'}.toml"
+    lines = []
+    if not dedup:
+        lines += ["[traffic_shaping]", "inflight_deduplication = false", ""]
+    for name in NAMES:
+        lines += [
+            f"[subgraphs.{name}]",
+            f'url = "{subgraph_urls[name]}"',
+            f'schema_path = "{workdir / f"{name}.graphql"}"',
+            "",
+        ]
+    config.write_text("\n".join(lines))
     return config
 
 
@@ -428,12 +443,27 @@ def launch(
     log = workdir / f"{target.name}.log"
     node_env = {"NODE_ENV": "production"}
     if target.family == "ours":
-        config = write_gateway_config(workdir, subgraph_urls, dedup=bool(target.dedup))
+        config = write_gateway_config(workdir, subgraph_urls, dedup=target.dedup)
         argv = [PY, "-m", "gateway", "serve", "--config", str(config)]
         return start(pinned("0", [*argv, "--port", str(port)]), log)
     if target.family == "proxy":
         argv = [PY, "-m", "bench.proxy", "--upstream", subgraph_urls["products"]]
         return start(pinned("0", [*argv, "--port", str(port)]), log)
+    if target.family == "grafbase":
+        config = write_grafbase_config(workdir, subgraph_urls, dedup=target.dedup)
+        home = workdir / f"{target.name}-home"
+        home.mkdir(exist_ok=True)
+        argv = [
+            str(grafbase_bin()),
+            "--home",
+            str(home),
+            "dev",
+            "-c",
+            str(config),
+            "--listen-address",
+            f"127.0.0.1:{port}",
+        ]
+        return start(pinned("0", argv), log, {"NO_COLOR": "1"})
     assert supergraph is not None
     if target.family == "hive":
         # node runs the CLI's entry itself (no npx wrapper), one process: --fork 1.
@@ -451,8 +481,12 @@ def launch(
             str(port),
             "--fork",
             "1",
-        ]
-        env = node_env | {"BENCH_HIVE_DEDUP": "1" if target.dedup else "0"}
+        ] + (["--jit"] if target.jit else [])
+        env = node_env | {
+            "BENCH_HIVE_DEDUP": "1" if target.dedup else "0",
+            "BENCH_HIVE_INBOUND": "1" if target.inbound else "0",
+            "BENCH_HIVE_ROUTER": "1" if target.router else "0",
+        }
         return start(pinned("0", argv), log, env)
     argv = ["node", str(NODE_DIR / "apollo.mjs"), str(supergraph), str(port)]
     return start(pinned("0", argv), log, node_env)
@@ -469,209 +503,126 @@ def child_pids(pid: int) -> list[int]:
     return children
 
 
-# ------------------------------------------------------------------------ report
+# ------------------------------------------------------------------ measuring
 
 
-class Comparison(TypedDict):
-    """Our figure over the peer's, per scenario; ``bars`` holds the issue's bars."""
+def run_wrk(
+    url: str,
+    query: str,
+    *,
+    seconds: int,
+    connections: int,
+    workdir: Path,
+    expected: Path,
+    subgraph_ports: dict[str, int],
+    subgraph_pids: dict[str, list[int]],
+    pid: int,
+    what: str,
+) -> Measurement:
+    """One checked wrk run; ``RunFailed`` when any answer during it was bad."""
+    argv = wrk_argv(
+        url,
+        query,
+        seconds=seconds,
+        connections=connections,
+        workdir=workdir,
+        expected=expected,
+        timeout_s=WRK_TIMEOUT_S,
+    )
+    background = wait_for_quiet()
+    counts = {name: subgraph_count(port) for name, port in subgraph_ports.items()}
+    sub_cpu = {
+        name: sum(process_cpu_seconds(p) for p in pids)
+        for name, pids in subgraph_pids.items()
+    }
+    cpu = cpu_times()
+    core = process_seconds_on("cpu0", proc_stat())
+    spent = process_cpu_seconds(pid)
+    began = time.monotonic()
+    wrk = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    out, _ = wrk.communicate()
+    wrk_cpu = _children_cpu_seconds()
+    elapsed = time.monotonic() - began
+    spent = process_cpu_seconds(pid) - spent
+    core_after = process_seconds_on("cpu0", proc_stat())
+    cpu_after = cpu_times()
+    sub_cpu = {
+        name: sum(process_cpu_seconds(p) for p in pids) - sub_cpu[name]
+        for name, pids in subgraph_pids.items()
+    }
+    if wrk.returncode != 0:
+        raise RunFailed(f"{what}: wrk exited with {wrk.returncode}")
+    # Requests still in flight when wrk stops reach the subgraphs a moment later.
+    time.sleep(0.2)
+    after = {name: subgraph_count(port) for name, port in subgraph_ports.items()}
+    sample = require_clean(parse_wrk(out), what)
+    answered = total_requests(out)
+    if answered == 0:
+        raise RunFailed(f"{what}: no answer arrived within the {seconds} s measured")
+    return Measurement(
+        rps=sample.rps,
+        p50_ms=sample.p50_ms,
+        p99_ms=sample.p99_ms,
+        requests=answered,
+        cpu_ms_per_request=round(1000 * spent / answered, 4) if answered else 0.0,
+        core_share=round(spent / elapsed, 3) if elapsed > 0 else 0.0,
+        subgraph_requests={n: after[n][0] - counts[n][0] for n in counts},
+        subgraph_misses={n: after[n][1] - counts[n][1] for n in counts},
+        subgraph_cpu_share={
+            n: round(v / elapsed, 3) if elapsed > 0 else 0.0 for n, v in sub_cpu.items()
+        },
+        wrk_cpu_share=round(wrk_cpu / elapsed, 3) if elapsed > 0 else 0.0,
+        core1_busy=busy_share(cpu, cpu_after).get("cpu1", 0.0),
+        background=background,
+        others_cpu_s=others_on_core("cpu0", core, core_after, spent),
+        elapsed_s=round(elapsed, 3),
+    )
 
-    scenario: str
-    ours: str
-    peer: str
-    rps: float
-    p99: float
-    peak_rss: float
-    cpu_ms_per_request: float
-    bars: dict[str, bool]
+
+_WRK_CPU = [0.0]
 
 
-def ratio(ours: float, peer: float) -> float:
-    return ours / peer if peer else float("inf")
+def _children_cpu_seconds() -> float:
+    """CPU the last reaped child (wrk) used: the growth of RUSAGE_CHILDREN."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = usage.ru_utime + usage.ru_stime
+    spent, _WRK_CPU[0] = total - _WRK_CPU[0], total
+    return spent
 
 
-def comparisons(
-    results: dict[tuple[str, str], Result], peak: dict[str, int]
-) -> list[Comparison]:
-    """Ours against each peer, like for like, with the issue's bars."""
-    pairs = [
-        ("ours", "hive"),
-        ("ours-nodedup", "hive-nodedup"),
-        ("ours", "apollo"),
-        ("ours-nodedup", "apollo"),
-        ("ours", "proxy"),
-        ("ours-nodedup", "proxy"),
-    ]
-    rows: list[Comparison] = []
-    for scenario in SCENARIOS:
-        for ours_name, peer_name in pairs:
-            ours = results.get((ours_name, scenario))
-            peer = results.get((peer_name, scenario))
-            if ours is None or peer is None or not ours.samples or not peer.samples:
-                continue
-            row: Comparison = {
-                "scenario": scenario,
-                "ours": ours_name,
-                "peer": peer_name,
-                "rps": ratio(ours.median("rps"), peer.median("rps")),
-                "p99": ratio(ours.median("p99_ms"), peer.median("p99_ms")),
-                "peak_rss": ratio(peak[ours_name], peak[peer_name]),
-                "cpu_ms_per_request": ratio(
-                    ours.median("cpu_ms_per_request"),
-                    peer.median("cpu_ms_per_request"),
-                ),
-                "bars": {},
-            }
-            if peer_name.startswith("hive"):
-                row["bars"] = {
-                    f"rps >= {RPS_BAR_HIVE}x": row["rps"] >= RPS_BAR_HIVE,
-                    f"p99 <= {P99_BAR_HIVE}x": row["p99"] <= P99_BAR_HIVE,
-                    f"peak RSS <= {RSS_BAR_HIVE}x": row["peak_rss"] <= RSS_BAR_HIVE,
-                }
-            elif peer_name == "apollo":
-                row["bars"] = {
-                    f"rps >= {RPS_BAR_APOLLO}x": row["rps"] >= RPS_BAR_APOLLO
-                }
-            rows.append(row)
-    return rows
-
-
-def print_report(
-    results: dict[tuple[str, str], Result],
-    peak: dict[str, int],
-    rows: list[Comparison],
-    labels: dict[str, str],
+def measure_once(
+    result: Result, measure: Callable[[], Measurement], *, retries: int, note: str
 ) -> None:
-    print()
-    print(
-        f"{'target':26}{'scenario':9}{'rps':>9}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'peak RSS':>11}{'CPU ms/req':>12}{'subgraph req/req':>18}{'errors':>8}"
-    )
-    for (name, scenario), result in results.items():
-        print(
-            f"{labels[name]:26}{scenario:9}{result.median('rps'):9.0f}"
-            f"{result.median('p50_ms'):9.2f}{result.median('p99_ms'):9.2f}"
-            f"{peak[name] / 1024:9.1f}MB"
-            f"{result.median('cpu_ms_per_request'):12.3f}"
-            f"{result.subgraph_requests_per_request():18.3f}"
-            f"{sum(s.errors for s in result.samples):8d}"
-            + (f"  ({result.contended()} contended)" if result.contended() else "")
-        )
-    print()
-    print(
-        f"{'ours':22}{'over':26}{'scenario':9}{'rps':>7}{'p99':>7}{'RSS':>7}"
-        f"{'CPU/req':>9}  bars"
-    )
-    for row in rows:
-        bars = ", ".join(
-            f"{name} {'PASS' if ok else 'MISS'}" for name, ok in row["bars"].items()
+    """Add one sample to result; a contended sample is measured again, retries times."""
+    for attempt in range(retries + 1):
+        sample = measure()
+        redo = contended(sample.others_cpu_s, sample.elapsed_s) and attempt < retries
+        shares = " ".join(
+            f"{n[:3]} {v:.2f}" for n, v in sample.subgraph_cpu_share.items()
         )
         print(
-            f"{labels[row['ours']]:22}{labels[row['peer']]:26}{row['scenario']:9}"
-            f"{row['rps']:6.2f}x{row['p99']:6.2f}x{row['peak_rss']:6.2f}x"
-            f"{row['cpu_ms_per_request']:8.2f}x  {bars}"
-        )
-
-
-def markdown_tables(
-    results: dict[tuple[str, str], Result],
-    peak: dict[str, int],
-    rows: list[Comparison],
-    labels: dict[str, str],
-) -> str:
-    """The two report tables as Markdown, ready for docs/performance.md."""
-    out = [
-        "| target | scenario | RPS | p50 ms | p99 ms | peak RSS MB "
-        "| CPU ms/request | subgraph requests/request | note |",
-        "|---|---|--:|--:|--:|--:|--:|--:|---|",
-    ]
-    for (name, scenario), result in results.items():
-        out.append(
-            f"| {labels[name]} | {scenario} | {result.median('rps'):.0f} "
-            f"| {result.median('p50_ms'):.2f} | {result.median('p99_ms'):.2f} "
-            f"| {peak[name] / 1024:.0f} | {result.median('cpu_ms_per_request'):.3f} "
-            f"| {result.subgraph_requests_per_request():.3f} |"
-            + (f" {result.contended()} contended |" if result.contended() else " |")
-        )
-    out += [
-        "",
-        "| ours | over | scenario | RPS | p99 | peak RSS | CPU/request | bars |",
-        "|---|---|---|--:|--:|--:|--:|---|",
-    ]
-    for row in rows:
-        bars = ", ".join(
-            f"{name}: {'pass' if ok else 'MISS'}" for name, ok in row["bars"].items()
-        )
-        out.append(
-            f"| {labels[row['ours']]} | {labels[row['peer']]} | {row['scenario']} "
-            f"| {row['rps']:.2f}x | {row['p99']:.2f}x | {row['peak_rss']:.2f}x "
-            f"| {row['cpu_ms_per_request']:.2f}x | {bars or '-'} |"
-        )
-    return "\n".join(out) + "\n"
-
-
-def write_chart(
-    path: Path,
-    results: dict[tuple[str, str], Result],
-    peak: dict[str, int],
-    labels: dict[str, str],
-) -> bool:
-    """Four panels: RPS, p99 and CPU per request by scenario; peak RSS by target."""
-    try:
-        import matplotlib
-    except ImportError:
-        print(
-            "matplotlib is not installed: no chart "
-            "(.venv/bin/python -m pip install matplotlib)",
+            f"{note}{sample.rps:8.0f} rps  p99 {sample.p99_ms:7.2f} ms  "
+            f"CPU {sample.cpu_ms_per_request:6.3f} ms/req  "
+            f"sg req/req {sample.subgraph_requests_per_request():5.2f}  "
+            f"core0 {sample.core_share:4.2f}  core1 {sample.core1_busy:4.2f} "
+            f"(wrk {sample.wrk_cpu_share:4.2f} {shares})"
+            + ("  contended: again" if redo else ""),
             file=sys.stderr,
+            flush=True,
         )
-        return False
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = list(dict.fromkeys(name for name, _ in results))
-    colours = {n: f"C{i}" for i, n in enumerate(names)}
-    panels = [
-        ("requests / s (higher is better)", "rps", "%.0f"),
-        ("p99 latency, ms (lower is better)", "p99_ms", "%.1f"),
-        ("gateway CPU ms per request (lower is better)", "cpu_ms_per_request", "%.2f"),
-    ]
-    fig, axes = plt.subplots(1, 4, figsize=(20, 5.5))
-    width = 0.8 / max(len(names), 1)
-    for ax, (title, attr, fmt) in zip(axes, panels, strict=False):
-        for i, name in enumerate(names):
-            xs, ys = [], []
-            for j, scenario in enumerate(SCENARIOS):
-                result = results.get((name, scenario))
-                if result is not None and result.samples:
-                    xs.append(j + i * width)
-                    ys.append(result.median(attr))
-            bars = ax.bar(xs, ys, width, label=labels[name], color=colours[name])
-            ax.bar_label(bars, fmt=fmt, fontsize=7)
-        ax.set_xticks([j + width * (len(names) - 1) / 2 for j in range(len(SCENARIOS))])
-        ax.set_xticklabels(["single subgraph", "entity join"])
-        ax.set_title(title, fontsize=10)
-    ax = axes[3]
-    bars = ax.bar(
-        range(len(names)),
-        [peak[n] / 1024 for n in names],
-        color=[colours[n] for n in names],
-    )
-    ax.bar_label(bars, fmt="%.0f", fontsize=7)
-    ax.set_xticks(range(len(names)))
-    ax.set_xticklabels([labels[n] for n in names], rotation=30, ha="right", fontsize=8)
-    ax.set_title("peak RSS, MB (lower is better)", fontsize=10)
-    axes[0].legend(fontsize=8)
-    fig.suptitle(
-        "Each gateway pinned to one core; same subgraphs, same load; median of rounds"
-    )
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return True
+        if not redo:
+            result.samples.append(sample)
+            return
+        result.discarded.append(sample)
 
 
 # ------------------------------------------------------------------------ runner
+
+
+def _discard(step: Callable[[], object]) -> None:
+    step()
 
 
 @contextmanager
@@ -683,28 +634,46 @@ def processes() -> Iterator[dict[str, subprocess.Popen[bytes]]]:
         stop(procs.values())
 
 
+def _names(text: str, known: Sequence[str], what: str) -> list[str]:
+    names = [n for n in text.split(",") if n]
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown {what}: {', '.join(unknown) or '(none)'}; "
+            f"choose from {', '.join(known)}"
+        )
+    return names
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="scripts/bench --peers",
-        description="Our gateway beside Hive Gateway, Apollo Gateway and a bare proxy.",
+        description="The Guild's scenario through our gateway, Grafbase, Hive Gateway "
+        "(four configs), Apollo Gateway and a bare proxy, in one run.",
+    )
+    names = [t.name for t in TARGETS]
+    parser.add_argument(
+        "--targets",
+        type=functools.partial(_names, known=names, what="targets"),
+        default=names,
+        help="comma-separated subset of: " + ", ".join(names),
     )
     parser.add_argument(
-        "--seconds", type=int, default=5, help="per measurement (whole seconds)"
+        "--queries",
+        type=functools.partial(_names, known=QUERY_NAMES, what="queries"),
+        default=list(QUERY_NAMES),
+        help="comma-separated subset of: light, join, heavy",
     )
+    parser.add_argument("--seconds", type=int, default=5, help="per measurement")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--warmup", type=int, default=2, help="seconds per target")
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--warmup", type=int, default=2, help="seconds per cell")
     parser.add_argument(
         "--retries",
         type=int,
-        default=2,
+        default=1,
         help="times a sample is measured again when other processes took more "
         f"than {CONTENDED * 100:.0f}%% of the gateway's core",
-    )
-    parser.add_argument(
-        "--targets",
-        default=",".join(t.name for t in TARGETS),
-        help="comma-separated subset of: " + ", ".join(t.name for t in TARGETS),
     )
     parser.add_argument(
         "--out", type=Path, default=ROOT / "bench-results" / "peers.json"
@@ -712,181 +681,307 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--chart", type=Path, default=ROOT / "bench-results" / "peers.png"
     )
+    parser.add_argument(
+        "--doc",
+        type=Path,
+        default=None,
+        help="the Markdown page whose generated part is rewritten (default: "
+        "docs/performance.md, only when every target and query is measured)",
+    )
+    parser.add_argument(
+        "--no-doc", action="store_true", help="leave docs/performance.md alone"
+    )
+    parser.add_argument(
+        "--caveat",
+        default="",
+        help="a sentence printed under the run's date in the tables "
+        "(e.g. 'Shared machine: indicative only.')",
+    )
     return parser
+
+
+def plan_cells(targets: Sequence[Target], queries: Sequence[str]) -> list[Target]:
+    """The targets with their queries cut to ``queries`` (targets left with none go)."""
+    out = []
+    for target in targets:
+        kept = tuple(q for q in target.queries if q in queries)
+        if kept:
+            out.append(replace(target, queries=kept))
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    by_name = {t.name: t for t in TARGETS}
-    unknown = [n for n in args.targets.split(",") if n not in by_name]
-    if unknown:
-        parser.error(f"unknown targets: {', '.join(unknown)}")
-    targets = [by_name[n] for n in args.targets.split(",")]
     if args.rounds < 1 or args.seconds < 1 or args.warmup < 1 or args.retries < 0:
         parser.error("--rounds, --seconds, --warmup >= 1 and --retries >= 0, please")
+    by_name = {t.name: t for t in TARGETS}
+    targets = plan_cells([by_name[n] for n in args.targets], args.queries)
+    if not targets:
+        parser.error("no target runs any of the chosen queries")
+    full = len(targets) == len(TARGETS) and set(args.queries) == set(QUERY_NAMES)
+    doc = None if args.no_doc else (args.doc or (DOC if full else None))
     if not shutil.which("wrk"):
         raise SystemExit(
             "wrk is not installed (scripts/bench installs it with apt-get)"
         )
-    peers = any(t.family in ("hive", "apollo") for t in targets)
-    versions: dict[str, str] = {}
-    if peers:
-        versions["node"] = node_version()
-        install_peers()
-        versions |= package_versions()
+    started = time.monotonic()
+    versions = {"node": node_version()}
+    install_peers()
+    families = {t.family for t in targets}
+    for name, version in package_versions().items():
+        if name == GRAFBASE:
+            continue  # its binary's own --version, below
+        versions[name] = version
+    if "grafbase" in families:
+        versions[f"{GRAFBASE} (grafbase --version)"] = grafbase_version()
     versions["python"] = platform.python_version()
+    versions["gateway (ours)"] = _git_head()
 
     workdir = Path(tempfile.mkdtemp(prefix="gateway-bench-peers-"))
-    (workdir / "products.graphql").write_text(PRODUCTS_SDL)
-    (workdir / "reviews.graphql").write_text(REVIEWS_SDL)
-    subgraph_ports = {name: free_port() for name in SUBGRAPHS}
-    subgraph_urls = {
-        n: f"http://127.0.0.1:{p}/graphql" for n, p in subgraph_ports.items()
+    expected = {q: expected_answer(QUERIES[q]) for q in args.queries}
+    results: Results = {
+        (t.name, q): Result(t.name, q) for t in targets for q in t.queries
     }
-    ports = {t.name: free_port() for t in targets}
-    urls = {n: f"http://127.0.0.1:{p}/graphql" for n, p in ports.items()}
-    labels = {t.name: t.label for t in targets}
-    started = time.monotonic()
+    peak: dict[str, int] = {}
     with processes() as procs:
-        for name, port in subgraph_ports.items():
-            argv_ = [PY, "-m", "bench.peers", "subgraph", name, "--port", str(port)]
-            procs[name] = start(pinned("1", argv_), workdir / f"{name}.log")
-        for name in SUBGRAPHS:
-            wait_until_up(subgraph_urls[name])
-        supergraph = compose_supergraph(workdir, subgraph_urls) if peers else None
+        subgraph_ports, subgraph_pids = start_subgraphs(workdir, procs)
+        subgraph_urls = {
+            n: f"http://127.0.0.1:{p}/graphql" for n, p in subgraph_ports.items()
+        }
+        supergraph = compose_supergraph(workdir, subgraph_urls)
+        ports = {t.name: free_port() for t in targets}
+        urls = {n: f"http://127.0.0.1:{p}/graphql" for n, p in ports.items()}
         for target in targets:
             procs[target.name] = launch(
                 target, ports[target.name], workdir, subgraph_urls, supergraph
             )
+        answers: dict[tuple[str, str], Path] = {}
         for target in targets:
-            if procs[target.name].poll() is not None:
-                raise SystemExit(
-                    f"{target.label} exited; see {workdir / (target.name + '.log')}"
+            require_subgraphs(procs, workdir)
+            log = workdir / f"{target.name}.log"
+            try:
+                wait_up(urls[target.name], procs[target.name], log)
+                for query in target.queries:
+                    what = f"{target.label}, {query}"
+                    body = checked_answer(
+                        urls[target.name], QUERIES[query], expected[query], what
+                    )
+                    path = workdir / f"expected-{target.name}-{query}.json"
+                    path.write_bytes(body)
+                    answers[(target.name, query)] = path
+            except (SystemExit, OSError) as failure:
+                reason = (
+                    str(failure) if isinstance(failure, SystemExit) else repr(failure)
                 )
-            wait_until_up(urls[target.name])
-
-        expected = expected_answers(subgraph_urls)
-        for target in targets:
-            check_answers(urls[target.name], target, expected)
+                print(
+                    f"{target.label}: FAILED before timing: {reason}", file=sys.stderr
+                )
+                for query in target.queries:
+                    if (target.name, query) not in answers:
+                        results[(target.name, query)].failure = reason
+        require_subgraphs(procs, workdir)
+        live = [
+            (t, q)
+            for t in targets
+            for q in t.queries
+            if results[(t.name, q)].failure is None
+        ]
         print(
-            f"all {len(targets)} targets give identical answers; measuring",
+            f"{len(live)} gateway/query cells answer correctly; measuring in {workdir}",
             file=sys.stderr,
         )
 
-        plan = [(t.name, s) for t in targets for s in t.scenarios]
-        results = {(name, s): Result(name, s) for name, s in plan}
-
-        def measure(name: str, scenario: str, seconds: int) -> Measurement:
+        def measure(target: Target, query: str, seconds: int, what: str) -> Measurement:
             return run_wrk(
-                urls[name],
-                SCENARIOS[scenario],
+                urls[target.name],
+                QUERIES[query],
                 seconds=seconds,
                 connections=args.connections,
                 workdir=workdir,
+                expected=answers[(target.name, query)],
                 subgraph_ports=subgraph_ports,
-                pid=procs[name].pid,
+                subgraph_pids=subgraph_pids,
+                pid=procs[target.name].pid,
+                what=what,
             )
 
-        for name, scenario in plan:
-            measure(name, scenario, args.warmup)
-        for round_no in range(args.rounds):
-            order = plan if round_no % 2 == 0 else list(reversed(plan))
-            for name, scenario in order:
-                measure_once(
-                    results[(name, scenario)],
-                    functools.partial(measure, name, scenario, args.seconds),
-                    retries=args.retries,
-                    note=f"round {round_no + 1}: {labels[name]:26} {scenario:7}",
+        def attempt(target: Target, query: str, step: Callable[[], None]) -> None:
+            result = results[(target.name, query)]
+            if result.failure is not None:
+                return
+            try:
+                step()
+            except (SystemExit, OSError, subprocess.SubprocessError) as failure:
+                result.failure = (
+                    str(failure) if isinstance(failure, SystemExit) else repr(failure)
                 )
-        peak = {t.name: peak_rss_kib(procs[t.name].pid) for t in targets}
-        forked = {t.name: child_pids(procs[t.name].pid) for t in targets}
+                try:
+                    require_subgraphs(procs, workdir)
+                except SystemExit as gone:
+                    result.failure += f" ({gone})"
+                print(
+                    f"{target.label}, {query}: FAILED: {result.failure}",
+                    file=sys.stderr,
+                )
 
-    rows = comparisons(results, peak)
-    print_report(results, peak, rows, labels)
-    for name, children in forked.items():
-        if children:
-            print(
-                f"warning: {labels[name]} has child processes {children}: "
-                "its peak RSS covers the parent only",
-                file=sys.stderr,
+        for target, query in live:
+            warm = functools.partial(
+                measure,
+                target,
+                query,
+                args.warmup,
+                f"warm-up of {target.label}, {query}",
             )
+            attempt(target, query, functools.partial(_discard, warm))
+        for round_no in range(args.rounds):
+            order = live if round_no % 2 == 0 else live[::-1]
+            for target, query in order:
+                note = f"round {round_no + 1}: {target.label[:40]:40} {query:6}"
+                what = f"round {round_no + 1} of {target.label}, {query}"
+                attempt(
+                    target,
+                    query,
+                    functools.partial(
+                        measure_once,
+                        results[(target.name, query)],
+                        functools.partial(measure, target, query, args.seconds, what),
+                        retries=args.retries,
+                        note=note,
+                    ),
+                )
+        for name, proc in procs.items():
+            if proc.poll() is not None:
+                print(
+                    f"warning: {name} (pid {proc.pid}) exited during the run with code "
+                    f"{proc.returncode}; see {workdir / (name + '.log')}",
+                    file=sys.stderr,
+                )
+        for target in targets:
+            peak[target.name] = peak_rss_kib(procs[target.name].pid)
+            children = child_pids(procs[target.name].pid)
+            if children:
+                print(
+                    f"warning: {target.label} has child processes {children}: "
+                    "its peak RSS and CPU cover the parent only",
+                    file=sys.stderr,
+                )
 
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    document = result_document(
-        args, targets, versions, results, peak, rows, time.monotonic() - started
-    )
-    args.out.write_text(json.dumps(document, indent=2))
-    tables = args.out.with_suffix(".md")
-    tables.write_text(markdown_tables(results, peak, rows, labels))
-    print(f"wrote {tables}")
-    print(f"wrote {args.out}")
-    if write_chart(args.chart, results, peak, labels):
-        print(f"wrote {args.chart}")
-    return 0
-
-
-def result_document(
-    args: argparse.Namespace,
-    targets: Sequence[Target],
-    versions: dict[str, str],
-    results: dict[tuple[str, str], Result],
-    peak: dict[str, int],
-    rows: list[Comparison],
-    duration: float,
-) -> dict[str, Any]:
-    """The machine-readable result: settings, versions, medians, samples, ratios."""
-    return {
+    duration = time.monotonic() - started
+    header = {
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": _machine(),
+        "duration_s": duration,
+        "versions": versions,
         "settings": {
             "seconds": args.seconds,
             "rounds": args.rounds,
             "connections": args.connections,
             "warmup": args.warmup,
-            "targets": [t.name for t in targets],
-            "gateway_core": 0,
-            "load_and_subgraph_core": 1,
         },
-        "machine": {
-            "cpu": _cpu_model(),
-            "cores": os.cpu_count(),
-            "versions": versions,
-        },
-        "duration_s": round(duration, 1),
+        "caveat": args.caveat,
+    }
+    print()
+    print(console_table(targets, results, peak))
+    report = markdown_report(targets, results, peak, header)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
+        json.dumps(result_document(header, targets, results, peak), indent=2)
+    )
+    tables = args.out.with_suffix(".md")
+    tables.write_text(report)
+    print(f"\nwrote {args.out}\nwrote {tables}")
+    if write_chart(args.chart, targets, results, peak):
+        print(f"wrote {args.chart}")
+    if doc is not None:
+        doc.write_text(splice(doc.read_text() if doc.exists() else "", report))
+        print(f"wrote {doc}")
+    failed = [r for r in results.values() if not r.ok]
+    for result in failed:
+        print(
+            f"FAILED: {result.target}, {result.query}: {result.failure}",
+            file=sys.stderr,
+        )
+    return 1 if failed else 0
+
+
+def result_document(
+    header: dict[str, Any],
+    targets: Sequence[Target],
+    results: Results,
+    peak: dict[str, int],
+) -> dict[str, Any]:
+    """The machine-readable result: settings, versions, medians, every sample."""
+    return {
+        **header,
         "targets": {
-            t.name: asdict(t) | {"peak_rss_kib": peak[t.name]} for t in targets
+            t.name: asdict(t) | {"peak_rss_kib": peak.get(t.name, 0)} for t in targets
         },
         "results": [
             {
                 "target": r.target,
-                "scenario": r.scenario,
-                "median_rps": r.median("rps"),
-                "median_p50_ms": r.median("p50_ms"),
-                "median_p99_ms": r.median("p99_ms"),
-                "median_cpu_ms_per_request": r.median("cpu_ms_per_request"),
-                "peak_rss_kib": peak[r.target],
-                "subgraph_requests_per_request": (r.subgraph_requests_per_request()),
+                "query": r.query,
+                "failure": r.failure,
+                **(
+                    {
+                        "median_rps": r.median("rps"),
+                        "median_p50_ms": r.median("p50_ms"),
+                        "median_p99_ms": r.median("p99_ms"),
+                        "median_cpu_ms_per_request": r.median("cpu_ms_per_request"),
+                        "subgraph_requests_per_request": r.subgraph_requests_per_request(),
+                        "subgraph_cpu_share": r.subgraph_share(),
+                    }
+                    if r.ok
+                    else {}
+                ),
                 "samples": [asdict(s) for s in r.samples],
                 "discarded_contended": [asdict(s) for s in r.discarded],
-                "kept_contended": r.contended(),
             }
             for r in results.values()
         ],
-        "comparisons": rows,
     }
 
 
-def _cpu_model() -> str:
+def _git_head() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _machine() -> str:
+    model = platform.processor()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+                model = line.split(":", 1)[1].strip()
+                break
     except OSError:
         pass
-    return platform.processor()
+    return f"{os.cpu_count()} cores ({model}), Linux {platform.release()}"
+
+
+def origin_main(argv: Sequence[str]) -> None:
+    """``python -m bench.peers origin NAME --port P``: one ``bench.guild`` subgraph."""
+    from bench.guild import schema_for
+    from bench.loop import serve
+    from bench.subgraphs import create_app
+
+    parser = argparse.ArgumentParser(prog="python -m bench.peers origin")
+    parser.add_argument("name", choices=NAMES)
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    serve(create_app(schema_for(args.name)), args.port)
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["subgraph"]:
-        subgraph_main(sys.argv[2:])
+    if sys.argv[1:2] == ["origin"]:
+        origin_main(sys.argv[2:])
     else:
         raise SystemExit(main())
