@@ -98,6 +98,8 @@ NODE_DIR = ROOT / ".cache" / "bench-peers"
 QUERIES = {"light": LIGHT, "join": JOIN, "heavy": HEAVY}
 GRAFBASE = "@grafbase/cli-x86_64-unknown-linux-musl"
 DOC = ROOT / "docs" / "performance.md"
+DOC_CHART = "performance-peers.png"
+"""The chart beside the page (committed with it; ``bench-results/`` is not)."""
 WRK_TIMEOUT_S = 30
 """A slow answer is slow, not wrong: wrk's default 2 s per request would count the
 heavy query through the slowest peers on a shared core as socket errors."""
@@ -891,11 +893,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     tables = args.out.with_suffix(".md")
     tables.write_text(report)
     print(f"\nwrote {args.out}\nwrote {tables}")
-    if write_chart(args.chart, targets, results, peak):
+    charted = write_chart(args.chart, targets, results, peak)
+    if charted:
         print(f"wrote {args.chart}")
     if doc is not None:
         doc.write_text(splice(doc.read_text() if doc.exists() else "", report))
         print(f"wrote {doc}")
+        if charted:  # the page shows the chart of the run it reports
+            figure = doc.with_name(DOC_CHART)
+            shutil.copyfile(args.chart, figure)
+            print(f"wrote {figure}")
     failed = [r for r in results.values() if not r.ok]
     for result in failed:
         print(
