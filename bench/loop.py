@@ -19,7 +19,13 @@ def new_loop() -> asyncio.AbstractEventLoop:
 
 
 def serve(app: web.Application, port: int) -> None:
-    """Serve ``app`` on 127.0.0.1:``port`` until killed, with no access log."""
+    """Serve ``app`` on 127.0.0.1:``port`` until killed, with no access log. Once it
+    listens, one line on stdout says so (whoever started it may wait for it)."""
     web.run_app(
-        app, host="127.0.0.1", port=port, access_log=None, print=None, loop=new_loop()
+        app,
+        host="127.0.0.1",
+        port=port,
+        access_log=None,
+        print=lambda text: print(text, flush=True),
+        loop=new_loop(),
     )

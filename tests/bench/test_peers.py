@@ -4,6 +4,7 @@ check, the wrk check of exact bytes, target selection, the tables and the doc sp
 from __future__ import annotations
 
 import json
+import select
 import shutil
 import socket
 import subprocess
@@ -27,6 +28,7 @@ from bench.peers_report import (
     markdown_report,
     splice,
 )
+from tests.helpers.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -248,12 +250,6 @@ def test_the_performance_page_has_one_pair_of_markers() -> None:
 # --------------------------------------------------------- the Node subgraph front
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _exchange(port: int, data: bytes, answers: int) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(data)
@@ -282,7 +278,7 @@ def front(tmp_path: Path) -> Any:
         pytest.fail(
             "node is not installed: scripts/test installs it with the Node tests"
         )
-    origin, port = _free_port(), _free_port()
+    origin, port = free_port(), free_port()
     procs = [
         subprocess.Popen(
             [
@@ -295,8 +291,8 @@ def front(tmp_path: Path) -> Any:
                 str(origin),
             ],
             cwd=ROOT,
-            stdout=(tmp_path / "origin.log").open("wb"),
-            stderr=subprocess.STDOUT,
+            stdout=subprocess.PIPE,
+            stderr=(tmp_path / "origin.log").open("wb"),
         ),
         subprocess.Popen(
             [
@@ -307,22 +303,33 @@ def front(tmp_path: Path) -> Any:
                 f"http://127.0.0.1:{origin}/graphql",
             ],
             stdout=(tmp_path / "front.log").open("wb"),
-            stderr=subprocess.STDOUT,
+            stderr=subprocess.PIPE,
         ),
     ]
     try:
-        for target in (origin, port):
-            for _ in range(300):
-                try:
-                    socket.create_connection(("127.0.0.1", target), timeout=1).close()
-                    break
-                except OSError:
-                    time.sleep(0.1)
+        # Each says it listens in one line (the origin on stdout, the front on
+        # stderr); nothing else is written to those pipes.
+        _wait_for_line(procs[0], procs[0].stdout, f"127.0.0.1:{origin}")
+        _wait_for_line(procs[1], procs[1].stderr, f"127.0.0.1:{port}")
         yield port
     finally:
         for proc in procs:
             proc.terminate()
             proc.wait(timeout=10)
+
+
+def _wait_for_line(proc: subprocess.Popen[bytes], pipe: Any, text: str) -> None:
+    """Until ``proc`` writes a line holding ``text`` to ``pipe`` (30 s at most)."""
+    deadline = time.monotonic() + 30
+    while True:
+        ready, _, _ = select.select([pipe], [], [], deadline - time.monotonic())
+        line = pipe.readline() if ready else b""
+        if text.encode() in line:
+            return
+        if not ready or not line:
+            raise AssertionError(
+                f"{proc.args[:3]} did not say it listens (exit code {proc.poll()})"
+            )
 
 
 def _post(body: bytes, *, chunked: bool = False) -> bytes:
