@@ -245,10 +245,9 @@ def _pool() -> concurrent.futures.ThreadPoolExecutor:
 _Key = tuple[bytes, "str | None"]
 
 
-_RECENT_HASHES: dict[str, bytes] = {}
-"""Short documents' hashes: clients repeat a few documents over and over."""
-_RECENT_MAX = 512
 _RECENT_CHARS = 2048
+_RECENT_HASHES: LRU[str, bytes] = LRU(512, 512 * (_RECENT_CHARS + 100))
+"""Short documents' hashes: clients repeat a few documents over and over."""
 
 
 def document_hash(query: str) -> bytes:
@@ -259,9 +258,7 @@ def document_hash(query: str) -> bytes:
     found = _RECENT_HASHES.get(query)
     if found is None:
         found = hashlib.sha256(query.encode("utf-8", "surrogatepass")).digest()
-        if len(_RECENT_HASHES) >= _RECENT_MAX:
-            _RECENT_HASHES.clear()
-        _RECENT_HASHES[query] = found
+        _RECENT_HASHES.put(query, found, len(query) + 100)
     return found
 
 

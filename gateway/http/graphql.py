@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import orjson
 from aiohttp import web
 
+from gateway.caching import LRU
 from gateway.errors import (
     BadRequestError,
     MethodNotAllowedError,
@@ -160,9 +161,8 @@ def _best(
     return None if best is None else best[3]
 
 
-_NEGOTIATED: dict[tuple[str, bool], Negotiated] = {}
+_NEGOTIATED: LRU[tuple[str, bool], Negotiated] = LRU(256, 256 * 1024)
 """``negotiate``'s answers by ``Accept`` (clients send a handful of distinct ones)."""
-_NEGOTIATED_MAX = 256
 
 
 def negotiate(accept: str | None, *, multipart: bool = True) -> Negotiated:
@@ -183,9 +183,7 @@ def negotiate(accept: str | None, *, multipart: bool = True) -> Negotiated:
     found = _NEGOTIATED.get(key)
     if found is None:
         found = _negotiate(accept, multipart)  # raises for an unacceptable Accept
-        if len(_NEGOTIATED) >= _NEGOTIATED_MAX:
-            _NEGOTIATED.clear()
-        _NEGOTIATED[key] = found
+        _NEGOTIATED.put(key, found, len(accept) + 200)
     return found
 
 
