@@ -43,7 +43,9 @@ Our additions:
   ``max_streams`` (10000 open SSE streams in total), ``max_streams_per_client`` (100),
   ``dedup_queries`` (true: identical queries in flight to a subgraph share one
   request), ``dedup_requests`` (true: identical client queries in flight share one
-  execution and answer), ``playground`` (true), ``expose_query_plans`` (true
+  execution and answer), ``fast_path`` (true: plain GraphQL POSTs are answered by
+  the gateway's own HTTP/1.1 front, everything else by aiohttp; false: aiohttp
+  answers every request), ``playground`` (true), ``expose_query_plans`` (true
   when ``host`` is a loopback address: a request with ``Apollo-Expose-Query-Plan:
   true`` or ``X-WG-Include-Query-Plan: true`` gets ``extensions.queryPlan``),
   ``document_cache_size`` and
@@ -233,6 +235,7 @@ _GATEWAY_KEYS = (
     "max_streams_per_client",
     "dedup_queries",
     "dedup_requests",
+    "fast_path",
     "playground",
     "expose_query_plans",
     "document_cache_size",
@@ -850,6 +853,7 @@ class _Grammar(LocatedReader):
             "max_streams_per_client": lambda n, p: self.integer(n, p, minimum=1),
             "dedup_queries": self.boolean,
             "dedup_requests": self.boolean,
+            "fast_path": self.boolean,
             "playground": self.boolean,
             "expose_query_plans": self.boolean,
             "document_cache_size": lambda n, p: self.integer(n, p, minimum=0),

@@ -262,6 +262,9 @@ class GatewayConfig:
     """Identical client queries in flight (same document, operation, variables,
     extensions, and everything the subgraphs would see of the client) share one
     execution and one encoded answer; never mutations or subscriptions."""
+    fast_path: bool = True
+    """The HTTP/1.1 front (``gateway.http.front``) answers plain GraphQL POSTs
+    itself and hands every other request to aiohttp; false: aiohttp answers all."""
     playground: bool = True
     expose_query_plans: bool | None = None
     """Answer ``Apollo-Expose-Query-Plan``/``X-WG-Include-Query-Plan`` with the plan

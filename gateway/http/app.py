@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -26,6 +27,7 @@ from multidict import CIMultiDictProxy
 from gateway import collector, tracing
 from gateway.authentication import Identity
 from gateway.authorization import AccessRules, Authorizer
+from gateway.caching import LRU
 from gateway.config import Config
 from gateway.engine import Engine
 from gateway.errors import (
@@ -46,28 +48,40 @@ from gateway.http.auth import (
     until_expiry,
 )
 from gateway.http.body import handler_args
+from gateway.http.front import FrontSite, Reply
 from gateway.http.graphql import (
     APPLICATION_JSON,
     EVENT_STREAM,
+    GRAPHQL_RESPONSE_JSON,
     MULTIPART_MIXED,
     Answer,
     error_response,
-    json_response,
+    error_status,
+    graphql_request_from_body,
     negotiate,
     read_graphql_request,
 )
 from gateway.http.multipart import MultipartEncoder
 from gateway.http.observe import (
     METRICS,
+    REQUEST_ID_HEADER,
+    access_logger,
     install_observability,
+    log_access,
     note_operation,
     observed_events,
+    outcome,
     reload_health,
+    request_id_of,
     subgraph_health,
 )
 from gateway.http.playground import add_playground_routes, playground_response
 from gateway.http.security import SECURITY, SecurityPolicy, install_security
-from gateway.http.single_connection import SingleConnections, wants_single_connection
+from gateway.http.single_connection import (
+    TOKEN_HEADER,
+    SingleConnections,
+    wants_single_connection,
+)
 from gateway.http.streaming import (
     StreamLimits,
     StreamRegistry,
@@ -84,8 +98,9 @@ from gateway.http.websocket import (
     serve_websocket,
 )
 from gateway.inflight import InflightRequests, request_key
+from gateway.logs import note_errors
 from gateway.masking import new_request_id
-from gateway.metrics import current_stats
+from gateway.metrics import RequestStats, current_stats, track_request
 from gateway.operation import GraphQLRequest, Prepared
 from gateway.persisted import DocumentStore, PersistedDocuments, load_manifest
 from gateway.planner.nodes import plan_to_json
@@ -154,13 +169,24 @@ class GatewayState:
 STATE = web.AppKey("state", GatewayState)
 
 
-def not_ready_response(media: str) -> web.Response:
-    error = GatewayError("the gateway is not ready", code="GATEWAY_NOT_READY")
-    return json_response(
-        {"errors": [error.to_graphql()]},
-        media,
+def _not_ready() -> RequestError:
+    return RequestError(
+        "the gateway is not ready",
+        code="GATEWAY_NOT_READY",
         status=503,
         headers={"Retry-After": "1"},
+    )
+
+
+def not_ready_response(media: str) -> web.Response:
+    return error_response(_not_ready(), media)
+
+
+def _needs_stream() -> OperationError:
+    return OperationError(
+        "subscriptions need a stream: send 'Accept: text/event-stream' or "
+        "'Accept: multipart/mixed;subscriptionSpec=1.0'",
+        code="SUBSCRIPTION_REQUIRES_STREAM",
     )
 
 
@@ -236,22 +262,10 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
                 "mutations are not allowed over GET; use POST",
                 headers={"Allow": "POST"},
             )
-        context = RequestContext(
-            headers=request.headers,
-            remote=request.remote,
-            forward=state.headers.for_request(
-                request.headers, identity.claims if identity else None
-            ),
-            request_id=_request_id(),
-            claims=identity.claims if identity else None,
-        )
+        context = request_context(state, request.headers, request.remote, identity)
         answer = negotiated.stream if kind == "subscription" else single
         if answer is None:
-            raise OperationError(
-                "subscriptions need a stream: send 'Accept: text/event-stream' or "
-                "'Accept: multipart/mixed;subscriptionSpec=1.0'",
-                code="SUBSCRIPTION_REQUIRES_STREAM",
-            )
+            raise _needs_stream()
         if answer.streams:
             return await _stream(
                 request, state, engine, prepared, context, answer, identity
@@ -259,11 +273,36 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
     except RequestError as exc:
         # A stream request that fails before its stream starts keeps its 4xx.
         return error_response(exc, json_media, keep_status=single.streams)
-    if state.config.gateway.query_plans_exposed and _asks_for_plan(request):
+    body, status = await single_answer(
+        state,
+        engine,
+        prepared,
+        context,
+        answer.media,
+        with_plan=state.config.gateway.query_plans_exposed and _asks_for_plan(request),
+    )
+    return web.Response(
+        body=body, status=status, content_type=answer.media, charset="utf-8"
+    )
+
+
+async def single_answer(
+    state: GatewayState,
+    engine: Engine,
+    prepared: Prepared,
+    context: RequestContext,
+    media: str,
+    *,
+    with_plan: bool = False,
+) -> tuple[bytes, int]:
+    """The encoded answer to a query or mutation, and its status; identical
+    queries in flight share one (``gateway.dedup_requests``). ``with_plan``: the
+    answer carries ``extensions.queryPlan`` (and is never shared)."""
+    if with_plan:
         result, status = await _execute(engine, prepared, context)
         if status == 200:
             _add_query_plan(result, engine, prepared)
-        return json_response(result, answer.media, status=status)
+        return orjson.dumps(note_errors(result)), status
     inflight, key = state.inflight, None
     if inflight is not None:
         key = request_key(
@@ -273,14 +312,29 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
         result, body, status = await _encoded(engine, prepared, context)
     else:
         result, body, status = await inflight.run(
-            (answer.media, key), partial(_encoded, engine, prepared, context)
+            (media, key), partial(_encoded, engine, prepared, context)
         )
     if body is None:
         # Errors carry each request's own id (and feed its access log line): the
         # decoded answer is shared, the encoding is not.
-        return json_response(result, answer.media, status=status)
-    return web.Response(
-        body=body, status=status, content_type=answer.media, charset="utf-8"
+        return orjson.dumps(note_errors(result)), status
+    return body, status
+
+
+def request_context(
+    state: GatewayState,
+    headers: CIMultiDictProxy[str],
+    remote: str | None,
+    identity: Identity | None,
+) -> RequestContext:
+    """What the subgraphs may learn of a client request (``RequestContext``)."""
+    claims = identity.claims if identity else None
+    return RequestContext(
+        headers=headers,
+        remote=remote,
+        forward=state.headers.for_request(headers, claims),
+        request_id=_request_id(),
+        claims=claims,
     )
 
 
@@ -339,6 +393,165 @@ def _add_query_plan(result: dict[str, Any], engine: Engine, prepared: Prepared) 
         return  # the errors already say why there is none
     extensions = result.setdefault("extensions", {})
     extensions["queryPlan"] = plan_to_json(plan)
+
+
+class GraphQLLane:
+    """The front's lane (``gateway.http.front``): plain GraphQL POSTs, answered
+    without aiohttp's request and response objects.
+
+    It takes a POST to the GraphQL path whose answer is one JSON document and that
+    needs none of the edge's other decisions: ``Host`` allowed, no ``Origin`` (so no
+    CORS and no CSRF question: a JSON ``Content-Type`` is preflighted anyway), an
+    identity body of known length within ``max_request_bytes``, no stream token,
+    feature flag, query plan header or tracing. aiohttp answers everything else.
+    What it does with a request is what ``graphql_handler`` does, through the same
+    functions: the same answers, errors, metrics, access log line and request id.
+    """
+
+    _REFUSED = (
+        "Origin",
+        "Expect",
+        "Transfer-Encoding",
+        "Content-Encoding",
+        TOKEN_HEADER,
+    )
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+        state = app[STATE]
+        gateway = state.config.gateway
+        self.path = gateway.graphql_path
+        self._path = gateway.graphql_path.encode()
+        self.hosts = app[SECURITY].hosts
+        self.max_bytes = gateway.max_request_bytes
+        self.plan_headers = gateway.query_plans_exposed
+        self.access_log = gateway.access_log
+        self.metrics = app[METRICS]
+        self._media: LRU[tuple[str | None, str | None], str] = LRU(256, 256 * 1024)
+        """``_media_for`` by (``Host``, ``Accept``): clients send a handful."""
+
+    def takes(
+        self, method: bytes, url: bytes, headers: CIMultiDictProxy[str]
+    ) -> str | None:
+        """The media type to answer in, or ``None``: aiohttp answers."""
+        if method != b"POST" or url != self._path:
+            return None
+        key = (headers.get("Host"), headers.get("Accept"))
+        media = self._media.get(key)
+        if media is None:
+            media = self._media_for(*key)
+            self._media.put(key, media, len(key[0] or "") + len(key[1] or "") + 100)
+        if not media:
+            return None
+        for name in self._REFUSED:
+            if name in headers:
+                return None
+        content_type = headers.get("Content-Type", "").partition(";")[0]
+        if content_type.strip().lower() not in (
+            APPLICATION_JSON,
+            GRAPHQL_RESPONSE_JSON,
+        ):
+            return None
+        length = headers.get("Content-Length", "")
+        if not length.isdigit() or int(length) > self.max_bytes:
+            return None
+        if self.app[STATE].flags and (
+            FEATURE_FLAG_HEADER in headers or "Cookie" in headers
+        ):
+            return None
+        if self.plan_headers and any(name in headers for name in _PLAN_HEADERS):
+            return None
+        if tracing.tracing() is not None:
+            return None
+        return media
+
+    def _media_for(self, host: str | None, accept: str | None) -> str:
+        """The media type to answer a request for ``host`` that accepts
+        ``accept``; ``""``: not here."""
+        if not self.hosts.allows(host):
+            return ""  # aiohttp's security check refuses it, and logs why
+        try:
+            negotiated = negotiate(accept)
+        except NotAcceptableError:
+            return ""
+        if negotiated.stream is not None or negotiated.single.streams:
+            return ""  # it may be a subscription, or want a stream
+        return negotiated.single.media
+
+    async def answer(
+        self,
+        ticket: str,
+        headers: CIMultiDictProxy[str],
+        body: bytes,
+        remote: str | None,
+    ) -> Reply:
+        """Answer like ``graphql_handler`` inside the observability middleware."""
+        stats = RequestStats(request_id=request_id_of(headers))
+        started = time.perf_counter()
+        status = 500
+        try:
+            with track_request(stats):
+                reply = await self._answer(ticket, headers, body, remote)
+            status = reply.status
+            return reply._replace(
+                headers=(*reply.headers, (REQUEST_ID_HEADER, stats.request_id or ""))
+            )
+        except asyncio.CancelledError:
+            status = 499  # the client went away
+            raise
+        finally:
+            seconds = time.perf_counter() - started
+            self.metrics.observe_request(
+                stats.operation_type or "unknown",
+                stats.operation_name,
+                outcome(status, stats),
+                seconds,
+            )
+            if self.access_log and access_logger.isEnabledFor(logging.INFO):
+                log_access("POST", self.path, remote, stats, status, seconds)
+
+    async def _answer(
+        self,
+        media: str,
+        headers: CIMultiDictProxy[str],
+        body: bytes,
+        remote: str | None,
+    ) -> Reply:
+        state = self.app[STATE]
+        engine = state.engine
+        if engine is None or state.shutting_down:
+            return _error_reply(_not_ready(), media)
+        try:
+            graphql_request = state.persisted.resolve(graphql_request_from_body(body))
+            edge = self.app.get(AUTHENTICATION)
+            identity = None if edge is None else await edge.identify(headers)
+            prepared = await engine.prepare_async(graphql_request, identity)
+            kind = prepared.operation.kind
+            note_operation(kind, prepared.operation.name)
+            if kind == "subscription":
+                raise _needs_stream()
+            context = request_context(state, headers, remote, identity)
+        except RequestError as exc:
+            return _error_reply(exc, media)
+        except Exception as exc:
+            # A gateway bug: logged with the request id, answered without its text.
+            error = engine.errors.unexpected(
+                exc, request_id=_request_id(), what="preparing the operation"
+            )
+            return Reply(500, media, orjson.dumps(note_errors({"errors": [error]})))
+        answer, status = await single_answer(state, engine, prepared, context, media)
+        return Reply(status, media, answer)
+
+
+def _error_reply(exc: RequestError, media: str) -> Reply:
+    status = error_status(exc, media)
+    return Reply(
+        status,
+        media,
+        orjson.dumps(note_errors({"errors": exc.graphql_errors()})),
+        tuple(exc.headers.items()) if exc.headers else (),
+        close=status in (408, 413),
+    )
 
 
 async def _stream(
@@ -964,14 +1177,77 @@ def run_app(
 
     collector.tune()
     app.on_startup.append(freeze_after_startup)
-    web.run_app(
+    main = loop.create_task(_serve(app, config, announce))
+    try:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(main)
+    except (web.GracefulExit, KeyboardInterrupt):
+        pass  # SIGINT or SIGTERM: the runner's cleanup below stops gracefully
+    finally:
+        try:
+            if not main.done():
+                main.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    loop.run_until_complete(main)
+        finally:
+            _cancel_all(loop)
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+
+SHUTDOWN_TIMEOUT = 4.0
+"""Seconds requests being answered get to finish at shutdown."""
+
+
+async def _serve(
+    app: web.Application, config: Config, announce: Callable[[object], None]
+) -> None:
+    """Run ``app`` until cancelled (what ``aiohttp.web.run_app`` does), on a
+    ``FrontSite`` unless ``gateway.fast_path`` is off."""
+    runner = web.AppRunner(
         app,
-        host=host,
-        port=port,
-        loop=loop,
+        handle_signals=True,
         access_log=None,
-        shutdown_timeout=4.0,
+        shutdown_timeout=SHUTDOWN_TIMEOUT,
         # A client that goes away cancels its handler: streams close their upstream.
         handler_cancellation=True,
-        print=announce,
     )
+    await runner.setup()
+    try:
+        gateway = config.gateway
+        site: web.TCPSite
+        if gateway.fast_path:
+            site = FrontSite(
+                runner,
+                gateway.host,
+                gateway.port,
+                lane=GraphQLLane(app),
+                keepalive_timeout=gateway.limits.keepalive_timeout,
+                shutdown_timeout=SHUTDOWN_TIMEOUT,
+            )
+        else:
+            site = web.TCPSite(runner, gateway.host, gateway.port)
+        await site.start()
+        announce(site.name)
+        await asyncio.Event().wait()  # until cancelled (SIGINT, SIGTERM)
+    finally:
+        await runner.cleanup()
+
+
+def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel the tasks left at exit and let them finish."""
+    tasks = asyncio.all_tasks(loop)
+    if not tasks:
+        return
+    for task in tasks:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+    for task in tasks:
+        if not task.cancelled() and task.exception() is not None:
+            loop.call_exception_handler(
+                {
+                    "message": "unhandled exception during shutdown",
+                    "exception": task.exception(),
+                    "task": task,
+                }
+            )

@@ -37,6 +37,8 @@ __all__ = [
     "Answer",
     "Negotiated",
     "error_response",
+    "error_status",
+    "graphql_request_from_body",
     "json_response",
     "negotiate",
     "read_graphql_request",
@@ -274,7 +276,11 @@ async def read_graphql_request(
             code="UNSUPPORTED_MEDIA_TYPE",
             status=415,
         )
-    body = await read_body(request, max_bytes, body_timeout)
+    return graphql_request_from_body(await read_body(request, max_bytes, body_timeout))
+
+
+def graphql_request_from_body(body: bytes) -> GraphQLRequest:
+    """A POST's JSON body (already read and decoded) as a ``GraphQLRequest``."""
     try:
         params = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -304,21 +310,25 @@ def json_response(
     )
 
 
-def error_response(
-    exc: RequestError, media: str, *, keep_status: bool = False
-) -> web.Response:
-    """A request error, with the status the GraphQL-over-HTTP spec asks for.
-
-    With ``application/json`` the spec keeps 200 for errors of the GraphQL document
-    (parse, validation, variables); ``application/graphql-response+json`` uses 4xx.
-    """
-    status = exc.status
+def error_status(exc: RequestError, media: str, *, keep_status: bool = False) -> int:
+    """The status of a request error. With ``application/json`` the spec keeps 200
+    for errors of the GraphQL document (parse, validation, variables);
+    ``application/graphql-response+json`` uses 4xx."""
     if (
         media == APPLICATION_JSON
         and isinstance(exc, OperationError)
         and not keep_status
     ):
-        status = 200
+        return 200
+    return exc.status
+
+
+def error_response(
+    exc: RequestError, media: str, *, keep_status: bool = False
+) -> web.Response:
+    """A request error, with the status the GraphQL-over-HTTP spec asks for
+    (``error_status``)."""
+    status = error_status(exc, media, keep_status=keep_status)
     response = json_response(
         {"errors": exc.graphql_errors()},
         media,

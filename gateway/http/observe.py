@@ -15,7 +15,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,10 +39,13 @@ __all__ = [
     "METRICS",
     "REQUEST_ID_HEADER",
     "install_observability",
+    "log_access",
     "metrics_handler",
     "note_operation",
     "observed_events",
+    "outcome",
     "reload_health",
+    "request_id_of",
     "subgraph_health",
 ]
 
@@ -63,14 +66,16 @@ def note_operation(kind: str, name: str | None) -> None:
         stats.operation_name = name
 
 
-def _request_id(request: web.Request) -> str:
-    given = request.headers.get(REQUEST_ID_HEADER, "").strip()
+def request_id_of(headers: Mapping[str, str]) -> str:
+    """The client's ``X-Request-Id`` when it is a sane one, else a new id."""
+    given = headers.get(REQUEST_ID_HEADER, "").strip()
     if given and _REQUEST_ID.fullmatch(given):
         return given
     return new_request_id()
 
 
-def _outcome(status: int, stats: RequestStats) -> str:
+def outcome(status: int, stats: RequestStats) -> str:
+    """The metrics' outcome label of a finished request."""
     if status >= 500:
         return "failure"
     if status >= 400:
@@ -88,7 +93,7 @@ def _middleware(
         request: web.Request,
         handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
     ) -> web.StreamResponse:
-        stats = RequestStats(request_id=_request_id(request))
+        stats = RequestStats(request_id=request_id_of(request.headers))
         started = time.perf_counter()
         status = 500
         try:
@@ -114,11 +119,13 @@ def _middleware(
                 metrics.observe_request(
                     stats.operation_type or "unknown",
                     stats.operation_name,
-                    _outcome(status, stats),
+                    outcome(status, stats),
                     seconds,
                 )
             if access_log and access_logger.isEnabledFor(logging.INFO):
-                _log_access(request, stats, status, seconds)
+                log_access(
+                    request.method, request.path, request.remote, stats, status, seconds
+                )
 
     return observe
 
@@ -154,17 +161,23 @@ def _close_span(span: Any, stats: RequestStats) -> None:
         span.set_attribute("graphql.error.codes", list(stats.error_codes))
 
 
-def _log_access(
-    request: web.Request, stats: RequestStats, status: int, seconds: float
+def log_access(
+    method: str,
+    path: str,
+    remote: str | None,
+    stats: RequestStats,
+    status: int,
+    seconds: float,
 ) -> None:
+    """The access log line of one finished request."""
     fields: dict[str, object] = {
-        "method": request.method,
-        "path": request.path,
+        "method": method,
+        "path": path,
         "status": status,
         "duration_ms": round(seconds * 1000, 3),
         "operation_type": stats.operation_type,
         "operation_name": stats.operation_name,
-        "client": request.remote,
+        "client": remote,
         "request_id": stats.request_id,
         "subgraph_fetches": stats.fetches,
         "error_codes": list(stats.error_codes),
@@ -178,9 +191,9 @@ def _log_access(
     )
     access_logger.info(
         '%s "%s %s" %d %.1fms %s%s fetches=%d errors=%s request_id=%s',
-        request.remote or "-",
-        request.method,
-        request.path,
+        remote or "-",
+        method,
+        path,
         status,
         seconds * 1000,
         operation,
