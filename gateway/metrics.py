@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextvars
 import time
+from bisect import bisect_left
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,11 +25,16 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
-    Histogram,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from gateway.errors import SubgraphError
 from gateway.transports.base import SubgraphRequest, SubgraphResult, Transport
@@ -157,6 +163,87 @@ class _CacheCollector(Collector):
         yield size
 
 
+class _Counts(Collector):
+    """A labelled counter the event loop increments without prometheus_client's
+    per-increment lock (a dict of floats), exposed at scrape time as a counter
+    family with the same samples (``_total``, ``_created``). Only the loop's
+    thread counts; a scrape reads a snapshot."""
+
+    def __init__(self, name: str, documentation: str, labels: list[str]) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.labels = labels
+        self.values: dict[tuple[str, ...], list[float]] = {}
+        """Labels -> [count, created]."""
+
+    def child(self, *labels: str) -> list[float]:
+        """The series of ``labels``: add to ``[0]``."""
+        series = self.values.get(labels)
+        if series is None:
+            series = self.values[labels] = [0.0, time.time()]
+        return series
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(self.name, self.documentation, labels=self.labels)
+        for labels, (value, created) in list(self.values.items()):
+            family.add_metric(list(labels), value, created=created)
+        yield family
+
+
+class _Timings(Collector):
+    """A labelled histogram without prometheus_client's per-observation lock (see
+    ``_Counts``): per series, a count per bucket and the sum (no ``_created``
+    series: it is optional, and Prometheus does not read it)."""
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        labels: list[str],
+        buckets: tuple[float, ...],
+    ) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.labels = labels
+        self.bounds = tuple(sorted(b for b in buckets if b != float("inf")))
+        self._le = [floatToGoString(b) for b in self.bounds] + ["+Inf"]
+        self.values: dict[tuple[str, ...], list[float]] = {}
+        """Labels -> [count per bucket (the last: above every bound), sum]."""
+
+    def child(self, *labels: str) -> _Observer:
+        series = self.values.get(labels)
+        if series is None:
+            series = self.values[labels] = [0.0] * (len(self.bounds) + 2)
+        return _Observer(self.bounds, series)
+
+    def collect(self) -> Iterator[Metric]:
+        family = HistogramMetricFamily(
+            self.name, self.documentation, labels=self.labels
+        )
+        for labels, series in list(self.values.items()):
+            cumulative, buckets = 0.0, []
+            for le, count in zip(self._le, series[:-1], strict=True):
+                cumulative += count
+                buckets.append((le, cumulative))
+            family.add_metric(list(labels), buckets, series[-1])
+        yield family
+
+
+class _Observer:
+    """One series of a ``_Timings``."""
+
+    __slots__ = ("_bounds", "_series")
+
+    def __init__(self, bounds: tuple[float, ...], series: list[float]) -> None:
+        self._bounds = bounds
+        self._series = series
+
+    def observe(self, seconds: float) -> None:
+        series = self._series
+        series[bisect_left(self._bounds, seconds)] += 1
+        series[-1] += seconds
+
+
 class GatewayMetrics:
     """The gateway's metrics, on a registry of its own."""
 
@@ -164,38 +251,44 @@ class GatewayMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self.max_operation_names = max_operation_names
         self._names: set[str] = set()
-        self._request_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        self._request_children: dict[
+            tuple[str, str, str], tuple[list[float], _Observer]
+        ] = {}
         self._caches: CacheSource | None = None
         self._collectors: set[int] = set()
         self.last_fetch: dict[str, tuple[str, float]] = {}
         """Subgraph -> the outcome of its last fetch and when (epoch seconds)."""
         registry = self.registry
-        self.requests = Counter(
+        # What every request and fetch updates: lock-free (``_Counts``).
+        self.requests = _Counts(
             "gateway_requests",
             "GraphQL requests answered, by operation type, name and outcome.",
             ["operation_type", "operation_name", "outcome"],
-            registry=registry,
         )
-        self.request_duration = Histogram(
+        self.request_duration = _Timings(
             "gateway_request_duration_seconds",
             "Time from a GraphQL request's arrival to its answer (a stream: its end).",
             ["operation_type", "outcome"],
-            buckets=_DURATION_BUCKETS,
-            registry=registry,
+            _DURATION_BUCKETS,
         )
-        self.fetches = Counter(
+        self.fetches = _Counts(
             "gateway_subgraph_fetches",
             "Queries and mutations sent to a subgraph, by outcome.",
             ["subgraph", "outcome"],
-            registry=registry,
         )
-        self.fetch_duration = Histogram(
+        self.fetch_duration = _Timings(
             "gateway_subgraph_fetch_duration_seconds",
             "Time a subgraph took to answer a fetch.",
             ["subgraph"],
-            buckets=_DURATION_BUCKETS,
-            registry=registry,
+            _DURATION_BUCKETS,
         )
+        for collector in (
+            self.requests,
+            self.request_duration,
+            self.fetches,
+            self.fetch_duration,
+        ):
+            registry.register(collector)
         self.open_streams = Gauge(
             "gateway_open_streams",
             "Client streams open now, by protocol.",
@@ -247,10 +340,10 @@ class GatewayMetrics:
         if children is None:
             # The label space is bounded (``operation_label``), so is this.
             children = self._request_children[key] = (
-                self.requests.labels(*key),
-                self.request_duration.labels(kind, outcome),
+                self.requests.child(*key),
+                self.request_duration.child(kind, outcome),
             )
-        children[0].inc()
+        children[0][0] += 1
         children[1].observe(seconds)
 
     def exposition(self) -> bytes:
@@ -269,9 +362,9 @@ class MeteredTransport:
         self.name = inner.name
         self.sees_client_headers = inner.sees_client_headers
         self._metrics = metrics
-        self._counters: dict[str, Any] = {}
+        self._counters: dict[str, list[float]] = {}
         """The fetch counter's child per outcome, made on first use."""
-        self._duration: Any = None
+        self._duration: _Observer | None = None
 
     def __getattr__(self, name: str) -> Any:
         # Anything else a caller asks of the transport (close(), a pool) is the
@@ -295,12 +388,12 @@ class MeteredTransport:
             metrics.last_fetch[self.name] = (outcome, time.time())
             counter = self._counters.get(outcome)
             if counter is None:
-                counter = self._counters[outcome] = metrics.fetches.labels(
+                counter = self._counters[outcome] = metrics.fetches.child(
                     self.name, outcome
                 )
-            counter.inc()
+            counter[0] += 1
             if self._duration is None:
-                self._duration = metrics.fetch_duration.labels(self.name)
+                self._duration = metrics.fetch_duration.child(self.name)
             self._duration.observe(time.perf_counter() - started)
 
     def subscribe(self, request: SubgraphRequest) -> AsyncIterator[SubgraphResult]:

@@ -7,11 +7,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.caching import LRU
 from gateway.errors import SubgraphError
 from gateway.metrics import (
+    _DURATION_BUCKETS,
     OVERFLOW,
     UNNAMED,
     GatewayMetrics,
@@ -155,3 +157,47 @@ def test_error_codes_are_recorded_once_each() -> None:
         ]
     )
     assert stats.error_codes == ["X", "UNKNOWN"]
+
+
+def test_request_counts_and_timings_expose_what_prometheus_client_would() -> None:
+    """The lock-free request counter and histogram give the samples a
+    prometheus_client ``Counter`` and ``Histogram`` give for the same observations
+    (bucket edges included: a value equal to a bound is counted in it)."""
+    registry = CollectorRegistry()
+    counter = Counter(
+        "gateway_requests",
+        "x",
+        ["operation_type", "operation_name", "outcome"],
+        registry=registry,
+    )
+    histogram = Histogram(
+        "gateway_request_duration_seconds",
+        "x",
+        ["operation_type", "outcome"],
+        buckets=_DURATION_BUCKETS,
+        registry=registry,
+    )
+    metrics = GatewayMetrics()
+    seen = [0.0, 0.001, 0.0010001, 0.004, 0.25, 0.7, 30.0, 31.0, 1e-9]
+    for index, seconds in enumerate(seen):
+        outcome = "success" if index % 3 else "error"
+        metrics.observe_request("query", "Q", outcome, seconds)
+        counter.labels("query", "Q", outcome).inc()
+        histogram.labels("query", outcome).observe(seconds)
+
+    def relevant(
+        found: dict[tuple[str, tuple[tuple[str, str], ...]], float],
+    ) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        return {
+            key: value
+            for key, value in found.items()
+            if key[0].startswith("gateway_request") and not key[0].endswith("_created")
+        }
+
+    theirs = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(generate_latest(registry).decode())
+        for s in family.samples
+    }
+    assert relevant(samples(metrics)) == relevant(theirs)
+    assert len(relevant(theirs)) == 2 * (1 + len(_DURATION_BUCKETS) + 1 + 2)
