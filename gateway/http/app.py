@@ -31,6 +31,7 @@ from gateway.caching import LRU
 from gateway.config import Config
 from gateway.engine import Engine
 from gateway.errors import (
+    BadRequestError,
     GatewayError,
     MethodNotAllowedError,
     NotAcceptableError,
@@ -48,7 +49,7 @@ from gateway.http.auth import (
     until_expiry,
 )
 from gateway.http.body import handler_args
-from gateway.http.front import FrontSite, Reply
+from gateway.http.front import FRONT_LOGGER, FrontSite, Reply
 from gateway.http.graphql import (
     APPLICATION_JSON,
     EVENT_STREAM,
@@ -541,6 +542,17 @@ class GraphQLLane:
             return Reply(500, media, orjson.dumps(note_errors({"errors": [error]})))
         answer, status = await single_answer(state, engine, prepared, context, media)
         return Reply(status, media, answer)
+
+    def malformed(self, reason: str) -> Reply:
+        """A request that is not HTTP: 400 (aiohttp's servers answer it in plain
+        text; the front can say it in JSON)."""
+        error = BadRequestError(f"malformed HTTP request: {reason}")
+        return Reply(
+            400,
+            APPLICATION_JSON,
+            orjson.dumps({"errors": error.graphql_errors()}),
+            close=True,
+        )
 
 
 def _error_reply(exc: RequestError, media: str) -> Reply:
@@ -1149,6 +1161,7 @@ def run_app(
     the GraphQL URL once the gateway is ready and listening."""
     host, port = config.gateway.host, config.gateway.port
     noise.install()
+    noise.install(FRONT_LOGGER)
 
     def announce(message: object) -> None:
         del message

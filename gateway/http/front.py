@@ -8,13 +8,14 @@ aiohttp's request and response objects, which cost more CPU than the whole Graph
 work of a small deduplicated query. The first request the lane does not take, or
 that the front does not understand, hands the connection to aiohttp for good: its
 protocol gets the connection and every byte from that request's first one on, so
-aiohttp answers it exactly as if it had parsed the connection from the start.
+aiohttp answers it exactly as if it had parsed the connection from the start. A
+request llhttp cannot parse gets the lane's ``malformed`` answer (for the gateway, a
+JSON 400 with ``extensions.code``) and the connection closes.
 
 Handing off, never half-handling, is the rule for anything unusual:
 
 - a head the lane refuses (another method or path, an ``Upgrade``, ``Origin``,
   ``Expect``, a chunked or compressed body, HTTP/1.0, ...);
-- a message llhttp rejects (aiohttp answers 400 as it always does);
 - a second request in the same read as the first (pipelining): both go to aiohttp;
 - a request that is not complete within ``COMPLETE_WITHIN`` seconds of its first
   byte, or whose head is larger than ``MAX_HEAD``: aiohttp applies its limits and
@@ -47,6 +48,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 __all__ = [
     "COMPLETE_WITHIN",
+    "FRONT_LOGGER",
     "MAX_FIELD",
     "MAX_HEAD",
     "MAX_PENDING",
@@ -57,7 +59,8 @@ __all__ = [
     "Reply",
 ]
 
-logger = logging.getLogger("gateway.http.front")
+FRONT_LOGGER = "gateway.http.front"
+logger = logging.getLogger(FRONT_LOGGER)
 
 COMPLETE_WITHIN = 1.0
 """Seconds a request may take to arrive before aiohttp takes the connection over."""
@@ -101,6 +104,9 @@ class Lane(Protocol):
         remote: str | None,
     ) -> Reply:
         """The response to a request ``takes`` took; must not raise."""
+
+    def malformed(self, reason: str) -> Reply:
+        """The response to a request that is not HTTP/1.1 (``reason``: llhttp's)."""
 
 
 class _HandOff(Exception):
@@ -290,10 +296,13 @@ class FrontProtocol(asyncio.Protocol):
         self.raw += data
         try:
             self.parser.feed_data(data)
-        except (httptools.HttpParserError, httptools.HttpParserUpgrade):
-            # Refused by the lane, pipelined, malformed or an upgrade: aiohttp
-            # answers it as it would have from the start.
+        except (httptools.HttpParserCallbackError, httptools.HttpParserUpgrade):
+            # Refused by the lane, pipelined, or an upgrade: aiohttp answers it as
+            # it would have from the start.
             self._hand_off()
+            return
+        except httptools.HttpParserError as exc:
+            self._malformed(exc)
             return
         if self._complete:
             self._start()
@@ -377,6 +386,19 @@ class FrontProtocol(asyncio.Protocol):
         self._complete = True
         # llhttp forgets the message's flags once this callback returns.
         self._keep_alive = self.parser.should_keep_alive()
+
+    def _malformed(self, exc: httptools.HttpParserError) -> None:
+        """A request llhttp cannot parse: the lane's 400, and the connection closes
+        (where the next request would begin is unknown). Logged as aiohttp's
+        malformed requests are (``gateway.http.noise``: once a minute per kind)."""
+        transport = self.transport
+        if transport is None:
+            return
+        logger.error(
+            "Error handling request from %s", self.remote or "a client", exc_info=exc
+        )
+        self._write(transport, self.front.lane.malformed(str(exc)), close=True)
+        transport.close()
 
     # -- answering ----------------------------------------------------------------
 

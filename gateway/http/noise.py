@@ -1,11 +1,12 @@
-"""Malformed-request noise from aiohttp's server logger, once a minute per kind.
+"""Malformed-request noise from the HTTP servers' loggers, once a minute per kind.
 
 aiohttp logs every request it cannot parse (a bad request line, a bad chunk size, an
 unknown ``Content-Encoding``, a header too long) at ERROR with a traceback. Those are
 the client's mistakes, not the server's: ``MalformedRequestLog`` turns the first of
 each kind (the exception's class) in a minute into one WARNING line without a
 traceback, drops the rest of that minute, and says how many it dropped with the next
-one it lets through. Anything else (a real server bug) passes untouched.
+one it lets through. Anything else (a real server bug) passes untouched. The
+gateway's front (``gateway.http.front``) logs the requests llhttp refuses the same way.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 
+import httptools
 from aiohttp import http_exceptions, web
 
 __all__ = ["SERVER_LOGGER", "MalformedRequestLog", "install"]
@@ -23,6 +25,7 @@ SERVER_LOGGER = "aiohttp.server"
 _CLIENT_FAULTS: tuple[type[BaseException], ...] = (
     http_exceptions.HttpProcessingError,
     web.RequestPayloadError,
+    httptools.HttpParserError,  # the gateway's front (gateway.http.front)
 )
 
 

@@ -19,8 +19,9 @@ import pytest
 from aiohttp import web
 
 from gateway.config import Config, LimitsConfig, load_config
+from gateway.http import noise
 from gateway.http.app import GraphQLLane, create_app
-from gateway.http.front import FrontSite
+from gateway.http.front import FRONT_LOGGER, FrontSite
 
 CONFIG = """\
 version: 1
@@ -310,14 +311,46 @@ async def test_a_stalled_body_goes_to_aiohttp_and_gets_its_408(tmp_path: Path) -
     "data",
     [
         b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: x\r\n\r\n",
+        b"NOT HTTP AT ALL\r\n\r\n",
+        b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header: x\r\n\r\n",
+    ],
+    ids=["a bad Content-Length", "garbage", "a space in a header name"],
+)
+async def test_a_request_that_is_not_http_gets_a_json_400_and_the_connection_closes(
+    tmp_path: Path,
+    data: bytes,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    front_logger = logging.getLogger(FRONT_LOGGER)
+    monkeypatch.setattr(front_logger, "filters", [])  # a fresh once-a-minute filter
+    noise.install(FRONT_LOGGER)
+    caplog.set_level(logging.WARNING, logger=FRONT_LOGGER)
+    async with serving(config(tmp_path)) as (port, site):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(data)
+        line, headers, body = await asyncio.wait_for(read_response(reader), 30)
+        assert await asyncio.wait_for(reader.read(), 30) == b""  # closed
+        writer.close()
+        assert counts(site) == (0, 0)
+    assert line.startswith(b"HTTP/1.1 400")
+    assert headers["content-type"] == "application/json; charset=utf-8"
+    assert headers["connection"] == "close"
+    error = orjson.loads(body)["errors"][0]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+    assert error["message"].startswith("malformed HTTP request: ")
+    logged = [r for r in caplog.records if r.name == FRONT_LOGGER]
+    assert logged and logged[-1].levelno == logging.WARNING
+    assert logged[-1].getMessage().startswith("malformed request (")
+    assert logged[-1].exc_info is None  # no traceback for a client's mistake
+
+
+async def test_a_header_over_aiohttps_limit_gets_aiohttps_400(tmp_path: Path) -> None:
+    data = (
         b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: "
         + b"a" * 9000
-        + b"\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
-        b"NOT HTTP AT ALL\r\n\r\n",
-    ],
-    ids=["a bad Content-Length", "a header over the limit", "garbage"],
-)
-async def test_malformed_requests_get_aiohttps_400(tmp_path: Path, data: bytes) -> None:
+        + b"\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+    )
     async with serving(config(tmp_path)) as (port, site):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(data)
