@@ -178,3 +178,62 @@ def test_equal_representations_are_sent_once_and_fan_out_to_every_object() -> No
         [(0,), (2,)],
         [(1,)],
     ]
+
+
+STARTS = [
+    (prefix, path)
+    for path in PATHS
+    for prefix in PATHS
+    if len(prefix) <= len(path)
+    and path[: len(prefix)] == prefix
+    and (len(prefix) == len(path) or path[len(prefix)] != "@")
+]
+
+
+@pytest.mark.parametrize(
+    ("prefix", "path"),
+    STARTS,
+    ids=[f"{'.'.join(a)}->{'.'.join(b)}" for a, b in STARTS],
+)
+def test_a_walk_that_starts_from_objects_found_before_finds_what_a_fresh_walk_finds(
+    prefix: tuple[str, ...], path: tuple[str, ...]
+) -> None:
+    earlier = compile_gather(prefix, REPRESENTATIONS)
+    later = compile_gather(path, REPRESENTATIONS, (prefix,) if prefix != path else ())
+    fresh = compile_gather(path, REPRESENTATIONS)
+    started = 0
+    for seed in range(300):
+        rng = random.Random(seed)
+        data = random_value(rng, 0) if seed % 10 == 0 else along(rng, path)
+        if not isinstance(data, dict):
+            continue
+        found: dict[tuple[str, ...], list[Any]] = {}
+        first = earlier.run(data, None, found)
+        assert found == {prefix: first.targets}
+        actual = later.run(data, None, found)
+        assert repr(compiled(actual)) == repr(compiled(fresh.run(data, None)))
+        assert found[path] is actual.targets
+        if prefix == path:  # the same objects, found once
+            assert actual.targets is first.targets or actual.targets == first.targets
+        started += len(first.targets)
+    assert started > 30  # the earlier walks did find objects to start from
+
+
+def test_a_walk_starts_from_the_longest_path_found_before() -> None:
+    data = {
+        "top": [
+            {"__typename": "Other", "items": [{"__typename": "User", "id": "1"}]},
+            {"__typename": "Other", "items": [{"__typename": "User", "id": "2"}]},
+        ]
+    }
+    deep = ("top", "@", "items", "@")
+    gather = compile_gather(deep, REPRESENTATIONS, (("top", "@"),))
+    # What was found at top.@ is where the walk starts, even if the data has
+    # changed since: keeping it valid is the caller's part (PlanProgram.merged).
+    found: dict[tuple[str, ...], list[Any]] = {("top", "@"): [(data["top"][1], 1)]}
+    result = gather.run(data, None, found)
+    assert result.representations == [{"__typename": "Account", "id": "2"}]
+    assert [path_of(deep, t) for t in result.targets] == [["top", 1, "items", 0]]
+    assert found[deep] is result.targets
+    # Without anything found before: from the root.
+    assert len(gather.run(data, None, {}).targets) == 2

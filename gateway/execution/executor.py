@@ -26,7 +26,7 @@ from graphql import (
 )
 
 from gateway.errors import SubgraphBadResponseError, SubgraphError
-from gateway.execution.gather import Gathered, Target, path_of
+from gateway.execution.gather import Found, Gathered, Target, path_of
 from gateway.execution.merge import Ownership, merge, merge_each
 from gateway.execution.program import PlanProgram
 from gateway.masking import ErrorPolicy
@@ -69,7 +69,7 @@ def _fetch_path(path: tuple[str, ...], targets: list[Target]) -> list[str | int]
 class _Run:
     """The state of one request: merged data and errors so far."""
 
-    __slots__ = ("context", "data", "errors", "owned", "program", "variables")
+    __slots__ = ("context", "data", "errors", "found", "owned", "program", "variables")
 
     def __init__(
         self,
@@ -85,6 +85,9 @@ class _Run:
         self.errors: list[dict[str, Any]] = []
         self.variables = variables
         self.context = context
+        self.found: Found = {}
+        """The objects gathered at each path, while a walk would find them again
+        (``gateway.execution.gather``); unused once ``owned`` is active."""
 
 
 class Executor:
@@ -229,6 +232,7 @@ class Executor:
         data = result.get("data")
         if isinstance(data, dict):
             merge(run.data, data, run.owned)
+            run.program.merged(run.found, (), (data,))
         for error in result.get("errors") or ():
             run.errors.append(self.errors.subgraph_error(error, fetch.subgraph))
         return result
@@ -238,9 +242,9 @@ class Executor:
         """The objects at ``node``'s path, their deduplicated representations, and
         for each representation the objects it stands for."""
         owned = run.owned
-        return run.program.gather(node).run(
-            run.data, owned.own if owned.active else None
-        )
+        if owned.active:
+            return run.program.gather(node).run(run.data, owned.own)
+        return run.program.run_gather(node, run.data, None, run.found)
 
     async def _entity_fetch(self, fetch: Fetch, run: _Run) -> None:
         found = self._gather(fetch, run)
@@ -307,6 +311,7 @@ class Executor:
                 for targets, entity in zip(found.fan_out, entities, strict=True):
                     if type(entity) is dict:
                         merge_each(targets, entity, owned)
+                run.program.merged(run.found, found.path, entities)
         by_alias = dict(parts)
         for error in result.get("errors") or ():
             self._entity_error(error, fetch, by_alias, run)
@@ -357,8 +362,6 @@ class Executor:
                 for f in plan.shape.fields_by_type[plan.shape.type_name]
                 if f.local
             }
-            merge(
-                run.data,
-                {k: v for k, v in result.data.items() if k in local},
-                run.owned,
-            )
+            answered = {k: v for k, v in result.data.items() if k in local}
+            merge(run.data, answered, run.owned)
+            run.program.merged(run.found, (), (answered,))

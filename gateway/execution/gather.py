@@ -11,6 +11,12 @@ order, without building a path per object: each object keeps only the tuple of
 its list indices, and ``path_of`` makes the response path from it when an error
 needs one. When the run's data holds shared answers, containers on the way are
 copied into place first (``merge.Ownership``).
+
+Walks are reused within a run: the objects found at a path are kept (``Found``),
+and a later gather at the same path, or at a path that extends it, starts from
+them instead of from the root. A merge that may change what lies at a kept path
+(an answer with a key that is the path's next step, merged at one of its prefixes)
+drops it first (``PlanProgram.merged``); runs that hold shared answers keep nothing.
 """
 
 from __future__ import annotations
@@ -23,11 +29,15 @@ import orjson
 from gateway.execution.merge import representation_of
 from gateway.planner.nodes import RepresentationField
 
-__all__ = ["Gather", "Gathered", "compile_gather", "path_of"]
+__all__ = ["Found", "Gather", "Gathered", "compile_gather", "path_of"]
 
 Target = tuple[Any, ...]
 """An object found at the path, then the indices of the lists on its way:
 ``(object, index, ...)``."""
+
+Found = dict[tuple[str, ...], list[Target]]
+"""The objects one run found at each path it gathered, while they are still what a
+walk down that path would find."""
 
 
 class Gathered:
@@ -58,27 +68,74 @@ class Gather:
     is compiled when it is first needed (only identical fetches in flight share
     answers)."""
 
-    __slots__ = ("_own", "_shared", "path", "representation", "source_size")
+    __slots__ = (
+        "_from",
+        "_own",
+        "_shared",
+        "path",
+        "prefixes",
+        "representation",
+        "source_size",
+    )
 
     def __init__(
         self,
         path: tuple[str, ...],
         representation: Mapping[str, tuple[RepresentationField, ...]],
+        prefixes: tuple[tuple[str, ...], ...] = (),
     ) -> None:
         self.path = path
         self.representation = representation
+        self.prefixes = prefixes
+        """Paths other gathers of the plan keep that this one may start from
+        (longest first): proper prefixes of ``path`` ending at an object."""
         self._own, self.source_size = _compile(path, representation, shared=False)
         self._shared: Callable[[dict[str, Any], Any], Gathered] | None = None
+        self._from: dict[int, Callable[[list[Target]], Gathered]] = {}
+        """By the length of the path already walked: the gather that goes on from
+        the objects found there (compiled when first needed)."""
 
-    def run(self, data: dict[str, Any], own: Callable[[Any], Any] | None) -> Gathered:
-        """The objects at the path in ``data``, and their representations."""
-        if own is None:
+    def run(
+        self,
+        data: dict[str, Any],
+        own: Callable[[Any], Any] | None,
+        found: Found | None = None,
+    ) -> Gathered:
+        """The objects at the path in ``data``, and their representations.
+
+        ``found``: the objects the run found at paths it gathered before and that
+        are still there; a walk starts from the longest of them on the way, and
+        what this one finds is added. Not with ``own`` (shared data)."""
+        if own is not None:
+            shared = self._shared
+            if shared is None:
+                shared, _ = _compile(self.path, self.representation, shared=True)
+                self._shared = shared
+            return shared(data, own)
+        if found is None:
             return self._own(data)
-        shared = self._shared
-        if shared is None:
-            shared, _ = _compile(self.path, self.representation, shared=True)
-            self._shared = shared
-        return shared(data, own)
+        start = found.get(self.path)
+        if start is not None:
+            gathered = self._going_on(len(self.path))(start)
+        else:
+            for prefix in self.prefixes:
+                start = found.get(prefix)
+                if start is not None:
+                    gathered = self._going_on(len(prefix))(start)
+                    break
+            else:
+                gathered = self._own(data)
+        found[self.path] = gathered.targets
+        return gathered
+
+    def _going_on(self, walked: int) -> Callable[[list[Target]], Gathered]:
+        function = self._from.get(walked)
+        if function is None:
+            function, _ = _compile(
+                self.path, self.representation, shared=False, walked=walked
+            )
+            self._from[walked] = function
+        return function
 
 
 def path_of(path: tuple[str, ...], target: Target) -> list[str | int]:
@@ -107,9 +164,11 @@ def _flat(fields: tuple[RepresentationField, ...]) -> bool:
 def compile_gather(
     path: tuple[str, ...],
     representation: Mapping[str, tuple[RepresentationField, ...]],
+    prefixes: tuple[tuple[str, ...], ...] = (),
 ) -> Gather:
-    """The gather of one entity fetch (or part) at ``path``."""
-    return Gather(path, representation)
+    """The gather of one entity fetch (or part) at ``path``; ``prefixes``: the
+    paths of ``Gather.prefixes``."""
+    return Gather(path, representation, prefixes)
 
 
 def _compile(
@@ -117,10 +176,12 @@ def _compile(
     representation: Mapping[str, tuple[RepresentationField, ...]],
     *,
     shared: bool,
+    walked: int | None = None,
 ) -> tuple[Callable[..., Gathered], int]:
     """``merge.collect`` of ``path``, then a representation per object found, as
     one function, and the size of its source. ``shared``: containers on the way
-    are made the run's own first (``own``)."""
+    are made the run's own first (``own``). ``walked``: the function starts from
+    the targets found at ``path[:walked]`` (an object path), not from the root."""
     constants: dict[str, Any] = {"K_path": path}
 
     def constant(value: Any) -> str:
@@ -130,20 +191,36 @@ def _compile(
 
     done = "return Gathered(K_path, targets, representations, fan_out)"
     lines = [
-        f"def gather(data{', own' if shared else ''}):",
+        f"def gather({'start' if walked is not None else 'data'}"
+        f"{', own' if shared else ''}):",
         "    targets = []",
         "    representations = []",
         "    fan_out = []",
         "    seen = {}",
     ]
     indent = "    "
-    fail = done  # outside any loop, a dead end ends the walk
-    wanted = "list" if path and path[0] == "@" else "dict"
-    lines.append(f"{indent}if type(data) is not {wanted}:")
-    lines.append(f"{indent}    {fail}")
-    current = "data"
     indices: list[str] = []
+    if walked is None:
+        first = 0
+        fail = done  # outside any loop, a dead end ends the walk
+        wanted = "list" if path and path[0] == "@" else "dict"
+        lines.append(f"{indent}if type(data) is not {wanted}:")
+        lines.append(f"{indent}    {fail}")
+        current = "data"
+    else:
+        # Each target found at path[:walked] is where the walk would be after
+        # walked steps: its object, then the indices of the lists on the way.
+        first = walked
+        fail = "continue"
+        current = f"x{walked - 1}" if walked else "data"
+        indices = [f"i{depth}" for depth in range(walked) if path[depth] == "@"]
+        unpacked = ", ".join([current, *indices])
+        lines.append(f"{indent}for start_target in start:")
+        indent += "    "
+        lines.append(f"{indent}{unpacked}, = start_target")
     for depth, segment in enumerate(path):
+        if depth < first:
+            continue
         item = f"x{depth}"
         if segment == "@":
             index = f"i{depth}"
@@ -163,8 +240,13 @@ def _compile(
         wanted = "list" if depth + 1 < len(path) and path[depth + 1] == "@" else "dict"
         lines += [f"{indent}if type({item}) is not {wanted}:", f"{indent}    {fail}"]
         current = item
+    if walked is not None and walked == len(path):
+        lines.append(f"{indent}target = start_target")
+    else:
+        lines.append(
+            f"{indent}target = ({current}, {''.join(f'{i}, ' for i in indices)})"
+        )
     lines += [
-        f"{indent}target = ({current}, {''.join(f'{i}, ' for i in indices)})",
         f"{indent}targets.append(target)",
         f"{indent}type_name = {current}.get('__typename', '')",
     ]
@@ -201,6 +283,9 @@ def _representation(
         for number, field in enumerate(fields):
             if field.value is not None:
                 names.append(repr(field.value))
+                continue
+            if (field.source or field.name) == "__typename":
+                names.append("type_name")  # read already, and it is there
                 continue
             source = field.source or field.name
             lines.append(f"{indent}    r{number} = {obj}[{source!r}]")
