@@ -303,11 +303,30 @@ class _Compiler:
         return name
 
     def _object(self, type_name: str, fields: tuple[ShapeField, ...]) -> str:
+        body = self._object_body(
+            type_name, fields, "value", "path", ["return _NULL"], "return ", "    "
+        )
+        return self._emit("o", body)
+
+    def _object_body(
+        self,
+        type_name: str,
+        fields: tuple[ShapeField, ...],
+        obj: str,
+        path: str,
+        null: list[str],
+        done: str,
+        indent: str,
+    ) -> list[str]:
+        """Code completing the object ``obj`` at ``path``: ``null`` when it becomes
+        null (a non-null field is null), else ``done`` with the completed object
+        after it."""
         body: list[str] = []
         entries: list[str] = []
         for index, field in enumerate(fields):
             key = field.response_key
-            get = f"value.get({field.data_key!r})"
+            at = f"({path}, {key!r})"
+            get = f"{obj}.get({field.data_key!r})"
             if field.name == "__typename":
                 entries.append(f"{key!r}: {type_name!r}")
             elif field.local or (
@@ -316,25 +335,27 @@ class _Compiler:
                 entries.append(f"{key!r}: {get}")
             elif field.leaf:
                 var = f"v{index}"
-                body.append(f"    {var} = {get}")
-                body += self._leaf(field, var, f"(path, {key!r})", "    ")
+                body.append(f"{indent}{var} = {get}")
+                body += self._leaf(field, var, at, indent)
                 if field.non_null:
                     body += [
-                        f"    if {var} is None:",
-                        f"        _null_error((path, {key!r}), errors, "
-                        f"{self.constant(field)})",
-                        "        return _NULL",
+                        f"{indent}if {var} is None:",
+                        f"{indent}    _null_error({at}, errors, {self.constant(field)})",
+                        *(f"{indent}    {line}" for line in null),
                     ]
                 entries.append(f"{key!r}: {var}")
             else:
                 var = f"v{index}"
-                body.append(f"    {var} = {get}")
-                body += self._value(field.type, field, var, f"(path, {key!r})", "    ")
+                body.append(f"{indent}{var} = {get}")
+                body += self._value(field.type, field, var, at, indent)
                 if isinstance(field.type, GraphQLNonNull):
-                    body += [f"    if {var} is _NULL:", "        return _NULL"]
+                    body += [
+                        f"{indent}if {var} is _NULL:",
+                        *(f"{indent}    {line}" for line in null),
+                    ]
                 entries.append(f"{key!r}: {var}")
-        body.append("    return {" + ", ".join(entries) + "}")
-        return self._emit("o", body)
+        body.append(f"{indent}{done}{{" + ", ".join(entries) + "}")
+        return body
 
     # -- values ----------------------------------------------------------------------
 
@@ -435,11 +456,37 @@ class _Compiler:
         lines.append("    append = items.append")
         lines.append("    for index, item in enumerate(value):")
         if field.selection is not None and not _is_wrapper(item_type):
-            selection = self.selection(field.selection)
+            lines.append("        if type(item) is dict:")
+            shape = field.selection
+            if shape.abstract:
+                selection = self.selection(shape)
+                lines += [
+                    f"            item = {selection}(item, (path, index), errors)",
+                    "            append(None if item is _NULL else item)",
+                ]
+            else:
+                # The item's object is completed in the loop (no call); its path
+                # is made only when something below needs it.
+                body = self._object_body(
+                    shape.type_name,
+                    shape.fields_by_type[shape.type_name],
+                    "item",
+                    "at",
+                    ["append(None)", "continue"],
+                    "append(",
+                    "            ",
+                )
+                body[-1] += ")"
+                if any(
+                    "(at, " in line
+                    and not line.lstrip().startswith(("errors.append", "_null_error"))
+                    for line in body
+                ):  # a call below: its path is needed anyway
+                    lines.append("            at = (path, index)")
+                else:  # only errors need the path
+                    body = [line.replace("(at, ", "((path, index), ") for line in body]
+                lines += body
             lines += [
-                "        if type(item) is dict:",
-                f"            item = {selection}(item, (path, index), errors)",
-                "            append(None if item is _NULL else item)",
                 "        elif item is None:",
                 "            append(None)",
                 "        else:",
