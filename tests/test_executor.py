@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import dataclasses
 from collections.abc import Callable
@@ -619,3 +620,52 @@ async def test_a_merge_that_changes_a_path_makes_the_next_fetch_walk_it_again(
             ]
         }
     }
+
+
+class BlockingTransport:
+    """A subgraph that never answers until told; records starts and cancellations."""
+
+    def __init__(self, events: list[str], name: str) -> None:
+        self.events = events
+        self.name = name
+
+    async def fetch(self, request: SubgraphRequest) -> SubgraphResult:
+        self.events.append(f"{self.name} started")
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.events.append(f"{self.name} cancelled")
+            raise
+        raise AssertionError("unreachable")
+
+    def subscribe(self, request: SubgraphRequest) -> Any:
+        raise NotImplementedError
+
+
+async def test_parallel_fetches_run_together_and_a_cancelled_request_cancels_each() -> (
+    None
+):
+    supergraph = build_supergraph(SHELF_PARTS)
+    operation = OperationCache(supergraph.schema).get(
+        "{ shelf { note related { id } } }"
+    )
+    query_plan = QueryPlanner(supergraph).plan(operation, {})
+    events: list[str] = []
+    shelf_items = [{"__typename": "Item", "id": "1"}]
+    transports: dict[str, Any] = {
+        "catalog": FakeTransport("catalog", lambda _: {"data": {"shelf": shelf_items}}),
+        "details": BlockingTransport(events, "details"),
+        "notes": BlockingTransport(events, "notes"),
+    }
+    task = asyncio.ensure_future(
+        Executor(supergraph.schema, transports).execute(query_plan, {})
+    )
+    for _ in range(20):
+        await asyncio.sleep(0)
+        if len(events) == 2:
+            break
+    assert sorted(events) == ["details started", "notes started"]
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert sorted(events[2:]) == ["details cancelled", "notes cancelled"]

@@ -66,6 +66,11 @@ def _fetch_path(path: tuple[str, ...], targets: list[Target]) -> list[str | int]
     return list(path[:end])
 
 
+def _retrieve(task: asyncio.Future[None]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
 class _Run:
     """The state of one request: merged data and errors so far."""
 
@@ -170,10 +175,30 @@ class Executor:
             for child in node.nodes:
                 await self._node(child, run)
         elif isinstance(node, Parallel):
-            await asyncio.gather(*(self._node(child, run) for child in node.nodes))
+            await self._parallel(node.nodes, run)
         else:  # a Subscription's primary is run by the stream, not here
             if node.rest is not None:
                 await self._node(node.rest, run)
+
+    async def _parallel(self, nodes: tuple[PlanNode, ...], run: _Run) -> None:
+        """``asyncio.gather`` of the nodes, the first run in this task (one task
+        fewer): each of the others runs in a task of its own; a cancellation
+        cancels them all, and any other failure leaves the rest running, as
+        ``gather`` does."""
+        others = [asyncio.ensure_future(self._node(child, run)) for child in nodes[1:]]
+        try:
+            await self._node(nodes[0], run)
+        except BaseException as exc:
+            for task in others:
+                if isinstance(exc, asyncio.CancelledError):
+                    task.cancel()
+                else:  # as gather: what else fails is not reported again
+                    task.add_done_callback(_retrieve)
+            raise
+        if len(others) == 1:
+            await others[0]
+        elif others:
+            await asyncio.gather(*others)
 
     async def _send(
         self, fetch: Fetch, run: _Run, variables: dict[str, Any]

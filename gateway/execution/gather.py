@@ -190,10 +190,12 @@ def _compile(
         return name
 
     done = "return Gathered(K_path, targets, representations, fan_out)"
+    # Found at this very path before: the same objects, so the same list.
+    again = walked is not None and walked == len(path)
     lines = [
         f"def gather({'start' if walked is not None else 'data'}"
         f"{', own' if shared else ''}):",
-        "    targets = []",
+        "    targets = start" if again else "    targets = []",
         "    representations = []",
         "    fan_out = []",
         "    seen = {}",
@@ -214,10 +216,12 @@ def _compile(
         fail = "continue"
         current = f"x{walked - 1}" if walked else "data"
         indices = [f"i{depth}" for depth in range(walked) if path[depth] == "@"]
-        unpacked = ", ".join([current, *indices])
         lines.append(f"{indent}for start_target in start:")
         indent += "    "
-        lines.append(f"{indent}{unpacked}, = start_target")
+        if again:  # the indices stay in the target as they are
+            lines.append(f"{indent}{current} = start_target[0]")
+        else:
+            lines.append(f"{indent}{', '.join([current, *indices])}, = start_target")
     for depth, segment in enumerate(path):
         if depth < first:
             continue
@@ -240,16 +244,14 @@ def _compile(
         wanted = "list" if depth + 1 < len(path) and path[depth + 1] == "@" else "dict"
         lines += [f"{indent}if type({item}) is not {wanted}:", f"{indent}    {fail}"]
         current = item
-    if walked is not None and walked == len(path):
+    if again:
         lines.append(f"{indent}target = start_target")
     else:
-        lines.append(
-            f"{indent}target = ({current}, {''.join(f'{i}, ' for i in indices)})"
-        )
-    lines += [
-        f"{indent}targets.append(target)",
-        f"{indent}type_name = {current}.get('__typename', '')",
-    ]
+        lines += [
+            f"{indent}target = ({current}, {''.join(f'{i}, ' for i in indices)})",
+            f"{indent}targets.append(target)",
+        ]
+    lines.append(f"{indent}type_name = {current}.get('__typename', '')")
     keyword = "if"
     for type_name, fields in representation.items():
         lines.append(f"{indent}{keyword} type_name == {type_name!r}:")
