@@ -265,7 +265,8 @@ def _compile(
         "representation_of": representation_of,
         **constants,
     }
-    exec(compile(source, f"<gather {'.'.join(path)}>", "exec"), namespace)
+    where = "" if walked is None else f" from {walked}"
+    exec(compile(source, f"<gather {'.'.join(path)}{where}>", "exec"), namespace)
     return namespace["gather"], len(source)
 
 
