@@ -190,6 +190,7 @@ def _compile(
         return name
 
     done = "return Gathered(K_path, targets, representations, fan_out)"
+    groups = _groups(representation)
     # Found at this very path before: the same objects, so the same list.
     again = walked is not None and walked == len(path)
     lines = [
@@ -198,7 +199,10 @@ def _compile(
         "    targets = start" if again else "    targets = []",
         "    representations = []",
         "    fan_out = []",
-        "    seen = {}",
+        *(
+            f"    {name} = {{}}"
+            for name in (["seen"] if groups is None else sorted(set(groups.values())))
+        ),
     ]
     indent = "    "
     indices: list[str] = []
@@ -256,7 +260,10 @@ def _compile(
     for type_name, fields in representation.items():
         lines.append(f"{indent}{keyword} type_name == {type_name!r}:")
         keyword = "elif"
-        lines += _representation(current, fields, constant, indent + "    ")
+        seen = "seen" if groups is None else groups[type_name]
+        lines += _representation(
+            current, fields, constant, indent + "    ", seen, groups is not None
+        )
     lines.append(f"    {done}")
     source = "\n".join(lines) + "\n"
     namespace: dict[str, Any] = {
@@ -270,15 +277,46 @@ def _compile(
     return namespace["gather"], len(source)
 
 
+def _groups(
+    representation: Mapping[str, tuple[RepresentationField, ...]],
+) -> dict[str, str] | None:
+    """When every representation is flat and starts with the ``__typename`` it
+    sends, and has no other constant: by type, the name of the table of
+    representations already made that its own can equal (those with as many fields
+    and the same ``__typename`` sent); they are compared without that constant.
+    ``None``: one table for all, compared on every value."""
+    keys: dict[str, tuple[int, str]] = {}
+    for type_name, fields in representation.items():
+        if not fields or not _flat(fields):
+            return None
+        first = fields[0]
+        if first.value is None and (first.source or first.name) != "__typename":
+            return None
+        if any(
+            field.value is not None or (field.source or field.name) == "__typename"
+            for field in fields[1:]
+        ):
+            return None
+        keys[type_name] = (len(fields), first.value or type_name)
+    names = {
+        key: f"seen{number}" for number, key in enumerate(dict.fromkeys(keys.values()))
+    }
+    return {type_name: names[key] for type_name, key in keys.items()}
+
+
 def _representation(
     obj: str,
     fields: tuple[RepresentationField, ...],
     constant: Callable[[Any], str],
     indent: str,
+    seen: str = "seen",
+    grouped: bool = False,
 ) -> list[str]:
     """Code adding ``obj``'s representation (``merge.representation_of(obj,
     fields)``; none when a key is missing), or adding ``obj`` to the objects of
-    an equal one already there."""
+    an equal one already there (in the table ``seen``; ``grouped``: the table is
+    of representations with the same first value, which the comparison leaves
+    out)."""
     lines: list[str] = []
     if _flat(fields):
         # Every field is there or the object has no representation.
@@ -297,7 +335,11 @@ def _representation(
             f"{field.name!r}: {name}" for field, name in zip(fields, names, strict=True)
         )
         build = f"{{{entries}}}"
-        marker = f"({''.join(f'{n}, ' for n in names)})"
+        compared = names[1:] if grouped else names
+        if len(compared) == 1 and grouped:
+            marker = compared[0]  # the one value: no tuple to make and hash
+        else:
+            marker = f"({''.join(f'{n}, ' for n in compared)})"
     else:
         lines.append(f"{indent}    rep = representation_of({obj}, {constant(fields)})")
         build = "rep"
@@ -315,12 +357,12 @@ def _representation(
         *lines,
         f"{indent}marker = {marker}",
         f"{indent}try:",
-        f"{indent}    index = seen.get(marker)",
+        f"{indent}    index = {seen}.get(marker)",
         f"{indent}except TypeError:  # nested or odd keys: compare them as JSON",
         f"{indent}    marker = _marker({build})",
-        f"{indent}    index = seen.get(marker)",
+        f"{indent}    index = {seen}.get(marker)",
         f"{indent}if index is None:",
-        f"{indent}    seen[marker] = len(representations)",
+        f"{indent}    {seen}[marker] = len(representations)",
         f"{indent}    representations.append({build})",
         f"{indent}    fan_out.append([target])",
         f"{indent}else:",
