@@ -257,7 +257,8 @@ class Executor:
         data = result.get("data")
         if isinstance(data, dict):
             merge(run.data, data, run.owned)
-            run.program.merged(run.found, (), (data,))
+            if run.found:
+                run.program.merged(run.found, (), (data,))
         for error in result.get("errors") or ():
             run.errors.append(self.errors.subgraph_error(error, fetch.subgraph))
         return result
@@ -336,7 +337,8 @@ class Executor:
                 for targets, entity in zip(found.fan_out, entities, strict=True):
                     if type(entity) is dict:
                         merge_each(targets, entity, owned)
-                run.program.merged(run.found, found.path, entities)
+                if run.found:
+                    run.program.merged(run.found, found.path, entities)
         by_alias = dict(parts)
         for error in result.get("errors") or ():
             self._entity_error(error, fetch, by_alias, run)
@@ -389,4 +391,5 @@ class Executor:
             }
             answered = {k: v for k, v in result.data.items() if k in local}
             merge(run.data, answered, run.owned)
-            run.program.merged(run.found, (), (answered,))
+            if run.found:
+                run.program.merged(run.found, (), (answered,))
