@@ -256,3 +256,35 @@ def test_a_walk_starts_from_the_longest_path_found_before() -> None:
     assert found[deep] is result.targets
     # Without anything found before: from the root.
     assert len(gather.run(data, None, {}).targets) == 2
+
+
+@pytest.mark.parametrize(
+    ("prefix", "path"),
+    [(a, b) for a, b in STARTS if a != b],
+    ids=[f"{'.'.join(a)}->{'.'.join(b)}" for a, b in STARTS if a != b],
+)
+def test_a_walk_keeps_what_it_passes_at_the_paths_other_gathers_start_from(
+    prefix: tuple[str, ...], path: tuple[str, ...]
+) -> None:
+    deep = compile_gather(path, REPRESENTATIONS, (prefix,))
+    shallow = compile_gather(prefix, REPRESENTATIONS)
+    kept = 0
+    for seed in range(300):
+        rng = random.Random(seed)
+        data = random_value(rng, 0) if seed % 10 == 0 else along(rng, path)
+        if not isinstance(data, dict):
+            continue
+        found: dict[tuple[str, ...], list[Any]] = {}
+        result = deep.run(data, None, found)
+        assert repr(compiled(result)) == repr(compiled(deep.run(data, None)))
+        assert found[path] is result.targets
+        if prefix in found:  # absent only when the walk ended before the loops
+            expected = shallow.run(data, None).targets
+            assert [t[1:] for t in found[prefix]] == [t[1:] for t in expected]
+            assert all(
+                a[0] is b[0] for a, b in zip(found[prefix], expected, strict=True)
+            )
+            kept += len(expected)
+        else:
+            assert shallow.run(data, None).targets == []
+    assert kept > 30

@@ -91,7 +91,7 @@ class Gather:
         (longest first): proper prefixes of ``path`` ending at an object."""
         self._own, self.source_size = _compile(path, representation, shared=False)
         self._shared: Callable[[dict[str, Any], Any], Gathered] | None = None
-        self._from: dict[int, Callable[[list[Target]], Gathered]] = {}
+        self._from: dict[int | None, Callable[[Any, Found], Gathered]] = {}
         """By the length of the path already walked: the gather that goes on from
         the objects found there (compiled when first needed)."""
 
@@ -116,23 +116,32 @@ class Gather:
             return self._own(data)
         start = found.get(self.path)
         if start is not None:
-            gathered = self._going_on(len(self.path))(start)
+            gathered = self._going_on(len(self.path))(start, found)
         else:
             for prefix in self.prefixes:
                 start = found.get(prefix)
                 if start is not None:
-                    gathered = self._going_on(len(prefix))(start)
+                    gathered = self._going_on(len(prefix))(start, found)
                     break
             else:
-                gathered = self._own(data)
+                gathered = self._going_on(None)(data, found)
         found[self.path] = gathered.targets
         return gathered
 
-    def _going_on(self, walked: int) -> Callable[[list[Target]], Gathered]:
+    def _going_on(self, walked: int | None) -> Callable[[Any, Found], Gathered]:
+        """The gather that goes on from the objects found at ``path[:walked]``
+        (``None``: from the root), keeping what it passes at ``prefixes``."""
         function = self._from.get(walked)
         if function is None:
             function, _ = _compile(
-                self.path, self.representation, shared=False, walked=walked
+                self.path,
+                self.representation,
+                shared=False,
+                walked=walked,
+                keep=tuple(
+                    prefix for prefix in self.prefixes if len(prefix) > (walked or 0)
+                ),
+                found=True,
             )
             self._from[walked] = function
         return function
@@ -177,11 +186,15 @@ def _compile(
     *,
     shared: bool,
     walked: int | None = None,
+    keep: tuple[tuple[str, ...], ...] = (),
+    found: bool = False,
 ) -> tuple[Callable[..., Gathered], int]:
     """``merge.collect`` of ``path``, then a representation per object found, as
     one function, and the size of its source. ``shared``: containers on the way
     are made the run's own first (``own``). ``walked``: the function starts from
-    the targets found at ``path[:walked]`` (an object path), not from the root."""
+    the targets found at ``path[:walked]`` (an object path), not from the root.
+    ``keep``: paths on the way whose objects it adds to ``found``; the function
+    takes ``found`` with ``walked``, ``keep`` or ``found``."""
     constants: dict[str, Any] = {"K_path": path}
 
     def constant(value: Any) -> str:
@@ -193,9 +206,11 @@ def _compile(
     groups = _groups(representation)
     # Found at this very path before: the same objects, so the same list.
     again = walked is not None and walked == len(path)
+    kept = {len(prefix): constant(prefix) for prefix in keep}
+    takes_found = walked is not None or bool(keep) or found
     lines = [
         f"def gather({'start' if walked is not None else 'data'}"
-        f"{', own' if shared else ''}):",
+        f"{', own' if shared else ''}{', found' if takes_found else ''}):",
         "    targets = start" if again else "    targets = []",
         "    representations = []",
         "    fan_out = []",
@@ -204,6 +219,7 @@ def _compile(
             for name in (["seen"] if groups is None else sorted(set(groups.values())))
         ),
     ]
+    lines += [f"    kept{length} = []" for length in kept]
     indent = "    "
     indices: list[str] = []
     if walked is None:
@@ -248,6 +264,11 @@ def _compile(
         wanted = "list" if depth + 1 < len(path) and path[depth + 1] == "@" else "dict"
         lines += [f"{indent}if type({item}) is not {wanted}:", f"{indent}    {fail}"]
         current = item
+        if depth + 1 in kept:  # what a gather at this path would find
+            lines.append(
+                f"{indent}kept{depth + 1}.append("
+                f"({item}, {''.join(f'{i}, ' for i in indices)}))"
+            )
     if again:
         lines.append(f"{indent}target = start_target")
     else:
@@ -264,6 +285,7 @@ def _compile(
         lines += _representation(
             current, fields, constant, indent + "    ", seen, groups is not None
         )
+    lines += [f"    found[{name}] = kept{length}" for length, name in kept.items()]
     lines.append(f"    {done}")
     source = "\n".join(lines) + "\n"
     namespace: dict[str, Any] = {
