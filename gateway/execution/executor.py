@@ -185,6 +185,8 @@ class Executor:
         fewer): each of the others runs in a task of its own; a cancellation
         cancels them all, and any other failure leaves the rest running, as
         ``gather`` does."""
+        if not nodes:
+            return
         others = [asyncio.ensure_future(self._node(child, run)) for child in nodes[1:]]
         try:
             await self._node(nodes[0], run)

@@ -174,7 +174,8 @@ def compile_plan(shape: ShapeSelection, node: PlanNode | None) -> PlanProgram:
             part.path, part.representation, _prefixes(part.path, paths)
         )
         gathers[id(part)] = gather
-        size += 2 * gather.source_size  # and its variant for shared data
+        # Its variants: for shared data, and from each place a walk may start.
+        size += (4 + len(gather.prefixes)) * gather.source_size
     below = {at: _below(at, paths) for at in {(), *paths}}
     return PlanProgram(namespace[root], gathers, size, below)
 
