@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +15,7 @@ from gateway.execution import Executor, merge
 from gateway.execution.merge import Ownership, collect
 from gateway.operation import OperationCache, coerce_variables
 from gateway.planner import QueryPlanner
+from gateway.planner.nodes import Flatten, Sequence
 from gateway.supergraph import Supergraph
 from gateway.transports.base import SubgraphRequest, SubgraphResult
 from tests.scenarios.handmade import build_supergraph
@@ -515,3 +518,154 @@ async def test_an_error_in_one_merged_selection_is_repathed_to_its_own_path(
         details,
     )
     assert body["errors"][0]["path"] == ["one", "name"]
+
+
+SHELF_PARTS = {
+    "catalog": 'type Query { shelf: [Item] } type Item @key(fields: "id") { id: ID! }',
+    "details": 'type Item @key(fields: "id") { id: ID! related: Part }\n'
+    'type Part @key(fields: "id") { id: ID! }',
+    "notes": 'type Item @key(fields: "id") { id: ID! note: String }',
+    "parts": 'type Part @key(fields: "id") { id: ID! name: String }',
+    "prices": 'type Part @key(fields: "id") { id: ID! price: Int }',
+}
+
+
+async def _parts_in_sequence(
+    notes: Callable[[dict[str, Any]], Any], reuse: bool = True
+) -> tuple[dict[str, Any], dict[str, FakeTransport], Any]:
+    """``{ shelf { note related { name price } } }`` with its fetches run one after
+    the other: catalog, details (``related``), parts, notes, prices; the notes
+    subgraph answers with ``notes``."""
+    supergraph = build_supergraph(SHELF_PARTS)
+    operation = OperationCache(supergraph.schema).get(
+        "{ shelf { note related { name price } } }"
+    )
+    planned = QueryPlanner(supergraph).plan(operation, {})
+    flattens: dict[str, Flatten] = {}
+
+    def find(node: Any) -> None:
+        if isinstance(node, Flatten):
+            flattens[node.node.subgraph] = node
+        for child in getattr(node, "nodes", ()):
+            find(child)
+
+    find(planned.node)
+    assert isinstance(planned.node, Sequence)
+    root = planned.node.nodes[0]
+    order = [flattens[name] for name in ("details", "parts", "notes", "prices")]
+    query_plan = dataclasses.replace(planned, node=Sequence((root, *order)))
+    if not reuse:
+        for node in order:
+            query_plan.program._gathers.pop(id(node.node))
+    shelf_items = [{"__typename": "Item", "id": "1"}, {"__typename": "Item", "id": "2"}]
+    transports = {
+        "catalog": FakeTransport("catalog", lambda _: {"data": {"shelf": shelf_items}}),
+        "details": FakeTransport(
+            "details",
+            entities(lambda rep: {"related": {"__typename": "Part", "id": rep["id"]}}),
+        ),
+        "notes": FakeTransport("notes", entities(notes)),
+        "parts": FakeTransport("parts", entities(lambda rep: {"name": rep["id"]})),
+        "prices": FakeTransport("prices", entities(lambda rep: {"price": 1})),
+    }
+    body = await Executor(supergraph.schema, transports).execute(query_plan, {})
+    return body, transports, query_plan
+
+
+async def test_a_later_fetch_at_a_path_reuses_the_objects_an_earlier_one_found() -> (
+    None
+):
+    body, transports, query_plan = await _parts_in_sequence(lambda rep: {"note": "n"})
+    [request] = transports["prices"].requests
+    assert request.variables["representations"] == [
+        {"__typename": "Part", "id": "1"},
+        {"__typename": "Part", "id": "2"},
+    ]
+    gathers = {
+        node.node.subgraph: query_plan.program.gather(node.node)
+        for node in query_plan.node.nodes[1:]
+    }
+    # parts started from what details found at shelf.@, and prices from what
+    # parts found at shelf.@.related (nothing merged since had changed them).
+    assert list(gathers["parts"]._from) == [2]
+    assert list(gathers["prices"]._from) == [3]
+    assert body == {
+        "data": {
+            "shelf": [
+                {"note": "n", "related": {"name": "1", "price": 1}},
+                {"note": "n", "related": {"name": "2", "price": 1}},
+            ]
+        }
+    }
+
+
+@pytest.mark.parametrize("reuse", [True, False])
+async def test_a_merge_that_changes_a_path_makes_the_next_fetch_walk_it_again(
+    reuse: bool,
+) -> None:
+    """The notes subgraph sends a ``related`` it was not asked for: a walk down
+    shelf.@.related after that merge finds only what is there now."""
+
+    def notes(rep: dict[str, Any]) -> Any:
+        return {"note": "n", "related": None} if rep["id"] == "1" else {"note": "n"}
+
+    body, transports, _ = await _parts_in_sequence(notes, reuse)
+    [request] = transports["prices"].requests
+    assert request.variables["representations"] == [{"__typename": "Part", "id": "2"}]
+    assert body == {
+        "data": {
+            "shelf": [
+                {"note": "n", "related": None},
+                {"note": "n", "related": {"name": "2", "price": 1}},
+            ]
+        }
+    }
+
+
+class BlockingTransport:
+    """A subgraph that never answers until told; records starts and cancellations."""
+
+    def __init__(self, events: list[str], name: str) -> None:
+        self.events = events
+        self.name = name
+
+    async def fetch(self, request: SubgraphRequest) -> SubgraphResult:
+        self.events.append(f"{self.name} started")
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.events.append(f"{self.name} cancelled")
+            raise
+        raise AssertionError("unreachable")
+
+    def subscribe(self, request: SubgraphRequest) -> Any:
+        raise NotImplementedError
+
+
+async def test_parallel_fetches_run_together_and_a_cancelled_request_cancels_each() -> (
+    None
+):
+    supergraph = build_supergraph(SHELF_PARTS)
+    operation = OperationCache(supergraph.schema).get(
+        "{ shelf { note related { id } } }"
+    )
+    query_plan = QueryPlanner(supergraph).plan(operation, {})
+    events: list[str] = []
+    shelf_items = [{"__typename": "Item", "id": "1"}]
+    transports: dict[str, Any] = {
+        "catalog": FakeTransport("catalog", lambda _: {"data": {"shelf": shelf_items}}),
+        "details": BlockingTransport(events, "details"),
+        "notes": BlockingTransport(events, "notes"),
+    }
+    task = asyncio.ensure_future(
+        Executor(supergraph.schema, transports).execute(query_plan, {})
+    )
+    for _ in range(20):
+        await asyncio.sleep(0)
+        if len(events) == 2:
+            break
+    assert sorted(events) == ["details started", "notes started"]
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert sorted(events[2:]) == ["details cancelled", "notes cancelled"]

@@ -35,16 +35,33 @@ PATHS = [
 ]
 
 
+FLAT: dict[str, tuple[RepresentationField, ...]] = {
+    "Product": (R("__typename"), R("upc"), R("price", source="_price__alias")),
+    # Two types sent as one interface (@interfaceObject): equal ones are one.
+    "User": (R("__typename", value="Account"), R("id")),
+    "Review": (R("__typename", value="Account"), R("id")),
+    "Other": (R("__typename"), R("upc")),
+}
+
+
 def reference(
-    data: dict[str, Any], path: tuple[str, ...], owned: Ownership
+    data: dict[str, Any],
+    path: tuple[str, ...],
+    owned: Ownership,
+    representations_by_type: dict[str, tuple[RepresentationField, ...]] | None = None,
 ) -> tuple[list[Any], list[Any], list[list[Any]]]:
     """What the executor did before plans were compiled."""
+    by_type = (
+        REPRESENTATIONS
+        if representations_by_type is None
+        else (representations_by_type)
+    )
     targets = collect(data, path, owned)
     representations: list[Any] = []
     fan_out: list[list[Any]] = []
     seen: dict[Any, int] = {}
     for obj, at in targets:
-        fields = REPRESENTATIONS.get(obj.get("__typename", ""))
+        fields = by_type.get(obj.get("__typename", ""))
         if fields is None:
             continue
         try:
@@ -121,10 +138,12 @@ def entity(rng: random.Random) -> dict[str, Any]:
 
 @pytest.mark.parametrize("path", PATHS, ids=[".".join(p) for p in PATHS])
 @pytest.mark.parametrize("shared", [False, True])
+@pytest.mark.parametrize("flat", [False, True], ids=["nested", "flat"])
 def test_gather_finds_what_collect_and_representation_of_find(
-    path: tuple[str, ...], shared: bool
+    path: tuple[str, ...], shared: bool, flat: bool
 ) -> None:
-    gather = compile_gather(path, REPRESENTATIONS)
+    by_type = FLAT if flat else REPRESENTATIONS
+    gather = compile_gather(path, by_type)
     found_any = 0
     for seed in range(300):
         rng = random.Random(seed)
@@ -134,7 +153,7 @@ def test_gather_finds_what_collect_and_representation_of_find(
         before = copy.deepcopy(data)
         expected_data, actual_data = copy.deepcopy(data), copy.deepcopy(data)
         expected = reference(
-            expected_data, path, Ownership(expected_data, shared=shared)
+            expected_data, path, Ownership(expected_data, shared=shared), by_type
         )
         owned = Ownership(actual_data, shared=shared)
         actual = compiled(gather.run(actual_data, owned.own if shared else None))
@@ -178,3 +197,94 @@ def test_equal_representations_are_sent_once_and_fan_out_to_every_object() -> No
         [(0,), (2,)],
         [(1,)],
     ]
+
+
+STARTS = [
+    (prefix, path)
+    for path in PATHS
+    for prefix in PATHS
+    if len(prefix) <= len(path)
+    and path[: len(prefix)] == prefix
+    and (len(prefix) == len(path) or path[len(prefix)] != "@")
+]
+
+
+@pytest.mark.parametrize(
+    ("prefix", "path"),
+    STARTS,
+    ids=[f"{'.'.join(a)}->{'.'.join(b)}" for a, b in STARTS],
+)
+def test_a_walk_that_starts_from_objects_found_before_finds_what_a_fresh_walk_finds(
+    prefix: tuple[str, ...], path: tuple[str, ...]
+) -> None:
+    earlier = compile_gather(prefix, REPRESENTATIONS)
+    later = compile_gather(path, REPRESENTATIONS, (prefix,) if prefix != path else ())
+    fresh = compile_gather(path, REPRESENTATIONS)
+    started = 0
+    for seed in range(300):
+        rng = random.Random(seed)
+        data = random_value(rng, 0) if seed % 10 == 0 else along(rng, path)
+        if not isinstance(data, dict):
+            continue
+        found: dict[tuple[str, ...], list[Any]] = {}
+        first = earlier.run(data, None, found)
+        assert found == {prefix: first.targets}
+        actual = later.run(data, None, found)
+        assert repr(compiled(actual)) == repr(compiled(fresh.run(data, None)))
+        assert found[path] is actual.targets
+        if prefix == path:  # the same objects, found once
+            assert actual.targets is first.targets or actual.targets == first.targets
+        started += len(first.targets)
+    assert started > 30  # the earlier walks did find objects to start from
+
+
+def test_a_walk_starts_from_the_longest_path_found_before() -> None:
+    data = {
+        "top": [
+            {"__typename": "Other", "items": [{"__typename": "User", "id": "1"}]},
+            {"__typename": "Other", "items": [{"__typename": "User", "id": "2"}]},
+        ]
+    }
+    deep = ("top", "@", "items", "@")
+    gather = compile_gather(deep, REPRESENTATIONS, (("top", "@"),))
+    # What was found at top.@ is where the walk starts, even if the data has
+    # changed since: keeping it valid is the caller's part (PlanProgram.merged).
+    found: dict[tuple[str, ...], list[Any]] = {("top", "@"): [(data["top"][1], 1)]}
+    result = gather.run(data, None, found)
+    assert result.representations == [{"__typename": "Account", "id": "2"}]
+    assert [path_of(deep, t) for t in result.targets] == [["top", 1, "items", 0]]
+    assert found[deep] is result.targets
+    # Without anything found before: from the root.
+    assert len(gather.run(data, None, {}).targets) == 2
+
+
+@pytest.mark.parametrize(
+    ("prefix", "path"),
+    [(a, b) for a, b in STARTS if a != b],
+    ids=[f"{'.'.join(a)}->{'.'.join(b)}" for a, b in STARTS if a != b],
+)
+def test_a_walk_keeps_what_it_passes_at_the_paths_other_gathers_start_from(
+    prefix: tuple[str, ...], path: tuple[str, ...]
+) -> None:
+    deep = compile_gather(path, REPRESENTATIONS, (prefix,))
+    shallow = compile_gather(prefix, REPRESENTATIONS)
+    kept = 0
+    for seed in range(300):
+        rng = random.Random(seed)
+        data = random_value(rng, 0) if seed % 10 == 0 else along(rng, path)
+        if not isinstance(data, dict):
+            continue
+        found: dict[tuple[str, ...], list[Any]] = {}
+        result = deep.run(data, None, found)
+        assert repr(compiled(result)) == repr(compiled(deep.run(data, None)))
+        assert found[path] is result.targets
+        if prefix in found:  # absent only when the walk ended before the loops
+            expected = shallow.run(data, None).targets
+            assert [t[1:] for t in found[prefix]] == [t[1:] for t in expected]
+            assert all(
+                a[0] is b[0] for a, b in zip(found[prefix], expected, strict=True)
+            )
+            kept += len(expected)
+        else:
+            assert shallow.run(data, None).targets == []
+    assert kept > 30

@@ -26,7 +26,7 @@ from graphql import (
 )
 
 from gateway.errors import SubgraphBadResponseError, SubgraphError
-from gateway.execution.gather import Gathered, Target, path_of
+from gateway.execution.gather import Found, Gathered, Target, path_of
 from gateway.execution.merge import Ownership, merge, merge_each
 from gateway.execution.program import PlanProgram
 from gateway.masking import ErrorPolicy
@@ -66,10 +66,15 @@ def _fetch_path(path: tuple[str, ...], targets: list[Target]) -> list[str | int]
     return list(path[:end])
 
 
+def _retrieve(task: asyncio.Future[None]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
 class _Run:
     """The state of one request: merged data and errors so far."""
 
-    __slots__ = ("context", "data", "errors", "owned", "program", "variables")
+    __slots__ = ("context", "data", "errors", "found", "owned", "program", "variables")
 
     def __init__(
         self,
@@ -85,6 +90,9 @@ class _Run:
         self.errors: list[dict[str, Any]] = []
         self.variables = variables
         self.context = context
+        self.found: Found = {}
+        """The objects gathered at each path, while a walk would find them again
+        (``gateway.execution.gather``); unused once ``owned`` is active."""
 
 
 class Executor:
@@ -167,10 +175,32 @@ class Executor:
             for child in node.nodes:
                 await self._node(child, run)
         elif isinstance(node, Parallel):
-            await asyncio.gather(*(self._node(child, run) for child in node.nodes))
+            await self._parallel(node.nodes, run)
         else:  # a Subscription's primary is run by the stream, not here
             if node.rest is not None:
                 await self._node(node.rest, run)
+
+    async def _parallel(self, nodes: tuple[PlanNode, ...], run: _Run) -> None:
+        """``asyncio.gather`` of the nodes, the first run in this task (one task
+        fewer): each of the others runs in a task of its own; a cancellation
+        cancels them all, and any other failure leaves the rest running, as
+        ``gather`` does."""
+        if not nodes:
+            return
+        others = [asyncio.ensure_future(self._node(child, run)) for child in nodes[1:]]
+        try:
+            await self._node(nodes[0], run)
+        except BaseException as exc:
+            for task in others:
+                if isinstance(exc, asyncio.CancelledError):
+                    task.cancel()
+                else:  # as gather: what else fails is not reported again
+                    task.add_done_callback(_retrieve)
+            raise
+        if len(others) == 1:
+            await others[0]
+        elif others:
+            await asyncio.gather(*others)
 
     async def _send(
         self, fetch: Fetch, run: _Run, variables: dict[str, Any]
@@ -229,6 +259,8 @@ class Executor:
         data = result.get("data")
         if isinstance(data, dict):
             merge(run.data, data, run.owned)
+            if run.found:
+                run.program.merged(run.found, (), (data,))
         for error in result.get("errors") or ():
             run.errors.append(self.errors.subgraph_error(error, fetch.subgraph))
         return result
@@ -238,9 +270,9 @@ class Executor:
         """The objects at ``node``'s path, their deduplicated representations, and
         for each representation the objects it stands for."""
         owned = run.owned
-        return run.program.gather(node).run(
-            run.data, owned.own if owned.active else None
-        )
+        if owned.active:
+            return run.program.gather(node).run(run.data, owned.own)
+        return run.program.run_gather(node, run.data, None, run.found)
 
     async def _entity_fetch(self, fetch: Fetch, run: _Run) -> None:
         found = self._gather(fetch, run)
@@ -307,6 +339,8 @@ class Executor:
                 for targets, entity in zip(found.fan_out, entities, strict=True):
                     if type(entity) is dict:
                         merge_each(targets, entity, owned)
+                if run.found:
+                    run.program.merged(run.found, found.path, entities)
         by_alias = dict(parts)
         for error in result.get("errors") or ():
             self._entity_error(error, fetch, by_alias, run)
@@ -357,8 +391,7 @@ class Executor:
                 for f in plan.shape.fields_by_type[plan.shape.type_name]
                 if f.local
             }
-            merge(
-                run.data,
-                {k: v for k, v in result.data.items() if k in local},
-                run.owned,
-            )
+            answered = {k: v for k, v in result.data.items() if k in local}
+            merge(run.data, answered, run.owned)
+            if run.found:
+                run.program.merged(run.found, (), (answered,))

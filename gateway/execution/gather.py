@@ -11,6 +11,12 @@ order, without building a path per object: each object keeps only the tuple of
 its list indices, and ``path_of`` makes the response path from it when an error
 needs one. When the run's data holds shared answers, containers on the way are
 copied into place first (``merge.Ownership``).
+
+Walks are reused within a run: the objects found at a path are kept (``Found``),
+and a later gather at the same path, or at a path that extends it, starts from
+them instead of from the root. A merge that may change what lies at a kept path
+(an answer with a key that is the path's next step, merged at one of its prefixes)
+drops it first (``PlanProgram.merged``); runs that hold shared answers keep nothing.
 """
 
 from __future__ import annotations
@@ -23,11 +29,15 @@ import orjson
 from gateway.execution.merge import representation_of
 from gateway.planner.nodes import RepresentationField
 
-__all__ = ["Gather", "Gathered", "compile_gather", "path_of"]
+__all__ = ["Found", "Gather", "Gathered", "compile_gather", "path_of"]
 
 Target = tuple[Any, ...]
 """An object found at the path, then the indices of the lists on its way:
 ``(object, index, ...)``."""
+
+Found = dict[tuple[str, ...], list[Target]]
+"""The objects one run found at each path it gathered, while they are still what a
+walk down that path would find."""
 
 
 class Gathered:
@@ -58,27 +68,83 @@ class Gather:
     is compiled when it is first needed (only identical fetches in flight share
     answers)."""
 
-    __slots__ = ("_own", "_shared", "path", "representation", "source_size")
+    __slots__ = (
+        "_from",
+        "_own",
+        "_shared",
+        "path",
+        "prefixes",
+        "representation",
+        "source_size",
+    )
 
     def __init__(
         self,
         path: tuple[str, ...],
         representation: Mapping[str, tuple[RepresentationField, ...]],
+        prefixes: tuple[tuple[str, ...], ...] = (),
     ) -> None:
         self.path = path
         self.representation = representation
+        self.prefixes = prefixes
+        """Paths other gathers of the plan keep that this one may start from
+        (longest first): proper prefixes of ``path`` ending at an object."""
         self._own, self.source_size = _compile(path, representation, shared=False)
         self._shared: Callable[[dict[str, Any], Any], Gathered] | None = None
+        self._from: dict[int | None, Callable[[Any, Found], Gathered]] = {}
+        """By the length of the path already walked: the gather that goes on from
+        the objects found there (compiled when first needed)."""
 
-    def run(self, data: dict[str, Any], own: Callable[[Any], Any] | None) -> Gathered:
-        """The objects at the path in ``data``, and their representations."""
-        if own is None:
+    def run(
+        self,
+        data: dict[str, Any],
+        own: Callable[[Any], Any] | None,
+        found: Found | None = None,
+    ) -> Gathered:
+        """The objects at the path in ``data``, and their representations.
+
+        ``found``: the objects the run found at paths it gathered before and that
+        are still there; a walk starts from the longest of them on the way, and
+        what this one finds is added. Not with ``own`` (shared data)."""
+        if own is not None:
+            shared = self._shared
+            if shared is None:
+                shared, _ = _compile(self.path, self.representation, shared=True)
+                self._shared = shared
+            return shared(data, own)
+        if found is None:
             return self._own(data)
-        shared = self._shared
-        if shared is None:
-            shared, _ = _compile(self.path, self.representation, shared=True)
-            self._shared = shared
-        return shared(data, own)
+        start = found.get(self.path)
+        if start is not None:
+            gathered = self._going_on(len(self.path))(start, found)
+        else:
+            for prefix in self.prefixes:
+                start = found.get(prefix)
+                if start is not None:
+                    gathered = self._going_on(len(prefix))(start, found)
+                    break
+            else:
+                gathered = self._going_on(None)(data, found)
+        found[self.path] = gathered.targets
+        return gathered
+
+    def _going_on(self, walked: int | None) -> Callable[[Any, Found], Gathered]:
+        """The gather that goes on from the objects found at ``path[:walked]``
+        (``None``: from the root), keeping what it passes at ``prefixes``."""
+        function = self._from.get(walked)
+        if function is None:
+            function, _ = _compile(
+                self.path,
+                self.representation,
+                shared=False,
+                walked=walked,
+                keep=tuple(
+                    prefix for prefix in self.prefixes if len(prefix) > (walked or 0)
+                ),
+                found=True,
+            )
+            self._from[walked] = function
+        return function
 
 
 def path_of(path: tuple[str, ...], target: Target) -> list[str | int]:
@@ -107,9 +173,11 @@ def _flat(fields: tuple[RepresentationField, ...]) -> bool:
 def compile_gather(
     path: tuple[str, ...],
     representation: Mapping[str, tuple[RepresentationField, ...]],
+    prefixes: tuple[tuple[str, ...], ...] = (),
 ) -> Gather:
-    """The gather of one entity fetch (or part) at ``path``."""
-    return Gather(path, representation)
+    """The gather of one entity fetch (or part) at ``path``; ``prefixes``: the
+    paths of ``Gather.prefixes``."""
+    return Gather(path, representation, prefixes)
 
 
 def _compile(
@@ -117,10 +185,16 @@ def _compile(
     representation: Mapping[str, tuple[RepresentationField, ...]],
     *,
     shared: bool,
+    walked: int | None = None,
+    keep: tuple[tuple[str, ...], ...] = (),
+    found: bool = False,
 ) -> tuple[Callable[..., Gathered], int]:
     """``merge.collect`` of ``path``, then a representation per object found, as
     one function, and the size of its source. ``shared``: containers on the way
-    are made the run's own first (``own``)."""
+    are made the run's own first (``own``). ``walked``: the function starts from
+    the targets found at ``path[:walked]`` (an object path), not from the root.
+    ``keep``: paths on the way whose objects it adds to ``found``; the function
+    takes ``found`` with ``walked``, ``keep`` or ``found``."""
     constants: dict[str, Any] = {"K_path": path}
 
     def constant(value: Any) -> str:
@@ -129,21 +203,48 @@ def _compile(
         return name
 
     done = "return Gathered(K_path, targets, representations, fan_out)"
+    groups = _groups(representation)
+    # Found at this very path before: the same objects, so the same list.
+    again = walked is not None and walked == len(path)
+    kept = {len(prefix): constant(prefix) for prefix in keep}
+    takes_found = walked is not None or bool(keep) or found
     lines = [
-        f"def gather(data{', own' if shared else ''}):",
-        "    targets = []",
+        f"def gather({'start' if walked is not None else 'data'}"
+        f"{', own' if shared else ''}{', found' if takes_found else ''}):",
+        "    targets = start" if again else "    targets = []",
         "    representations = []",
         "    fan_out = []",
-        "    seen = {}",
+        *(
+            f"    {name} = {{}}"
+            for name in (["seen"] if groups is None else sorted(set(groups.values())))
+        ),
     ]
+    lines += [f"    kept{length} = []" for length in kept]
     indent = "    "
-    fail = done  # outside any loop, a dead end ends the walk
-    wanted = "list" if path and path[0] == "@" else "dict"
-    lines.append(f"{indent}if type(data) is not {wanted}:")
-    lines.append(f"{indent}    {fail}")
-    current = "data"
     indices: list[str] = []
+    if walked is None:
+        first = 0
+        fail = done  # outside any loop, a dead end ends the walk
+        wanted = "list" if path and path[0] == "@" else "dict"
+        lines.append(f"{indent}if type(data) is not {wanted}:")
+        lines.append(f"{indent}    {fail}")
+        current = "data"
+    else:
+        # Each target found at path[:walked] is where the walk would be after
+        # walked steps: its object, then the indices of the lists on the way.
+        first = walked
+        fail = "continue"
+        current = f"x{walked - 1}" if walked else "data"
+        indices = [f"i{depth}" for depth in range(walked) if path[depth] == "@"]
+        lines.append(f"{indent}for start_target in start:")
+        indent += "    "
+        if again:  # the indices stay in the target as they are
+            lines.append(f"{indent}{current} = start_target[0]")
+        else:
+            lines.append(f"{indent}{', '.join([current, *indices])}, = start_target")
     for depth, segment in enumerate(path):
+        if depth < first:
+            continue
         item = f"x{depth}"
         if segment == "@":
             index = f"i{depth}"
@@ -163,16 +264,28 @@ def _compile(
         wanted = "list" if depth + 1 < len(path) and path[depth + 1] == "@" else "dict"
         lines += [f"{indent}if type({item}) is not {wanted}:", f"{indent}    {fail}"]
         current = item
-    lines += [
-        f"{indent}target = ({current}, {''.join(f'{i}, ' for i in indices)})",
-        f"{indent}targets.append(target)",
-        f"{indent}type_name = {current}.get('__typename', '')",
-    ]
+        if depth + 1 in kept:  # what a gather at this path would find
+            lines.append(
+                f"{indent}kept{depth + 1}.append("
+                f"({item}, {''.join(f'{i}, ' for i in indices)}))"
+            )
+    if again:
+        lines.append(f"{indent}target = start_target")
+    else:
+        lines += [
+            f"{indent}target = ({current}, {''.join(f'{i}, ' for i in indices)})",
+            f"{indent}targets.append(target)",
+        ]
+    lines.append(f"{indent}type_name = {current}.get('__typename', '')")
     keyword = "if"
     for type_name, fields in representation.items():
         lines.append(f"{indent}{keyword} type_name == {type_name!r}:")
         keyword = "elif"
-        lines += _representation(current, fields, constant, indent + "    ")
+        seen = "seen" if groups is None else groups[type_name]
+        lines += _representation(
+            current, fields, constant, indent + "    ", seen, groups is not None
+        )
+    lines += [f"    found[{name}] = kept{length}" for length, name in kept.items()]
     lines.append(f"    {done}")
     source = "\n".join(lines) + "\n"
     namespace: dict[str, Any] = {
@@ -181,8 +294,36 @@ def _compile(
         "representation_of": representation_of,
         **constants,
     }
-    exec(compile(source, f"<gather {'.'.join(path)}>", "exec"), namespace)
+    where = "" if walked is None else f" from {walked}"
+    exec(compile(source, f"<gather {'.'.join(path)}{where}>", "exec"), namespace)
     return namespace["gather"], len(source)
+
+
+def _groups(
+    representation: Mapping[str, tuple[RepresentationField, ...]],
+) -> dict[str, str] | None:
+    """When every representation is flat and starts with the ``__typename`` it
+    sends, and has no other constant: by type, the name of the table of
+    representations already made that its own can equal (those with as many fields
+    and the same ``__typename`` sent); they are compared without that constant.
+    ``None``: one table for all, compared on every value."""
+    keys: dict[str, tuple[int, str]] = {}
+    for type_name, fields in representation.items():
+        if not fields or not _flat(fields):
+            return None
+        first = fields[0]
+        if first.value is None and (first.source or first.name) != "__typename":
+            return None
+        if any(
+            field.value is not None or (field.source or field.name) == "__typename"
+            for field in fields[1:]
+        ):
+            return None
+        keys[type_name] = (len(fields), first.value or type_name)
+    names = {
+        key: f"seen{number}" for number, key in enumerate(dict.fromkeys(keys.values()))
+    }
+    return {type_name: names[key] for type_name, key in keys.items()}
 
 
 def _representation(
@@ -190,10 +331,14 @@ def _representation(
     fields: tuple[RepresentationField, ...],
     constant: Callable[[Any], str],
     indent: str,
+    seen: str = "seen",
+    grouped: bool = False,
 ) -> list[str]:
     """Code adding ``obj``'s representation (``merge.representation_of(obj,
     fields)``; none when a key is missing), or adding ``obj`` to the objects of
-    an equal one already there."""
+    an equal one already there (in the table ``seen``; ``grouped``: the table is
+    of representations with the same first value, which the comparison leaves
+    out)."""
     lines: list[str] = []
     if _flat(fields):
         # Every field is there or the object has no representation.
@@ -202,6 +347,9 @@ def _representation(
             if field.value is not None:
                 names.append(repr(field.value))
                 continue
+            if (field.source or field.name) == "__typename":
+                names.append("type_name")  # read already, and it is there
+                continue
             source = field.source or field.name
             lines.append(f"{indent}    r{number} = {obj}[{source!r}]")
             names.append(f"r{number}")
@@ -209,7 +357,11 @@ def _representation(
             f"{field.name!r}: {name}" for field, name in zip(fields, names, strict=True)
         )
         build = f"{{{entries}}}"
-        marker = f"({''.join(f'{n}, ' for n in names)})"
+        compared = names[1:] if grouped else names
+        if len(compared) == 1 and grouped:
+            marker = compared[0]  # the one value: no tuple to make and hash
+        else:
+            marker = f"({''.join(f'{n}, ' for n in compared)})"
     else:
         lines.append(f"{indent}    rep = representation_of({obj}, {constant(fields)})")
         build = "rep"
@@ -227,12 +379,12 @@ def _representation(
         *lines,
         f"{indent}marker = {marker}",
         f"{indent}try:",
-        f"{indent}    index = seen.get(marker)",
+        f"{indent}    index = {seen}.get(marker)",
         f"{indent}except TypeError:  # nested or odd keys: compare them as JSON",
         f"{indent}    marker = _marker({build})",
-        f"{indent}    index = seen.get(marker)",
+        f"{indent}    index = {seen}.get(marker)",
         f"{indent}if index is None:",
-        f"{indent}    seen[marker] = len(representations)",
+        f"{indent}    {seen}[marker] = len(representations)",
         f"{indent}    representations.append({build})",
         f"{indent}    fan_out.append([target])",
         f"{indent}else:",

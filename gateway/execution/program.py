@@ -15,7 +15,7 @@ graphql-jit.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from math import isfinite
 from typing import Any
 
@@ -28,7 +28,7 @@ from gateway.execution.completion import (
     _null_error,
     _path_of,
 )
-from gateway.execution.gather import Gather, compile_gather
+from gateway.execution.gather import Found, Gather, Gathered, compile_gather
 from gateway.planner.nodes import (
     EntityPart,
     Fetch,
@@ -65,19 +65,30 @@ def _not_possible(
     )
 
 
+_Below = dict[str, tuple[tuple[str, ...], ...]]
+"""For a path where answers merge: the paths of the plan's gathers that go on
+below it, by the key they take next."""
+
+
 class PlanProgram:
     """A plan compiled: the completion of its response shape, and the gather
     function of each of its entity fetches (``gateway.execution.gather``)."""
 
-    __slots__ = ("_gathers", "_root", "source_size")
+    __slots__ = ("_below", "_gathers", "_root", "source_size")
 
     def __init__(
-        self, root: _Complete, gathers: dict[int, Gather], source_size: int
+        self,
+        root: _Complete,
+        gathers: dict[int, Gather],
+        source_size: int,
+        below: dict[tuple[str, ...], _Below] | None = None,
     ) -> None:
         self._root = root
         self._gathers = gathers
         self.source_size = source_size
         """Characters of generated Python source (for the size estimate)."""
+        self._below = below or {}
+        """By each path where the plan merges answers (``()``: root fetches)."""
 
     @property
     def nbytes(self) -> int:
@@ -101,6 +112,39 @@ class PlanProgram:
             gather = compile_gather(node.path, node.representation)
         return gather
 
+    def run_gather(
+        self,
+        node: Fetch | EntityPart,
+        data: dict[str, Any],
+        own: Callable[[Any], Any] | None,
+        found: Found,
+    ) -> Gathered:
+        """``Gather.run`` of ``node``'s gather, starting from what the run found
+        before (``found``) when it may."""
+        gather = self._gathers.get(id(node))
+        if gather is None:  # not reached from the plan's root: nothing to reuse
+            return compile_gather(node.path, node.representation).run(data, own)
+        return gather.run(data, own, found)
+
+    def merged(
+        self, found: Found, path: tuple[str, ...], values: Iterable[Any]
+    ) -> None:
+        """Answers ``values`` were merged into the objects at ``path``: forget what
+        was found below it wherever one of them has the key the walk takes next
+        (the merge may have changed what is there)."""
+        if not found:
+            return
+        below = self._below.get(path)
+        if below is None:  # a path the plan does not merge at: forget everything
+            found.clear()
+            return
+        for segment, paths in below.items():
+            for value in values:
+                if type(value) is dict and segment in value:
+                    for kept in paths:
+                        found.pop(kept, None)
+                    break
+
 
 def compile_plan(shape: ShapeSelection, node: PlanNode | None) -> PlanProgram:
     """The program of a plan (built once per plan)."""
@@ -121,12 +165,48 @@ def compile_plan(shape: ShapeSelection, node: PlanNode | None) -> PlanProgram:
         namespace[table] = {t: namespace[f] for t, f in functions.items()}
     gathers: dict[int, Gather] = {}
     size = len(source)
-    for fetch in _entity_fetches(node):
-        for part in fetch.parts or (fetch,):
-            gather = compile_gather(part.path, part.representation)
-            gathers[id(part)] = gather
-            size += 2 * gather.source_size  # and its variant for shared data
-    return PlanProgram(namespace[root], gathers, size)
+    parts = [
+        part for fetch in _entity_fetches(node) for part in fetch.parts or (fetch,)
+    ]
+    paths = {part.path for part in parts}
+    for part in parts:
+        gather = compile_gather(
+            part.path, part.representation, _prefixes(part.path, paths)
+        )
+        gathers[id(part)] = gather
+        # Its variants: for shared data, and from each place a walk may start.
+        size += (4 + len(gather.prefixes)) * gather.source_size
+    below = {at: _below(at, paths) for at in {(), *paths}}
+    return PlanProgram(namespace[root], gathers, size, below)
+
+
+def _prefixes(
+    path: tuple[str, ...], paths: Iterable[tuple[str, ...]]
+) -> tuple[tuple[str, ...], ...]:
+    """The ``paths`` a walk down ``path`` passes (objects, so the next step is a
+    key), longest first."""
+    return tuple(
+        sorted(
+            (
+                prefix
+                for prefix in paths
+                if len(prefix) < len(path)
+                and path[: len(prefix)] == prefix
+                and path[len(prefix)] != "@"
+            ),
+            key=len,
+            reverse=True,
+        )
+    )
+
+
+def _below(at: tuple[str, ...], paths: Iterable[tuple[str, ...]]) -> _Below:
+    """The gathers' ``paths`` that go on below ``at``, by the key they take next."""
+    out: dict[str, list[tuple[str, ...]]] = {}
+    for path in paths:
+        if len(path) > len(at) and path[: len(at)] == at:
+            out.setdefault(path[len(at)], []).append(path)
+    return {segment: tuple(kept) for segment, kept in out.items()}
 
 
 def _entity_fetches(node: PlanNode | None) -> list[Fetch]:
@@ -224,11 +304,30 @@ class _Compiler:
         return name
 
     def _object(self, type_name: str, fields: tuple[ShapeField, ...]) -> str:
+        body = self._object_body(
+            type_name, fields, "value", "path", ["return _NULL"], "return ", "    "
+        )
+        return self._emit("o", body)
+
+    def _object_body(
+        self,
+        type_name: str,
+        fields: tuple[ShapeField, ...],
+        obj: str,
+        path: str,
+        null: list[str],
+        done: str,
+        indent: str,
+    ) -> list[str]:
+        """Code completing the object ``obj`` at ``path``: ``null`` when it becomes
+        null (a non-null field is null), else ``done`` with the completed object
+        after it."""
         body: list[str] = []
         entries: list[str] = []
         for index, field in enumerate(fields):
             key = field.response_key
-            get = f"value.get({field.data_key!r})"
+            at = f"({path}, {key!r})"
+            get = f"{obj}.get({field.data_key!r})"
             if field.name == "__typename":
                 entries.append(f"{key!r}: {type_name!r}")
             elif field.local or (
@@ -237,25 +336,27 @@ class _Compiler:
                 entries.append(f"{key!r}: {get}")
             elif field.leaf:
                 var = f"v{index}"
-                body.append(f"    {var} = {get}")
-                body += self._leaf(field, var, f"(path, {key!r})", "    ")
+                body.append(f"{indent}{var} = {get}")
+                body += self._leaf(field, var, at, indent)
                 if field.non_null:
                     body += [
-                        f"    if {var} is None:",
-                        f"        _null_error((path, {key!r}), errors, "
-                        f"{self.constant(field)})",
-                        "        return _NULL",
+                        f"{indent}if {var} is None:",
+                        f"{indent}    _null_error({at}, errors, {self.constant(field)})",
+                        *(f"{indent}    {line}" for line in null),
                     ]
                 entries.append(f"{key!r}: {var}")
             else:
                 var = f"v{index}"
-                body.append(f"    {var} = {get}")
-                body += self._value(field.type, field, var, f"(path, {key!r})", "    ")
+                body.append(f"{indent}{var} = {get}")
+                body += self._value(field.type, field, var, at, indent)
                 if isinstance(field.type, GraphQLNonNull):
-                    body += [f"    if {var} is _NULL:", "        return _NULL"]
+                    body += [
+                        f"{indent}if {var} is _NULL:",
+                        *(f"{indent}    {line}" for line in null),
+                    ]
                 entries.append(f"{key!r}: {var}")
-        body.append("    return {" + ", ".join(entries) + "}")
-        return self._emit("o", body)
+        body.append(f"{indent}{done}{{" + ", ".join(entries) + "}")
+        return body
 
     # -- values ----------------------------------------------------------------------
 
@@ -356,11 +457,37 @@ class _Compiler:
         lines.append("    append = items.append")
         lines.append("    for index, item in enumerate(value):")
         if field.selection is not None and not _is_wrapper(item_type):
-            selection = self.selection(field.selection)
+            lines.append("        if type(item) is dict:")
+            shape = field.selection
+            if shape.abstract:
+                selection = self.selection(shape)
+                lines += [
+                    f"            item = {selection}(item, (path, index), errors)",
+                    "            append(None if item is _NULL else item)",
+                ]
+            else:
+                # The item's object is completed in the loop (no call); its path
+                # is made only when something below needs it.
+                body = self._object_body(
+                    shape.type_name,
+                    shape.fields_by_type[shape.type_name],
+                    "item",
+                    "at",
+                    ["append(None)", "continue"],
+                    "append(",
+                    "            ",
+                )
+                body[-1] += ")"
+                if any(
+                    "(at, " in line
+                    and not line.lstrip().startswith(("errors.append", "_null_error"))
+                    for line in body
+                ):  # a call below: its path is needed anyway
+                    lines.append("            at = (path, index)")
+                else:  # only errors need the path
+                    body = [line.replace("(at, ", "((path, index), ") for line in body]
+                lines += body
             lines += [
-                "        if type(item) is dict:",
-                f"            item = {selection}(item, (path, index), errors)",
-                "            append(None if item is _NULL else item)",
                 "        elif item is None:",
                 "            append(None)",
                 "        else:",
