@@ -628,9 +628,11 @@ class BlockingTransport:
     def __init__(self, events: list[str], name: str) -> None:
         self.events = events
         self.name = name
+        self.started = asyncio.Event()
 
     async def fetch(self, request: SubgraphRequest) -> SubgraphResult:
         self.events.append(f"{self.name} started")
+        self.started.set()
         try:
             await asyncio.Event().wait()
         except asyncio.CancelledError:
@@ -652,18 +654,21 @@ async def test_parallel_fetches_run_together_and_a_cancelled_request_cancels_eac
     query_plan = QueryPlanner(supergraph).plan(operation, {})
     events: list[str] = []
     shelf_items = [{"__typename": "Item", "id": "1"}]
+    details = BlockingTransport(events, "details")
+    notes = BlockingTransport(events, "notes")
     transports: dict[str, Any] = {
         "catalog": FakeTransport("catalog", lambda _: {"data": {"shelf": shelf_items}}),
-        "details": BlockingTransport(events, "details"),
-        "notes": BlockingTransport(events, "notes"),
+        "details": details,
+        "notes": notes,
     }
     task = asyncio.ensure_future(
         Executor(supergraph.schema, transports).execute(query_plan, {})
     )
-    for _ in range(20):
-        await asyncio.sleep(0)
-        if len(events) == 2:
-            break
+    # Both start while neither has answered: they run together (one after the
+    # other, the second would never start and this would time out).
+    await asyncio.wait_for(
+        asyncio.gather(details.started.wait(), notes.started.wait()), 10
+    )
     assert sorted(events) == ["details started", "notes started"]
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

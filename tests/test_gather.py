@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import random
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -129,6 +130,15 @@ def along(rng: random.Random, path: tuple[str, ...]) -> Any:
     return {**entity(rng), path[0]: along(rng, path[1:])}
 
 
+def trees(path: tuple[str, ...], count: int = 300) -> Iterator[dict[str, Any]]:
+    """Random answers, one per seed: most along ``path``, every tenth anything."""
+    for seed in range(count):
+        rng = random.Random(seed)
+        data = random_value(rng, 0) if seed % 10 == 0 else along(rng, path)
+        if isinstance(data, dict):
+            yield data
+
+
 def entity(rng: random.Random) -> dict[str, Any]:
     value = random_value(rng, 3)
     while not isinstance(value, dict):
@@ -145,11 +155,7 @@ def test_gather_finds_what_collect_and_representation_of_find(
     by_type = FLAT if flat else REPRESENTATIONS
     gather = compile_gather(path, by_type)
     found_any = 0
-    for seed in range(300):
-        rng = random.Random(seed)
-        data = random_value(rng, 0) if seed % 10 == 0 else along(rng, path)
-        if not isinstance(data, dict):
-            continue
+    for data in trees(path):
         before = copy.deepcopy(data)
         expected_data, actual_data = copy.deepcopy(data), copy.deepcopy(data)
         expected = reference(
@@ -221,11 +227,7 @@ def test_a_walk_that_starts_from_objects_found_before_finds_what_a_fresh_walk_fi
     later = compile_gather(path, REPRESENTATIONS, (prefix,) if prefix != path else ())
     fresh = compile_gather(path, REPRESENTATIONS)
     started = 0
-    for seed in range(300):
-        rng = random.Random(seed)
-        data = random_value(rng, 0) if seed % 10 == 0 else along(rng, path)
-        if not isinstance(data, dict):
-            continue
+    for data in trees(path):
         found: dict[tuple[str, ...], list[Any]] = {}
         first = earlier.run(data, None, found)
         assert found == {prefix: first.targets}
@@ -269,11 +271,7 @@ def test_a_walk_keeps_what_it_passes_at_the_paths_other_gathers_start_from(
     deep = compile_gather(path, REPRESENTATIONS, (prefix,))
     shallow = compile_gather(prefix, REPRESENTATIONS)
     kept = 0
-    for seed in range(300):
-        rng = random.Random(seed)
-        data = random_value(rng, 0) if seed % 10 == 0 else along(rng, path)
-        if not isinstance(data, dict):
-            continue
+    for data in trees(path):
         found: dict[tuple[str, ...], list[Any]] = {}
         result = deep.run(data, None, found)
         assert repr(compiled(result)) == repr(compiled(deep.run(data, None)))

@@ -174,6 +174,10 @@ class Front:
     def __call__(self) -> FrontProtocol:
         return FrontProtocol(self)
 
+    async def quiet(self) -> None:
+        """Return once no request is being answered."""
+        await self._quiet.wait()
+
     def close_idle(self) -> None:
         """Stop: idle connections close now, busy ones after their response."""
         self.closing = True
@@ -186,7 +190,7 @@ class Front:
         close what is left."""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
-                await self._quiet.wait()
+                await self.quiet()
         for connection in list(self.connections):
             connection.close()
 

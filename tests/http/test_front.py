@@ -21,7 +21,7 @@ from aiohttp import web
 from gateway.config import Config, LimitsConfig, load_config
 from gateway.http import noise
 from gateway.http.app import GraphQLLane, create_app
-from gateway.http.front import FRONT_LOGGER, FrontSite
+from gateway.http.front import FRONT_LOGGER, FrontProtocol, FrontSite
 
 CONFIG = """\
 version: 1
@@ -279,14 +279,27 @@ async def test_pipelined_requests_are_answered_in_order(tmp_path: Path) -> None:
     assert answers[2] == answers[0]
 
 
-async def test_a_request_split_across_reads_is_the_lanes(tmp_path: Path) -> None:
+async def test_a_request_split_across_reads_is_the_lanes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: asyncio.Queue[int] = asyncio.Queue()
+    received = FrontProtocol.data_received
+
+    def counted(self: FrontProtocol, data: bytes) -> None:
+        received(self, data)
+        reads.put_nowait(len(data))
+
+    monkeypatch.setattr(FrontProtocol, "data_received", counted)
     async with serving(config(tmp_path)) as (port, site):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         data = post(TOP)
         for piece in (data[:20], data[20:-10], data[-10:]):
             writer.write(piece)
             await writer.drain()
-            await asyncio.sleep(0.02)
+            # Each piece is read on its own before the next is sent.
+            got = 0
+            while got < len(piece):
+                got += await asyncio.wait_for(reads.get(), 30)
         line, _, body = await read_response(reader)
         writer.close()
         assert line.startswith(b"HTTP/1.1 200")
@@ -444,8 +457,5 @@ async def test_a_client_that_goes_away_leaves_nothing_busy(tmp_path: Path) -> No
             ) as response:
                 assert response.status == 200
         assert site is not None and site.front is not None
-        for _ in range(100):
-            if not site.front.busy:
-                break
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(site.front.quiet(), 30)
         assert site.front.busy == 0
