@@ -31,6 +31,7 @@ __all__ = [
     "FOREIGN_ERRORS",
     "decode_graphql_response",
     "map_client_errors",
+    "mapped",
     "mapped_errors",
 ]
 
@@ -58,15 +59,27 @@ def mapped_errors(
     try:
         yield
     except FOREIGN_ERRORS as exc:
-        # The URL and the foreign error stay here, in the log; clients get the
-        # subgraph's name (its URL and aiohttp's words are the server's business).
-        logger.warning("%s to subgraph %s at %s failed: %r", what, service, url, exc)
-        if idle_timeout is not None and isinstance(exc, aiohttp.ServerTimeoutError):
-            raise SubgraphTimeoutError(
-                f"subgraph {service!r} sent nothing on its stream for {idle_timeout} s",
-                service=service,
-            ) from exc
-        raise map_client_errors(exc, service=service, url=url) from exc
+        raise mapped(exc, service, url, what, idle_timeout) from exc
+
+
+def mapped(
+    exc: BaseException,
+    service: str,
+    url: str,
+    what: str = "request",
+    idle_timeout: float | None = None,
+) -> SubgraphError:
+    """What ``mapped_errors`` raises for a foreign error ``exc`` (for a hot path that
+    catches ``FOREIGN_ERRORS`` itself), logged."""
+    # The URL and the foreign error stay here, in the log; clients get the
+    # subgraph's name (its URL and aiohttp's words are the server's business).
+    logger.warning("%s to subgraph %s at %s failed: %r", what, service, url, exc)
+    if idle_timeout is not None and isinstance(exc, aiohttp.ServerTimeoutError):
+        return SubgraphTimeoutError(
+            f"subgraph {service!r} sent nothing on its stream for {idle_timeout} s",
+            service=service,
+        )
+    return map_client_errors(exc, service=service, url=url)
 
 
 def map_client_errors(exc: BaseException, *, service: str, url: str) -> SubgraphError:

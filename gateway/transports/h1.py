@@ -54,6 +54,9 @@ MAX_HEAD_BYTES = 64 * 1024
 sends headers without end is refused, not buffered)."""
 IDLE_SECONDS = 15.0
 """How long an idle keep-alive connection is kept (aiohttp's default too)."""
+SWEEP_SECONDS = 0.05
+"""How often the deadlines of answers awaited are checked: a fetch fails at most
+this long after its deadline (one timer for all fetches, not one each)."""
 
 
 class BadResponse(Exception):
@@ -108,6 +111,80 @@ def header_lines(headers: Mapping[str, str]) -> bytes:
 def _expire(waiter: asyncio.Future[Response]) -> None:
     if not waiter.done():
         waiter.set_exception(TimeoutError("the subgraph did not answer in time"))
+
+
+class _Deadlines:
+    """The deadlines of the answers awaited, checked every ``SWEEP_SECONDS`` by one
+    timer that runs while any is awaited. A timer per fetch (``call_at`` and its
+    ``cancel``) was a few per cent of a fetch's CPU."""
+
+    __slots__ = ("_loop", "_timer", "_waiting")
+
+    def __init__(self) -> None:
+        self._waiting: dict[asyncio.Future[Response], float] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def add(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        waiter: asyncio.Future[Response],
+        deadline: float,
+    ) -> None:
+        self._waiting[waiter] = deadline
+        if self._timer is None or self._loop is not loop:  # (a client outlives a loop)
+            self._loop = loop
+            self._timer = loop.call_later(SWEEP_SECONDS, self._sweep, loop)
+
+    def discard(self, waiter: asyncio.Future[Response]) -> None:
+        self._waiting.pop(waiter, None)
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        if loop is not self._loop:
+            return  # a timer of a loop the client left
+        waiting = self._waiting
+        now = loop.time()
+        for waiter in [w for w, deadline in waiting.items() if deadline <= now]:
+            del waiting[waiter]
+            if waiter.get_loop() is loop:  # (else: left behind by a closed loop)
+                _expire(waiter)
+        self._timer = (
+            loop.call_later(SWEEP_SECONDS, self._sweep, loop) if waiting else None
+        )
+
+
+class _Gate:
+    """At most ``limit`` requests at once to an origin; the others wait in line.
+    (``asyncio.Semaphore`` without a coroutine when a slot is free.)"""
+
+    __slots__ = ("_waiters", "free")
+
+    def __init__(self, limit: int) -> None:
+        self.free = limit
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    async def wait(self, deadline: float) -> None:
+        """Wait for a slot (``free`` was 0) until ``deadline``."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            async with asyncio.timeout_at(deadline):
+                await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed a slot while leaving: pass it on
+            else:
+                waiter.cancel()
+            raise
+
+    def release(self) -> None:
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot goes to it as it is
+                return
+        self.free += 1
 
 
 class _Connection(asyncio.Protocol):
@@ -286,7 +363,7 @@ class _Origin:
         )
         self.idle: deque[_Connection] = deque()
         """Most recently used last: reused first, while the oldest age out."""
-        self.slots = asyncio.Semaphore(limit)
+        self.slots = _Gate(limit)
 
     async def connect(self) -> _Connection:
         loop = asyncio.get_running_loop()
@@ -343,6 +420,7 @@ class HTTP1Client:
         self._origins: dict[tuple[str, str, int], _Origin] = {}
         self._targets: dict[str, _Target] = {}
         self._closed = False
+        self._deadlines = _Deadlines()
 
     def _target(self, url: str) -> _Target:
         target = self._targets.get(url)
@@ -382,64 +460,57 @@ class HTTP1Client:
         origin = target.origin
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        deadlines = self._deadlines
         slots = origin.slots
-        if slots.locked():  # every connection to the origin is busy: wait in line
+        if slots.free:
+            slots.free -= 1
+        else:  # every connection to the origin is busy: wait in line
             try:
-                async with asyncio.timeout_at(deadline):
-                    await slots.acquire()
+                await slots.wait(deadline)
             except TimeoutError:
                 raise TimeoutError("no connection to the subgraph was free") from None
-        else:
-            await slots.acquire()
         try:
-            return await self._exchange(origin, data, limit, idempotent, deadline)
+            # The exchange, in this coroutine (every fetch's path).
+            while True:
+                connection: _Connection | None = None
+                idle = origin.idle
+                while idle:
+                    candidate = idle.pop()
+                    if not candidate.closed:
+                        connection = candidate
+                        break
+                reused = connection is not None
+                if connection is None:
+                    try:
+                        async with asyncio.timeout_at(deadline):
+                            connection = await origin.connect()
+                    except TimeoutError:
+                        raise TimeoutError(
+                            "connecting to the subgraph timed out"
+                        ) from None
+                waiter: asyncio.Future[Response] = loop.create_future()
+                # Not asyncio.timeout, nor a timer each: every fetch's hot path.
+                deadlines.add(loop, waiter, deadline)
+                connection.send(data, waiter, limit)
+                try:
+                    response = await waiter
+                except _ClosedEarly as exc:
+                    connection.abort()
+                    if reused and idempotent and not exc.received:
+                        continue  # the server had closed the idle connection
+                    raise
+                except BaseException:
+                    connection.abort()  # cancelled, timed out, too large, malformed
+                    raise
+                finally:
+                    deadlines.discard(waiter)
+                if connection.reusable and not connection.closed and not self._closed:
+                    origin.release(connection, loop.time())
+                else:
+                    connection.close()
+                return response
         finally:
             slots.release()
-
-    async def _exchange(
-        self,
-        origin: _Origin,
-        data: bytes,
-        limit: int,
-        idempotent: bool,
-        deadline: float,
-    ) -> Response:
-        loop = asyncio.get_running_loop()
-        while True:
-            connection: _Connection | None = None
-            while origin.idle:
-                candidate = origin.idle.pop()
-                if not candidate.closed:
-                    connection = candidate
-                    break
-            reused = connection is not None
-            if connection is None:
-                try:
-                    async with asyncio.timeout_at(deadline):
-                        connection = await origin.connect()
-                except TimeoutError:
-                    raise TimeoutError("connecting to the subgraph timed out") from None
-            waiter: asyncio.Future[Response] = loop.create_future()
-            # A timer, not asyncio.timeout: this is every fetch's hot path.
-            timer = loop.call_at(deadline, _expire, waiter)
-            connection.send(data, waiter, limit)
-            try:
-                response = await waiter
-            except _ClosedEarly as exc:
-                connection.abort()
-                if reused and idempotent and not exc.received:
-                    continue  # the server had closed the idle connection
-                raise
-            except BaseException:
-                connection.abort()  # cancelled, timed out, too large, malformed
-                raise
-            finally:
-                timer.cancel()
-            if connection.reusable and not connection.closed and not self._closed:
-                origin.release(connection, loop.time())
-            else:
-                connection.close()
-            return response
 
     async def __aenter__(self) -> HTTP1Client:
         return self

@@ -33,6 +33,8 @@ class RemoteTransport:
         self.name = http.name
         self.http = http
         self.streams = streams
+        # The HTTP transport's own method: no coroutine in between on every fetch.
+        self.fetch = http.fetch  # type: ignore[method-assign]
 
     async def fetch(self, request: SubgraphRequest) -> SubgraphResult:
         return await self.http.fetch(request)

@@ -18,7 +18,7 @@ from gateway.errors import (
     SubgraphUnreachableError,
 )
 from gateway.transports.base import RequestContext, SubgraphRequest
-from gateway.transports.h1 import HTTP1Client, InvalidRequest
+from gateway.transports.h1 import HTTP1Client, InvalidRequest, _Gate
 from gateway.transports.http import HTTPTransport
 
 _Reply = Callable[[bytes, asyncio.StreamWriter], Awaitable[bool]]
@@ -317,6 +317,106 @@ async def test_requests_over_the_per_host_limit_wait_for_a_connection() -> None:
     assert results == [{"data": {"a": 1}}] * 5
     assert most == 2
     assert server.connections == 2
+
+
+async def test_a_fetch_waiting_in_line_past_its_deadline_times_out() -> None:
+    release = asyncio.Event()
+    busy = asyncio.Event()
+
+    async def held(_: bytes, writer: asyncio.StreamWriter) -> bool:
+        busy.set()
+        await release.wait()
+        writer.write(_answer(DATA))
+        return True
+
+    async with RawServer(held) as server, HTTP1Client(limit_per_host=1) as client:
+        slow = HTTPTransport("s", server.url, client)
+        hasty = HTTPTransport("s", server.url, client, timeout=0.1)
+        first = asyncio.ensure_future(slow.fetch(SubgraphRequest("{ a }")))
+        await asyncio.wait_for(busy.wait(), 10)
+        with pytest.raises(SubgraphTimeoutError):
+            await hasty.fetch(SubgraphRequest("{ a }"))
+        release.set()
+        assert await first == {"data": {"a": 1}}
+        # The slot the timed-out fetch waited for is not lost.
+        assert await slow.fetch(SubgraphRequest("{ a }")) == {"data": {"a": 1}}
+    assert server.connections == 1
+
+
+async def test_a_fetch_cancelled_while_it_holds_the_slot_passes_it_on() -> None:
+    release = asyncio.Event()
+    busy = asyncio.Event()
+
+    async def held(_: bytes, writer: asyncio.StreamWriter) -> bool:
+        busy.set()
+        await release.wait()
+        writer.write(_answer(DATA))
+        return True
+
+    async with RawServer(held) as server, HTTP1Client(limit_per_host=1) as client:
+        transport = HTTPTransport("s", server.url, client)
+        first = asyncio.ensure_future(transport.fetch(SubgraphRequest("{ a }")))
+        await asyncio.wait_for(busy.wait(), 10)
+        cancelled = asyncio.ensure_future(transport.fetch(SubgraphRequest("{ a }")))
+        last = asyncio.ensure_future(transport.fetch(SubgraphRequest("{ a }")))
+        await asyncio.sleep(0)  # both wait in line
+        release.set()
+        assert await first == {"data": {"a": 1}}
+        cancelled.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        assert await asyncio.wait_for(last, 10) == {"data": {"a": 1}}
+
+
+async def test_a_slot_handed_to_a_waiter_cancelled_before_it_runs_is_not_lost() -> None:
+    gate = _Gate(1)
+    gate.free = 0  # taken
+    loop = asyncio.get_running_loop()
+    waiting = asyncio.ensure_future(gate.wait(loop.time() + 30))
+    await asyncio.sleep(0)
+    gate.release()  # handed to the waiter, which has not run yet
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert gate.free == 1
+    gate.free = 0
+    gate.release()  # nobody waits (the cancelled one left the line)
+    assert gate.free == 1
+
+
+async def test_each_fetch_times_out_at_its_own_deadline() -> None:
+    async def never(_: bytes, writer: asyncio.StreamWriter) -> bool:
+        await asyncio.sleep(30)
+        return False
+
+    async def quick(_: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(_answer(DATA))
+        return True
+
+    async with (
+        RawServer(never) as stuck,
+        RawServer(quick) as server,
+        HTTP1Client() as client,
+    ):
+        loop = asyncio.get_running_loop()
+        ends: dict[float, float] = {}
+
+        async def fetch(timeout: float) -> None:
+            transport = HTTPTransport("s", stuck.url, client, timeout=timeout)
+            with pytest.raises(SubgraphTimeoutError):
+                await transport.fetch(SubgraphRequest("{ a }"))
+            ends[timeout] = loop.time()
+
+        began = loop.time()
+        fine = HTTPTransport("s", server.url, client, timeout=0.1)
+        await asyncio.gather(
+            fetch(0.4), fetch(0.1), fetch(0.25), fine.fetch(SubgraphRequest("{ a }"))
+        )
+        # In the order of their deadlines, none before it (answers that come
+        # before the deadline are not touched: ``fine`` succeeded).
+        assert sorted(ends, key=ends.__getitem__) == [0.1, 0.25, 0.4]
+        for timeout, ended in ends.items():
+            assert ended - began >= timeout
 
 
 async def test_a_closed_client_refuses_new_requests() -> None:
