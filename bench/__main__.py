@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         epilog="--sse: subscriptions (bench/sse.py); --peers: peer gateways "
         "(bench/peers.py); --planning: the query planner, cold and cached "
         "(bench/planning.py); --guild: CPU per request on The Guild's scenario, "
-        "before and after (bench/cpu.py); each has its own --help.",
+        "before and after (bench/cpu.py; with --instructions, CPU instructions "
+        "under valgrind); each has its own --help.",
     )
     parser.add_argument("--seconds", type=float, default=5.0, help="per measurement")
     parser.add_argument("--rounds", type=int, default=3)

@@ -10,6 +10,13 @@ CPU (/proc) over them, divided by the count, is the figure, with the share of it
 cyclic garbage collector took (``bench.gcprobe``). Every answer is checked against
 ``bench.guild.expected_answer`` before and during timing: one wrong answer fails the
 run. On a shared machine the figures are indicative only.
+
+``--instructions``: the same scenario, but each gateway runs under valgrind's callgrind
+with instrumentation off, switched on (``callgrind_control``) only around the measured
+requests; the figure is CPU instructions (callgrind's ``Ir``) per request, the
+gateway's own user-space work, which does not change with the machine's load or the
+neighbours of a shared host (kernel time, cache misses and waiting are not in it).
+It reproduces to within a fraction of a per cent, so a change of a few per cent shows.
 """
 
 from __future__ import annotations
@@ -62,6 +69,68 @@ class Variant:
 class Figures:
     cpu_ms: list[float] = field(default_factory=list)
     gc_share: list[float] = field(default_factory=list)
+
+
+VALGRIND_START_SECONDS = 300.0
+"""How long a gateway under valgrind may take to start (about 20 times slower)."""
+
+
+def callgrind_argv(out: Path) -> list[str]:
+    """The prefix that runs a command under callgrind, counting nothing until
+    ``callgrind_control -i on``."""
+    return [
+        "valgrind",
+        "--tool=callgrind",
+        "--instr-atstart=no",
+        f"--callgrind-out-file={out}",
+    ]
+
+
+def callgrind_control(pid: int, *flags: str) -> None:
+    subprocess.run(
+        ["callgrind_control", *flags, str(pid)], check=True, capture_output=True
+    )
+
+
+def dumped_instructions(out: Path, before: set[Path]) -> int:
+    """The instruction count of the dump ``callgrind_control -d`` just wrote (a file
+    beside ``out`` that was not in ``before``)."""
+    new = sorted(set(out.parent.glob(f"{out.name}*")) - before)
+    if not new:
+        raise RunFailed(f"callgrind wrote no dump beside {out}")
+    total = 0
+    for dump in new:
+        for line in dump.read_text(errors="replace").splitlines():
+            if line.startswith(("summary:", "totals:")):
+                total = max(total, int(line.split()[1]))
+    return total
+
+
+def warm(variant: Variant, query: str, requests: int, concurrency: int) -> None:
+    """Requests before counting (caches filled), every answer checked."""
+    url = f"http://127.0.0.1:{variant.port}/graphql"
+    body = orjson.dumps({"query": query})
+    bad = asyncio.run(load(url, body, expected_answer(query), requests, concurrency))
+    if bad:
+        raise RunFailed(f"{variant.name}: {bad} of {requests} answers were wrong")
+
+
+def measure_instructions(
+    variant: Variant, query: str, requests: int, concurrency: int, out: Path
+) -> float:
+    """CPU instructions per request over ``requests`` checked requests."""
+    url = f"http://127.0.0.1:{variant.port}/graphql"
+    body = orjson.dumps({"query": query})
+    expected = expected_answer(query)
+    before = set(out.parent.glob(f"{out.name}*"))
+    callgrind_control(variant.pid, "--zero")
+    callgrind_control(variant.pid, "--instr=on")
+    bad = asyncio.run(load(url, body, expected, requests, concurrency))
+    callgrind_control(variant.pid, "--instr=off")
+    callgrind_control(variant.pid, "--dump")
+    if bad:
+        raise RunFailed(f"{variant.name}: {bad} of {requests} answers were wrong")
+    return dumped_instructions(out, before) / requests
 
 
 def extract(ref: str, into: Path) -> Path:
@@ -159,18 +228,38 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         help="a git revision to measure beside the working tree (repeatable)",
     )
-    parser.add_argument("--requests", type=int, default=2000, help="per measurement")
+    parser.add_argument(
+        "--requests", type=int, default=None, help="per measurement (default 2000)"
+    )
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
         "--queries", default="light,join,heavy", help="comma-separated subset"
     )
-    parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "cpu.json")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count CPU instructions per request under valgrind (callgrind) "
+        "instead of timing CPU; --requests defaults to 200",
+    )
+    parser.add_argument("--out", type=Path, default=None)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    counting = args.instructions
+    if counting:
+        for tool in ("valgrind", "callgrind_control"):
+            if shutil.which(tool) is None:
+                raise SystemExit(
+                    f"{tool} is not installed (scripts/bench installs valgrind "
+                    "with apt-get for --instructions)"
+                )
+    requests = args.requests or (200 if counting else 2000)
+    out_file = args.out or ROOT / "bench-results" / (
+        "instructions.json" if counting else "cpu.json"
+    )
     queries = [q for q in args.queries.split(",") if q]
     workdir = Path(tempfile.mkdtemp(prefix="gateway-guild-"))
     variants = [
@@ -181,21 +270,18 @@ def main(argv: list[str] | None = None) -> int:
     procs: dict[str, subprocess.Popen[bytes]] = {}
     ports = {name: free_port() for name in NAMES}
     urls = {name: f"http://127.0.0.1:{port}/graphql" for name, port in ports.items()}
+    dumps: dict[str, Path] = {}
     try:
         for name in NAMES:
             argv = [PY, "-m", "bench.guild", name, "--port", str(ports[name])]
             procs[name] = start(pinned("1", argv), workdir / f"{name}.log")
         for name in NAMES:
             wait_until_up(urls[name])
-        for variant in variants:
+        for number, variant in enumerate(variants):
             variant.port = free_port()
             variant.probe = workdir / f"gc-{len(procs)}.json"
             config = write_config(workdir, variant, urls)
-            argv = [
-                PY,
-                "-m",
-                "bench.gcprobe",
-                str(variant.probe),
+            serve = [
                 "-m",
                 "gateway",
                 "serve",
@@ -205,6 +291,12 @@ def main(argv: list[str] | None = None) -> int:
                 str(variant.port),
             ]
             env = {"PYTHONPATH": f"{variant.source}{os.pathsep}{ROOT}"}
+            if counting:
+                dumps[variant.name] = workdir / f"callgrind-{number}.out"
+                argv = [*callgrind_argv(dumps[variant.name]), PY, *serve]
+                env["PYTHONHASHSEED"] = "0"  # the same dict layouts every run
+            else:
+                argv = [PY, "-m", "bench.gcprobe", str(variant.probe), *serve]
             proc = subprocess.Popen(
                 pinned("0", argv),
                 cwd=variant.source,
@@ -215,55 +307,91 @@ def main(argv: list[str] | None = None) -> int:
             procs[variant.name] = proc
             variant.pid = proc.pid
         for variant in variants:
-            wait_until_up(f"http://127.0.0.1:{variant.port}/graphql")
+            wait_until_up(
+                f"http://127.0.0.1:{variant.port}/graphql",
+                timeout=VALGRIND_START_SECONDS if counting else 60.0,
+            )
         if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
             os.sched_setaffinity(0, {1})
         results = {(v.name, q): Figures() for v in variants for q in queries}
         for query in queries:  # warm-up, and the check before timing
             for variant in variants:
-                measure(variant, QUERIES[query], 100, args.concurrency)
+                if counting:
+                    warm(variant, QUERIES[query], 100, args.concurrency)
+                else:
+                    measure(variant, QUERIES[query], 100, args.concurrency)
+        unit = "Ir/request" if counting else "ms CPU/request"
         for round_no in range(args.rounds):
             order = variants if round_no % 2 == 0 else variants[::-1]
             for query in queries:
                 for variant in order:
-                    cpu_ms, share = measure(
-                        variant, QUERIES[query], args.requests, args.concurrency
-                    )
-                    results[(variant.name, query)].cpu_ms.append(cpu_ms)
-                    results[(variant.name, query)].gc_share.append(share)
+                    figures = results[(variant.name, query)]
+                    if counting:
+                        value = measure_instructions(
+                            variant,
+                            QUERIES[query],
+                            requests,
+                            args.concurrency,
+                            dumps[variant.name],
+                        )
+                        figures.cpu_ms.append(value)
+                        shown = f"{value:14,.0f} {unit}"
+                    else:
+                        value, share = measure(
+                            variant, QUERIES[query], requests, args.concurrency
+                        )
+                        figures.cpu_ms.append(value)
+                        figures.gc_share.append(share)
+                        shown = f"{value:7.3f} {unit}  GC {share:5.1%}"
                     print(
-                        f"round {round_no + 1}: {variant.name:24} {query:6} "
-                        f"{cpu_ms:7.3f} ms CPU/request  GC {share:5.1%}",
+                        f"round {round_no + 1}: {variant.name:24} {query:6} {shown}",
                         flush=True,
                     )
-        print(
-            "\nshared machine, indicative: gateway CPU per request (user+sys, "
-            f"/proc), every dedup off, {args.requests} requests x {args.rounds} "
-            f"rounds at concurrency {args.concurrency}; median of rounds"
-        )
-        print(f"{'variant':26}{'query':8}{'CPU ms/req':>12}{'GC share':>10}")
+        if counting:
+            print(
+                "\ngateway CPU instructions per request (callgrind Ir, user space), "
+                f"every dedup off, {requests} requests x {args.rounds} rounds at "
+                f"concurrency {args.concurrency}; median of rounds"
+            )
+            print(f"{'variant':26}{'query':8}{'Ir/request':>14}")
+        else:
+            print(
+                "\nshared machine, indicative: gateway CPU per request (user+sys, "
+                f"/proc), every dedup off, {requests} requests x {args.rounds} "
+                f"rounds at concurrency {args.concurrency}; median of rounds"
+            )
+            print(f"{'variant':26}{'query':8}{'CPU ms/req':>12}{'GC share':>10}")
         table = []
         for (name, query), figures in results.items():
-            cpu = statistics.median(figures.cpu_ms)
+            value = statistics.median(figures.cpu_ms)
+            if counting:
+                table.append(
+                    {
+                        "variant": name,
+                        "query": query,
+                        "instructions_per_request": round(value),
+                        "rounds": [round(v) for v in figures.cpu_ms],
+                    }
+                )
+                print(f"{name:26}{query:8}{value:14,.0f}")
+                continue
             share = statistics.median(figures.gc_share)
             table.append(
                 {
                     "variant": name,
                     "query": query,
-                    "cpu_ms_per_request": cpu,
+                    "cpu_ms_per_request": value,
                     "gc_share": share,
                     "rounds": figures.cpu_ms,
                 }
             )
-            print(f"{name:26}{query:8}{cpu:12.3f}{share:10.1%}")
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(
-            json.dumps(
-                {"settings": vars(args) | {"out": str(args.out)}, "results": table},
-                indent=2,
-            )
+            print(f"{name:26}{query:8}{value:12.3f}{share:10.1%}")
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        settings = vars(args) | {"out": str(out_file), "requests": requests}
+        out_file.write_text(
+            json.dumps({"settings": settings, "results": table}, indent=2)
         )
-        print(f"wrote {args.out}")
+        print(f"wrote {out_file}")
         return 0
     finally:
         stop(procs.values())

@@ -253,10 +253,11 @@ def compared(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         self: program_module.PlanProgram,
         data: dict[str, Any],
         errors: list[dict[str, Any]],
+        shared: bool = False,
     ) -> dict[str, Any]:
         shape = shapes[id(self)]
         expected = complete(shape, copy.deepcopy(data), copy.deepcopy(errors))
-        actual = compiled(self, data, errors)
+        actual = compiled(self, data, errors, shared)
         assert json.dumps(actual) == json.dumps(expected)
         counts.append(1)
         return actual

@@ -74,7 +74,16 @@ def _retrieve(task: asyncio.Future[None]) -> None:
 class _Run:
     """The state of one request: merged data and errors so far."""
 
-    __slots__ = ("context", "data", "errors", "found", "owned", "program", "variables")
+    __slots__ = (
+        "context",
+        "data",
+        "errors",
+        "found",
+        "owned",
+        "program",
+        "shared",
+        "variables",
+    )
 
     def __init__(
         self,
@@ -93,6 +102,9 @@ class _Run:
         self.found: Found = {}
         """The objects gathered at each path, while a walk would find them again
         (``gateway.execution.gather``); unused once ``owned`` is active."""
+        self.shared = False
+        """Whether a gather made equal objects one (``Gather.share``): they are
+        completed once."""
 
 
 class Executor:
@@ -128,12 +140,12 @@ class Executor:
                 data = result.get("data")
                 if type(data) is dict:
                     return {"data": data}
-            return plan.program.complete(run.data, run.errors)
+            return plan.program.complete(run.data, run.errors, run.shared)
         if plan.introspection is not None:
             self._introspect(plan, run)
         if node is not None:
             await self._node(node, run)
-        return plan.program.complete(run.data, run.errors)
+        return plan.program.complete(run.data, run.errors, run.shared)
 
     async def execute_event(
         self,
@@ -159,7 +171,7 @@ class Executor:
         )
         if isinstance(node, Subscription) and node.rest is not None and run.data:
             await self._node(node.rest, run)
-        return plan.program.complete(run.data, run.errors)
+        return plan.program.complete(run.data, run.errors, run.shared)
 
     # -- walking the plan ------------------------------------------------------------
 
@@ -272,7 +284,10 @@ class Executor:
         owned = run.owned
         if owned.active:
             return run.program.gather(node).run(run.data, owned.own)
-        return run.program.run_gather(node, run.data, None, run.found)
+        gathered = run.program.run_gather(node, run.data, None, run.found)
+        if gathered.shared:
+            run.shared = True
+        return gathered
 
     async def _entity_fetch(self, fetch: Fetch, run: _Run) -> None:
         found = self._gather(fetch, run)

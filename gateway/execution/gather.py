@@ -45,7 +45,7 @@ class Gathered:
     deduplicated ``representations``, and for each the objects it stands for
     (``fan_out``)."""
 
-    __slots__ = ("fan_out", "path", "representations", "targets")
+    __slots__ = ("fan_out", "path", "representations", "shared", "targets")
 
     def __init__(
         self,
@@ -53,11 +53,14 @@ class Gathered:
         targets: list[Target],
         representations: list[Any],
         fan_out: list[list[Target]],
+        shared: bool = False,
     ) -> None:
         self.path = path
         self.targets = targets
         self.representations = representations
         self.fan_out = fan_out
+        self.shared = shared
+        """Whether equal objects were made one (``Gather.share``)."""
 
 
 class Gather:
@@ -75,6 +78,7 @@ class Gather:
         "path",
         "prefixes",
         "representation",
+        "share",
         "source_size",
     )
 
@@ -83,13 +87,19 @@ class Gather:
         path: tuple[str, ...],
         representation: Mapping[str, tuple[RepresentationField, ...]],
         prefixes: tuple[tuple[str, ...], ...] = (),
+        share: bool = False,
     ) -> None:
         self.path = path
         self.representation = representation
         self.prefixes = prefixes
         """Paths other gathers of the plan keep that this one may start from
         (longest first): proper prefixes of ``path`` ending at an object."""
-        self._own, self.source_size = _compile(path, representation, shared=False)
+        self.share = share
+        """Equal objects found at the path become one (``_same``): the plan allows
+        it here (``program.compile_plan``)."""
+        self._own, self.source_size = _compile(
+            path, representation, shared=False, share=share
+        )
         self._shared: Callable[[dict[str, Any], Any], Gathered] | None = None
         self._from: dict[int | None, Callable[[Any, Found], Gathered]] = {}
         """By the length of the path already walked: the gather that goes on from
@@ -142,6 +152,7 @@ class Gather:
                     prefix for prefix in self.prefixes if len(prefix) > (walked or 0)
                 ),
                 found=True,
+                share=self.share,
             )
             self._from[walked] = function
         return function
@@ -170,14 +181,32 @@ def _flat(fields: tuple[RepresentationField, ...]) -> bool:
     return all(f.selection is None and not f.optional for f in fields)
 
 
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
+def _same(found: dict[str, Any], first: dict[str, Any]) -> bool:
+    """Whether ``found`` and ``first`` hold the same scalars under the same keys,
+    of the same types (``True`` is not ``1``): completing either gives the same."""
+    if len(found) != len(first):
+        return False
+    for key, value in found.items():
+        other = first.get(key, _same)
+        if type(value) is not type(other) or value != other:
+            return False
+        if type(value) not in _SCALARS:
+            return False
+    return True
+
+
 def compile_gather(
     path: tuple[str, ...],
     representation: Mapping[str, tuple[RepresentationField, ...]],
     prefixes: tuple[tuple[str, ...], ...] = (),
+    share: bool = False,
 ) -> Gather:
     """The gather of one entity fetch (or part) at ``path``; ``prefixes``: the
-    paths of ``Gather.prefixes``."""
-    return Gather(path, representation, prefixes)
+    paths of ``Gather.prefixes``; ``share``: ``Gather.share``."""
+    return Gather(path, representation, prefixes, share)
 
 
 def _compile(
@@ -188,13 +217,18 @@ def _compile(
     walked: int | None = None,
     keep: tuple[tuple[str, ...], ...] = (),
     found: bool = False,
+    share: bool = False,
 ) -> tuple[Callable[..., Gathered], int]:
     """``merge.collect`` of ``path``, then a representation per object found, as
     one function, and the size of its source. ``shared``: containers on the way
     are made the run's own first (``own``). ``walked``: the function starts from
     the targets found at ``path[:walked]`` (an object path), not from the root.
     ``keep``: paths on the way whose objects it adds to ``found``; the function
-    takes ``found`` with ``walked``, ``keep`` or ``found``."""
+    takes ``found`` with ``walked``, ``keep`` or ``found``. ``share``: an object
+    equal to the first one found with the same representation (``_same``) is
+    replaced by it in its container, so the plan's later merges and the completion
+    (which completes an object once) do their work once (not for shared data, nor
+    again at a path walked before: those objects were shared then)."""
     constants: dict[str, Any] = {"K_path": path}
 
     def constant(value: Any) -> str:
@@ -202,16 +236,23 @@ def _compile(
         constants[name] = value
         return name
 
-    done = "return Gathered(K_path, targets, representations, fan_out)"
+    share = share and not shared and not (walked is not None and walked == len(path))
+    done = (
+        "return Gathered(K_path, targets, representations, fan_out, shared)"
+        if share
+        else "return Gathered(K_path, targets, representations, fan_out)"
+    )
     groups = _groups(representation)
     # Found at this very path before: the same objects, so the same list.
     again = walked is not None and walked == len(path)
+    place = ""
     kept = {len(prefix): constant(prefix) for prefix in keep}
     takes_found = walked is not None or bool(keep) or found
     lines = [
         f"def gather({'start' if walked is not None else 'data'}"
         f"{', own' if shared else ''}{', found' if takes_found else ''}):",
         "    targets = start" if again else "    targets = []",
+        *(("    shared = False",) if share else ()),
         "    representations = []",
         "    fan_out = []",
         *(
@@ -283,7 +324,13 @@ def _compile(
         keyword = "elif"
         seen = "seen" if groups is None else groups[type_name]
         lines += _representation(
-            current, fields, constant, indent + "    ", seen, groups is not None
+            current,
+            fields,
+            constant,
+            indent + "    ",
+            seen,
+            groups is not None,
+            (place, ", ".join(indices)) if share and place else None,
         )
     lines += [f"    found[{name}] = kept{length}" for length, name in kept.items()]
     lines.append(f"    {done}")
@@ -291,6 +338,7 @@ def _compile(
     namespace: dict[str, Any] = {
         "Gathered": Gathered,
         "_marker": _marker,
+        "_same": _same,
         "representation_of": representation_of,
         **constants,
     }
@@ -333,12 +381,15 @@ def _representation(
     indent: str,
     seen: str = "seen",
     grouped: bool = False,
+    share: tuple[str, str] | None = None,
 ) -> list[str]:
     """Code adding ``obj``'s representation (``merge.representation_of(obj,
     fields)``; none when a key is missing), or adding ``obj`` to the objects of
     an equal one already there (in the table ``seen``; ``grouped``: the table is
     of representations with the same first value, which the comparison leaves
-    out)."""
+    out). ``share``: where ``obj`` sits (its container's subscript) and the list
+    indices on its way: an object equal to the first one with its representation
+    is replaced by that one there."""
     lines: list[str] = []
     if _flat(fields):
         # Every field is there or the object has no representation.
@@ -388,5 +439,18 @@ def _representation(
         f"{indent}    representations.append({build})",
         f"{indent}    fan_out.append([target])",
         f"{indent}else:",
-        f"{indent}    fan_out[index].append(target)",
+        *(
+            (f"{indent}    fan_out[index].append(target)",)
+            if share is None
+            else (
+                f"{indent}    group = fan_out[index]",
+                f"{indent}    first = group[0][0]",
+                f"{indent}    if first is not {obj} and _same({obj}, first):",
+                f"{indent}        {share[0]} = first",
+                f"{indent}        target = (first, {share[1]}{',' if share[1] else ''})",
+                f"{indent}        targets[-1] = target",
+                f"{indent}        shared = True",
+                f"{indent}    group.append(target)",
+            )
+        ),
     ]

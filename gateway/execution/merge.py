@@ -75,15 +75,22 @@ def merge_each(
     targets: list[tuple[Any, ...]], source: Mapping[str, Any], owned: Ownership
 ) -> None:
     """``merge(target, source, owned)`` for the first item of each of ``targets``
-    (one entity answers for several objects). A source of scalars only is set as
-    it is: ``merge`` would set each of its keys anyway."""
+    (one entity answers for several objects), once per object. A source of
+    scalars only is set as it is: ``merge`` would set each of its keys anyway."""
+    # The same object several times in a row: a gather made equal objects one
+    # (``Gather.share``); it is merged into once.
+    previous = None
     for value in source.values():
         if type(value) is dict or type(value) is list:
             for target in targets:
-                merge(target[0], source, owned)
+                if target[0] is not previous:
+                    previous = target[0]
+                    merge(previous, source, owned)
             return
     for target in targets:
-        target[0].update(source)
+        if target[0] is not previous:
+            previous = target[0]
+            previous.update(source)
 
 
 def _merge_lists(target: list[Any], source: list[Any], owned: Ownership) -> None:

@@ -16,10 +16,19 @@ graphql-jit.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from math import isfinite
 from typing import Any
 
-from graphql import GraphQLList, GraphQLNonNull, GraphQLOutputType
+from graphql import (
+    FieldNode,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLOutputType,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+)
 
 from gateway.execution.completion import (
     _NULL,
@@ -74,7 +83,14 @@ class PlanProgram:
     """A plan compiled: the completion of its response shape, and the gather
     function of each of its entity fetches (``gateway.execution.gather``)."""
 
-    __slots__ = ("_below", "_gathers", "_root", "source_size")
+    __slots__ = (
+        "_below",
+        "_gathers",
+        "_memos",
+        "_root",
+        "_shared_root",
+        "source_size",
+    )
 
     def __init__(
         self,
@@ -82,8 +98,16 @@ class PlanProgram:
         gathers: dict[int, Gather],
         source_size: int,
         below: dict[tuple[str, ...], _Below] | None = None,
+        shared_root: _Complete | None = None,
+        memos: tuple[dict[int, Any], ...] = (),
     ) -> None:
         self._root = root
+        self._shared_root = shared_root
+        """The completion for runs whose gathers made equal objects one: an object
+        at such a path is completed once (``Gather.share``)."""
+        self._memos = memos
+        """Its tables of objects completed once (by ``id``): filled while a
+        response is completed, emptied after it."""
         self._gathers = gathers
         self.source_size = source_size
         """Characters of generated Python source (for the size estimate)."""
@@ -96,10 +120,22 @@ class PlanProgram:
         return PROGRAM_BYTES_PER_CHAR * self.source_size
 
     def complete(
-        self, data: dict[str, Any], errors: list[dict[str, Any]]
+        self,
+        data: dict[str, Any],
+        errors: list[dict[str, Any]],
+        shared: bool = False,
     ) -> dict[str, Any]:
-        """``completion.complete(shape, data, errors)``, compiled."""
-        completed = self._root(data, None, errors)
+        """``completion.complete(shape, data, errors)``, compiled. ``shared``: a
+        gather of the run made equal objects one."""
+        if shared and self._shared_root is not None:
+            # Completion never awaits: the tables serve one response at a time.
+            try:
+                completed = self._shared_root(data, None, errors)
+            finally:
+                for memo in self._memos:
+                    memo.clear()
+        else:
+            completed = self._root(data, None, errors)
         body: dict[str, Any] = {"data": None if completed is _NULL else completed}
         if errors:
             body["errors"] = errors
@@ -148,8 +184,43 @@ class PlanProgram:
 
 def compile_plan(shape: ShapeSelection, node: PlanNode | None) -> PlanProgram:
     """The program of a plan (built once per plan)."""
-    compiler = _Compiler()
-    root = compiler.selection(shape)
+    parts = [
+        part for fetch in _entity_fetches(node) for part in fetch.parts or (fetch,)
+    ]
+    sharing = _sharing(node)
+    root, size, _ = _completion(shape, frozenset())
+    shared_root: _Complete | None = None
+    memos: tuple[dict[int, Any], ...] = ()
+    if sharing:
+        # The variant that completes an object once, for runs whose gathers made
+        # equal objects one (``_Run.shared``); the other runs pay nothing for it.
+        shared_root, shared_size, memos = _completion(
+            shape, frozenset(sharing.values())
+        )
+        size += shared_size
+    gathers: dict[int, Gather] = {}
+    paths = {part.path for part in parts}
+    for part in parts:
+        gather = compile_gather(
+            part.path,
+            part.representation,
+            _prefixes(part.path, paths),
+            share=id(part) in sharing,
+        )
+        gathers[id(part)] = gather
+        # Its variants: for shared data, and from each place a walk may start.
+        size += (4 + len(gather.prefixes)) * gather.source_size
+    below = {at: _below(at, paths) for at in {(), *paths}}
+    return PlanProgram(root, gathers, size, below, shared_root, memos)
+
+
+def _completion(
+    shape: ShapeSelection, shared: frozenset[tuple[str, ...]]
+) -> tuple[_Complete, int, tuple[dict[int, Any], ...]]:
+    """The compiled completion of ``shape`` (objects at the data paths ``shared``
+    completed once each), its source size, and its tables of completed objects."""
+    compiler = _Compiler(shared)
+    root = compiler.selection(shape, ())
     source = "\n".join(compiler.lines) + "\n"
     namespace: dict[str, Any] = {
         "_NULL": _NULL,
@@ -163,21 +234,126 @@ def compile_plan(shape: ShapeSelection, node: PlanNode | None) -> PlanProgram:
     exec(compile(source, f"<completion of {shape.type_name}>", "exec"), namespace)
     for table, functions in compiler.dispatch.items():
         namespace[table] = {t: namespace[f] for t, f in functions.items()}
-    gathers: dict[int, Gather] = {}
-    size = len(source)
-    parts = [
-        part for fetch in _entity_fetches(node) for part in fetch.parts or (fetch,)
-    ]
-    paths = {part.path for part in parts}
-    for part in parts:
-        gather = compile_gather(
-            part.path, part.representation, _prefixes(part.path, paths)
-        )
-        gathers[id(part)] = gather
-        # Its variants: for shared data, and from each place a walk may start.
-        size += (4 + len(gather.prefixes)) * gather.source_size
-    below = {at: _below(at, paths) for at in {(), *paths}}
-    return PlanProgram(namespace[root], gathers, size, below)
+    memos = tuple(namespace[name] for name in compiler.memos)
+    return namespace[root], len(source), memos
+
+
+_Trail = tuple[tuple[int, int, bool], ...]
+"""Where a fetch sits in its plan: for each ``Sequence`` (``True``) or ``Parallel``
+on the way down, its id and the index of the branch taken."""
+
+
+def _sharing(node: PlanNode | None) -> dict[int, tuple[str, ...]]:
+    """The entity fetches (or parts), by id, whose gather may make equal objects at
+    its path one (``Gather.share``), and that path. Allowed where nothing can tell
+    the objects apart afterwards:
+    - no gather goes below the path (its objects are where walks end);
+    - every other merge at a proper prefix of the path (root fetches: at the root)
+      either runs before this fetch (an earlier step of a ``Sequence``) or merges
+      answers that cannot reach the path (their keys do not hold its next step);
+    - any other fetch at the same path runs before or after this one, not
+      alongside it (its gather is the first at the path, or finds shared objects).
+    Merges at the path itself give equal objects the same answer (one
+    representation). Not for subscriptions."""
+    if node is None or isinstance(node, Subscription):
+        return {}
+    trails: dict[int, _Trail] = {}
+    fetches: list[Fetch] = []
+    _trails(node, (), trails, fetches)
+    merges: list[tuple[Fetch, tuple[str, ...], frozenset[str] | None, int | None]] = []
+    for fetch in fetches:
+        selections = _selections(fetch)
+        if fetch.parts:
+            for index, part in enumerate(fetch.parts):
+                keys = _entity_keys(selections, index)
+                merges.append((fetch, part.path, keys, id(part)))
+        elif fetch.requires is not None:
+            merges.append((fetch, fetch.path, _entity_keys(selections, 0), id(fetch)))
+        else:
+            keys = _keys(selections) if selections is not None else None
+            merges.append((fetch, (), keys, None))
+    entity_paths = [path for _, path, _, mine in merges if mine is not None]
+    out: dict[int, tuple[str, ...]] = {}
+    for fetch, path, _, mine in merges:
+        if mine is None or any(
+            len(other) > len(path) and other[: len(path)] == path
+            for other in entity_paths
+        ):
+            continue
+        for other, at, keys, theirs in merges:
+            if theirs == mine:
+                continue
+            if len(at) < len(path) and path[: len(at)] == at:
+                if keys is not None and path[len(at)] not in keys:
+                    continue  # its answers do not go that way
+                if other is not fetch and _before(trails[id(other)], trails[id(fetch)]):
+                    continue
+                break
+            if at == path and other is not fetch:
+                here, there = trails[id(fetch)], trails[id(other)]
+                if not (_before(here, there) or _before(there, here)):
+                    break
+        else:
+            out[mine] = path
+    return out
+
+
+def _trails(
+    node: PlanNode, trail: _Trail, out: dict[int, _Trail], fetches: list[Fetch]
+) -> None:
+    if isinstance(node, Fetch):
+        out[id(node)] = trail
+        fetches.append(node)
+    elif isinstance(node, Flatten):
+        _trails(node.node, trail, out, fetches)
+    elif isinstance(node, (Sequence, Parallel)):
+        ordered = isinstance(node, Sequence)
+        for index, child in enumerate(node.nodes):
+            _trails(child, (*trail, (id(node), index, ordered)), out, fetches)
+
+
+def _before(first: _Trail, then: _Trail) -> bool:
+    """Whether the fetch at ``first`` finishes before the one at ``then`` starts."""
+    for (_, index, ordered), (_, other, _) in zip(first, then, strict=False):
+        if index != other:  # where they part: in order only in a Sequence
+            return ordered and index < other
+    return False
+
+
+def _selections(fetch: Fetch) -> SelectionSetNode | None:
+    definition = fetch.document.definitions[0] if fetch.document.definitions else None
+    if not isinstance(definition, OperationDefinitionNode):
+        return None
+    return definition.selection_set
+
+
+def _entity_keys(
+    selections: SelectionSetNode | None, index: int
+) -> frozenset[str] | None:
+    """The keys the entities of the ``index``-th ``_entities`` selection may have."""
+    if selections is None or index >= len(selections.selections):
+        return None
+    entities = selections.selections[index]
+    if not isinstance(entities, FieldNode) or entities.selection_set is None:
+        return None
+    return _keys(entities.selection_set)
+
+
+def _keys(selections: SelectionSetNode) -> frozenset[str] | None:
+    """The response keys a selection set may give (``None``: not known here, as
+    for a fragment spread)."""
+    keys: set[str] = set()
+    for selection in selections.selections:
+        if isinstance(selection, FieldNode):
+            keys.add((selection.alias or selection.name).value)
+        elif isinstance(selection, InlineFragmentNode):
+            inner = _keys(selection.selection_set)
+            if inner is None:
+                return None
+            keys |= inner
+        else:
+            return None
+    return frozenset(keys)
 
 
 def _prefixes(
@@ -231,13 +407,18 @@ class _Compiler:
     functions whose code is the same (a fragment spread in several places) are
     emitted once."""
 
-    def __init__(self) -> None:
+    def __init__(self, shared: AbstractSet[tuple[str, ...]] = frozenset()) -> None:
+        self.shared = shared
+        """Data paths where gathers make equal objects one: objects there are
+        completed once per response (``memos``)."""
+        self.memos: list[str] = []
+        """The names of the tables of objects completed once, by ``id``."""
         self.lines: list[str] = []
         self.constants: dict[str, Any] = {}
         self.dispatch: dict[str, dict[str, str]] = {}
         """Abstract types: table name -> function name by ``__typename``."""
         self._names: dict[Any, str] = {}
-        self._selections: dict[int, str] = {}
+        self._selections: dict[tuple[int, bool], str] = {}
         self._functions: dict[tuple[str, ...], str] = {}
         self._tables: dict[tuple[Any, ...], str] = {}
         self._count = 0
@@ -273,24 +454,26 @@ class _Compiler:
 
     # -- selections and objects ------------------------------------------------------
 
-    def selection(self, shape: ShapeSelection) -> str:
-        """The function ``f(value, path, errors)`` doing ``completion._object``."""
-        name = self._selections.get(id(shape))
+    def selection(self, shape: ShapeSelection, where: tuple[str, ...]) -> str:
+        """The function ``f(value, path, errors)`` doing ``completion._object`` for
+        the objects at data path ``where``."""
+        key = (id(shape), where in self.shared)
+        name = self._selections.get(key)
         if name is not None:
             return name
         if not shape.abstract:
             fields = shape.fields_by_type[shape.type_name]
-            name = self._selections[id(shape)] = self._object(shape.type_name, fields)
+            name = self._selections[key] = self._object(shape.type_name, fields, where)
             return name
         functions = {
-            type_name: self._object(type_name, fields)
+            type_name: self._object(type_name, fields, where)
             for type_name, fields in shape.fields_by_type.items()
         }
         table = self._tables.get(tuple(functions.items()))
         if table is None:
             table = self._tables[tuple(functions.items())] = self._name("D")
             self.dispatch[table] = functions
-        name = self._selections[id(shape)] = self._emit(
+        name = self._selections[key] = self._emit(
             "s",
             [
                 "    type_name = value.get('__typename')",
@@ -303,11 +486,54 @@ class _Compiler:
         )
         return name
 
-    def _object(self, type_name: str, fields: tuple[ShapeField, ...]) -> str:
+    def _object(
+        self, type_name: str, fields: tuple[ShapeField, ...], where: tuple[str, ...]
+    ) -> str:
+        if where not in self.shared:
+            body = self._object_body(
+                type_name,
+                fields,
+                "value",
+                "path",
+                ["return _NULL"],
+                "return ",
+                "    ",
+                where,
+            )
+            return self._emit("o", body)
+        memo = self._memo()
         body = self._object_body(
-            type_name, fields, "value", "path", ["return _NULL"], "return ", "    "
+            type_name,
+            fields,
+            "value",
+            "path",
+            ["return _NULL"],
+            "done = ",
+            "    ",
+            where,
         )
-        return self._emit("o", body)
+        return self._emit(
+            "o",
+            [
+                f"    done = {memo}.get(id(value))",
+                "    if done is not None:",
+                "        return done",
+                "    mark = len(errors)",
+                *body,
+                "    if len(errors) == mark:",
+                f"        {memo}[id(value)] = done",
+                "    return done",
+            ],
+        )
+
+    def _memo(self) -> str:
+        """A new table of objects completed once (by ``id``, for one response:
+        completed without an error, an object's completion is the same
+        wherever it is)."""
+        name = self._name("M")
+        self.constants[name] = {}
+        self.memos.append(name)
+        return name
 
     def _object_body(
         self,
@@ -318,10 +544,11 @@ class _Compiler:
         null: list[str],
         done: str,
         indent: str,
+        where: tuple[str, ...],
     ) -> list[str]:
-        """Code completing the object ``obj`` at ``path``: ``null`` when it becomes
-        null (a non-null field is null), else ``done`` with the completed object
-        after it."""
+        """Code completing the object ``obj`` at ``path`` (data path ``where``):
+        ``null`` when it becomes null (a non-null field is null), else ``done``
+        with the completed object after it."""
         body: list[str] = []
         entries: list[str] = []
         for index, field in enumerate(fields):
@@ -348,7 +575,9 @@ class _Compiler:
             else:
                 var = f"v{index}"
                 body.append(f"{indent}{var} = {get}")
-                body += self._value(field.type, field, var, at, indent)
+                body += self._value(
+                    field.type, field, var, at, indent, (*where, field.data_key)
+                )
                 if isinstance(field.type, GraphQLNonNull):
                     body += [
                         f"{indent}if {var} is _NULL:",
@@ -394,18 +623,22 @@ class _Compiler:
         var: str,
         path: str,
         indent: str,
+        where: tuple[str, ...],
     ) -> list[str]:
-        """``completion._value``: replaces ``var`` (the data's value) with the
-        completed value, or ``_NULL`` (the parent becomes null)."""
+        """``completion._value``: replaces ``var`` (the data's value, at data path
+        ``where``) with the completed value, or ``_NULL`` (the parent becomes
+        null)."""
         if isinstance(type_, GraphQLNonNull):
-            lines = self._nullable(type_.of_type, field, var, path, indent, False)
+            lines = self._nullable(
+                type_.of_type, field, var, path, indent, False, where
+            )
             return [
                 *lines,
                 f"{indent}if {var} is None:",
                 f"{indent}    _null_error({path}, errors, {self.constant(field)})",
                 f"{indent}    {var} = _NULL",
             ]
-        return self._nullable(type_, field, var, path, indent, True)
+        return self._nullable(type_, field, var, path, indent, True, where)
 
     def _nullable(
         self,
@@ -415,12 +648,13 @@ class _Compiler:
         path: str,
         indent: str,
         nullable: bool,
+        where: tuple[str, ...],
     ) -> list[str]:
         """``completion._nullable``: the value is null, or of ``type_``; when
         ``nullable``, a ``_NULL`` from below is null here."""
         stop = [f"{indent}    if {var} is _NULL:", f"{indent}        {var} = None"]
         if isinstance(type_, GraphQLList):
-            function = self._list(type_, field)
+            function = self._list(type_, field, (*where, "@"))
             return [
                 f"{indent}if {var} is not None:",
                 f"{indent}    {var} = {function}({var}, {path}, errors)",
@@ -428,7 +662,7 @@ class _Compiler:
             ]
         if field.selection is None:
             return self._leaf(field, var, path, indent)
-        selection = self.selection(field.selection)
+        selection = self.selection(field.selection, where)
         return [
             f"{indent}if type({var}) is dict:",
             f"{indent}    {var} = {selection}({var}, {path}, errors)",
@@ -438,8 +672,11 @@ class _Compiler:
             f"{indent}    {var} = None",
         ]
 
-    def _list(self, type_: GraphQLList[Any], field: ShapeField) -> str:
-        """A function ``f(value, path, errors)`` completing a non-null list value."""
+    def _list(
+        self, type_: GraphQLList[Any], field: ShapeField, where: tuple[str, ...]
+    ) -> str:
+        """A function ``f(value, path, errors)`` completing a non-null list value
+        (its items at data path ``where``)."""
         item_type = type_.of_type
         lines = [
             "    if type(value) is not list:",
@@ -460,7 +697,7 @@ class _Compiler:
             lines.append("        if type(item) is dict:")
             shape = field.selection
             if shape.abstract:
-                selection = self.selection(shape)
+                selection = self.selection(shape, where)
                 lines += [
                     f"            item = {selection}(item, (path, index), errors)",
                     "            append(None if item is _NULL else item)",
@@ -468,16 +705,31 @@ class _Compiler:
             else:
                 # The item's object is completed in the loop (no call); its path
                 # is made only when something below needs it.
+                memo = self._memo() if where in self.shared else None
                 body = self._object_body(
                     shape.type_name,
                     shape.fields_by_type[shape.type_name],
                     "item",
                     "at",
                     ["append(None)", "continue"],
-                    "append(",
+                    "append(" if memo is None else "done = ",
                     "            ",
+                    where,
                 )
-                body[-1] += ")"
+                if memo is None:
+                    body[-1] += ")"
+                else:
+                    body = [
+                        f"            done = {memo}.get(id(item))",
+                        "            if done is not None:",
+                        "                append(done)",
+                        "                continue",
+                        "            mark = len(errors)",
+                        *body,
+                        "            if len(errors) == mark:",
+                        f"                {memo}[id(item)] = done",
+                        "            append(done)",
+                    ]
                 if any(
                     "(at, " in line
                     and not line.lstrip().startswith(("errors.append", "_null_error"))
@@ -495,7 +747,9 @@ class _Compiler:
                 "            append(None)",
             ]
         else:
-            lines += self._value(item_type, field, "item", "(path, index)", "        ")
+            lines += self._value(
+                item_type, field, "item", "(path, index)", "        ", where
+            )
             lines += [
                 "        if item is _NULL:",
                 "            return _NULL",
