@@ -1,6 +1,6 @@
-"""Equal objects at a path where walks end are made one by the gather, merged into
-and completed once (``Gather.share``, ``program._sharing``): the answers, errors
-and their paths are those of objects kept apart."""
+"""Equal objects are made one by the gather, merged into and completed once
+(``Gather.share``, ``program._sharing``): the answers, errors and their paths are
+those of objects kept apart."""
 
 from __future__ import annotations
 
@@ -148,24 +148,107 @@ async def test_an_entity_error_is_at_the_path_of_each_equal_object(
     ]
 
 
-def test_the_gather_makes_equal_flat_objects_one_in_their_container() -> None:
+def test_the_gather_makes_equal_objects_one_in_their_container() -> None:
     representation = {
         "Item": (RepresentationField("__typename"), RepresentationField("id"))
     }
     rows: list[Any] = [_item("1"), _item("1"), _item("1", 1), _item("2"), _item("1")]
-    nested = {"__typename": "Item", "id": "1", "tags": ["x"]}
-    data = {"shelf": [*rows, nested]}
+    nested = {"__typename": "Item", "id": "3", "tags": [{"n": 1}]}
+    same_nested = {"__typename": "Item", "id": "3", "tags": [{"n": 1}]}
+    true_nested = {"__typename": "Item", "id": "3", "tags": [{"n": True}]}
+    data = {"shelf": [*rows, nested, same_nested, true_nested]}
     first = rows[0]
     found = compile_gather(("shelf", "@"), representation, share=True).run(data, None)
     shelf = data["shelf"]
-    assert [item is first for item in shelf] == [True, True, False, False, True, False]
-    assert shelf[5] is nested  # only scalars are compared
-    assert [target[1:] for target in found.targets] == [(i,) for i in range(6)]
+    assert [item is first for item in shelf[:5]] == [True, True, False, False, True]
+    # All the way down, and of the same types (1 is not true).
+    assert shelf[6] is nested and shelf[7] is true_nested
+    assert [target[1:] for target in found.targets] == [(i,) for i in range(8)]
     assert [target[0] for target in found.targets] == shelf
-    assert [len(group) for group in found.fan_out] == [5, 1]
+    assert [len(group) for group in found.fan_out] == [4, 1, 3]
+    assert found.shared
     apart = {"shelf": [_item("1"), _item("1")]}
     compile_gather(("shelf", "@"), representation).run(apart, None)
     assert apart["shelf"][0] is not apart["shelf"][1]
+
+
+NESTED_CATALOG = """
+type Query { shelf: [Item] }
+type Item @key(fields: "id") { id: ID! kind: String part: Part }
+type Part @key(fields: "id") { id: ID! }
+"""
+NESTED_DETAILS = """
+type Item @key(fields: "id") { id: ID! note: String }
+type Part @key(fields: "id") { id: ID! name: String! }
+"""
+
+
+async def test_below_equal_objects_each_place_gets_its_answers_and_errors() -> None:
+    nested = build_supergraph({"catalog": NESTED_CATALOG, "details": NESTED_DETAILS})
+    query = "{ shelf { id note part { id name } } }"
+    operation = OperationCache(nested.schema).get(query)
+    coerced = coerce_variables(nested.schema, operation, None)
+    plan = QueryPlanner(nested).plan(operation, coerced)
+    assert ("shelf", "@") in set(_sharing(plan.node).values())
+
+    def row(id_: str, part: str) -> dict[str, Any]:
+        return {
+            "__typename": "Item",
+            "id": id_,
+            "part": {"__typename": "Part", "id": part},
+        }
+
+    rows = [row("1", "p"), row("2", "q"), row("1", "p"), row("1", "p")]
+
+    def details(request: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        errors = []
+        for key, value in request.variables.items():
+            answers = []
+            for index, rep in enumerate(value):
+                if rep["__typename"] == "Item":
+                    answers.append({"note": f"note {rep['id']}"})
+                elif rep["id"] == "p":  # no name: an error at each place of "p"
+                    answers.append({"name": None})
+                    errors.append(
+                        {"message": "no name", "path": [None, index, "name"], "k": key}
+                    )
+                else:
+                    answers.append({"name": f"part {rep['id']}"})
+            out[key] = answers
+        return {"data": out, "errors": errors}
+
+    def answer(request: Any) -> dict[str, Any]:
+        # Entity fetches are one ``_entities`` selection or several aliased ones.
+        body = details(request)
+        aliases = [k for k in request.variables if k.startswith("representations")]
+        data = {}
+        for variable in aliases:
+            alias = (
+                "_entities" if variable == "representations" else "_" + variable[15:]
+            )
+            data[alias] = body["data"][variable]
+        for error in body["errors"]:
+            variable = error.pop("k")
+            error["path"][0] = (
+                "_entities" if variable == "representations" else "_" + variable[15:]
+            )
+        return {"data": data, "errors": body["errors"]}
+
+    transports = {
+        "catalog": FakeTransport("catalog", lambda _: {"data": {"shelf": rows}}),
+        "details": FakeTransport("details", answer),
+    }
+    body = await Executor(nested.schema, transports).execute(plan, coerced)
+    two = {"id": "2", "note": "note 2", "part": {"id": "q", "name": "part q"}}
+    one = {"id": "1", "note": "note 1", "part": None}
+    assert body["data"] == {"shelf": [one, two, one, one]}
+    paths = sorted(error["path"] for error in body["errors"])
+    assert paths == [
+        ["shelf", 0, "part", "name"],
+        ["shelf", 2, "part", "name"],
+        ["shelf", 3, "part", "name"],
+    ]
 
 
 # -- where the plan allows it -----------------------------------------------------------
@@ -208,7 +291,9 @@ def test_the_plan_allows_sharing_where_walks_end_after_the_merges_above() -> Non
     assert _paths(plan) == ["a.@.b.@"]
 
 
-def test_not_where_a_gather_goes_on_below() -> None:
+def test_also_where_a_gather_goes_on_below() -> None:
+    # The walks below go through every place of a shared object: they find what
+    # they found before, and the merges below reach the shared objects.
     deep = _entity("a.@.b.@", "c { __typename id }")
     deeper = _entity("a.@.b.@.c", "y", "t")
     plan = Sequence(
@@ -218,14 +303,14 @@ def test_not_where_a_gather_goes_on_below() -> None:
             Flatten(deeper.path, deeper),
         )
     )
-    assert _paths(plan) == ["a.@.b.@.c"]
+    assert _paths(plan) == ["a.@.b.@", "a.@.b.@.c"]
 
 
 def test_not_beside_a_merge_above_whose_answers_go_that_way() -> None:
     deep = _entity("a.@.b.@", "x")
     above_into = _entity("a.@", "b { x }", "t")
     above_aside = _entity("a.@", "other", "t")
-    for beside, allowed in ((above_into, []), (above_aside, ["a.@.b.@"])):
+    for beside, allowed in ((above_into, ["a.@"]), (above_aside, ["a.@", "a.@.b.@"])):
         plan = Sequence(
             (
                 _root("a { b { id } }"),
@@ -241,7 +326,7 @@ def test_not_beside_a_merge_above_whose_answers_go_that_way() -> None:
             Flatten(deep.path, deep),
         )
     )
-    assert _paths(plan) == ["a.@.b.@"]
+    assert _paths(plan) == ["a.@", "a.@.b.@"]
 
 
 def test_not_beside_another_fetch_at_the_same_path() -> None:

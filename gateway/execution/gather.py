@@ -136,6 +136,12 @@ class Gather:
             else:
                 gathered = self._going_on(None)(data, found)
         found[self.path] = gathered.targets
+        if gathered.shared:
+            # What was found below, in the objects now replaced, is not where a
+            # walk would find it: later gathers below walk again.
+            path, depth = self.path, len(self.path)
+            for kept in [k for k in found if len(k) > depth and k[:depth] == path]:
+                del found[kept]
         return gathered
 
     def _going_on(self, walked: int | None) -> Callable[[Any, Found], Gathered]:
@@ -181,21 +187,15 @@ def _flat(fields: tuple[RepresentationField, ...]) -> bool:
     return all(f.selection is None and not f.optional for f in fields)
 
 
-_SCALARS = frozenset({str, int, bool, type(None)})
-
-
 def _same(found: dict[str, Any], first: dict[str, Any]) -> bool:
-    """Whether ``found`` and ``first`` hold the same scalars under the same keys,
-    of the same types (``True`` is not ``1``): completing either gives the same."""
-    if len(found) != len(first):
+    """Whether ``found`` and ``first`` are the same JSON, keys in the same order:
+    the same values of the same types (``true`` is not ``1``, nor ``1.0``), all the
+    way down, so completing either gives the same. Anything JSON cannot say
+    (another kind of key or value) is not compared: not the same."""
+    try:
+        return orjson.dumps(found) == orjson.dumps(first)
+    except TypeError:  # orjson.JSONEncodeError too
         return False
-    for key, value in found.items():
-        other = first.get(key, _same)
-        if type(value) is not type(other) or value != other:
-            return False
-        if type(value) not in _SCALARS:
-            return False
-    return True
 
 
 def compile_gather(

@@ -247,14 +247,16 @@ def _sharing(node: PlanNode | None) -> dict[int, tuple[str, ...]]:
     """The entity fetches (or parts), by id, whose gather may make equal objects at
     its path one (``Gather.share``), and that path. Allowed where nothing can tell
     the objects apart afterwards:
-    - no gather goes below the path (its objects are where walks end);
     - every other merge at a proper prefix of the path (root fetches: at the root)
       either runs before this fetch (an earlier step of a ``Sequence``) or merges
       answers that cannot reach the path (their keys do not hold its next step);
     - any other fetch at the same path runs before or after this one, not
       alongside it (its gather is the first at the path, or finds shared objects).
     Merges at the path itself give equal objects the same answer (one
-    representation). Not for subscriptions."""
+    representation). Gathers below still walk through every place of a shared
+    object, so they find every object there at every path, and their merges reach
+    the shared objects (what was found below before is dropped, ``Gather.run``).
+    Not for subscriptions."""
     if node is None or isinstance(node, Subscription):
         return {}
     trails: dict[int, _Trail] = {}
@@ -272,13 +274,9 @@ def _sharing(node: PlanNode | None) -> dict[int, tuple[str, ...]]:
         else:
             keys = _keys(selections) if selections is not None else None
             merges.append((fetch, (), keys, None))
-    entity_paths = [path for _, path, _, mine in merges if mine is not None]
     out: dict[int, tuple[str, ...]] = {}
     for fetch, path, _, mine in merges:
-        if mine is None or any(
-            len(other) > len(path) and other[: len(path)] == path
-            for other in entity_paths
-        ):
+        if mine is None:
             continue
         for other, at, keys, theirs in merges:
             if theirs == mine:
