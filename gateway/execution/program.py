@@ -487,29 +487,19 @@ class _Compiler:
     def _object(
         self, type_name: str, fields: tuple[ShapeField, ...], where: tuple[str, ...]
     ) -> str:
-        if where not in self.shared:
-            body = self._object_body(
-                type_name,
-                fields,
-                "value",
-                "path",
-                ["return _NULL"],
-                "return ",
-                "    ",
-                where,
-            )
-            return self._emit("o", body)
-        memo = self._memo()
+        memo = self._memo() if where in self.shared else None
         body = self._object_body(
             type_name,
             fields,
             "value",
             "path",
             ["return _NULL"],
-            "done = ",
+            "return " if memo is None else "done = ",
             "    ",
             where,
         )
+        if memo is None:
+            return self._emit("o", body)
         return self._emit(
             "o",
             [

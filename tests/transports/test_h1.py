@@ -319,15 +319,33 @@ async def test_requests_over_the_per_host_limit_wait_for_a_connection() -> None:
     assert server.connections == 2
 
 
-async def test_a_fetch_waiting_in_line_past_its_deadline_times_out() -> None:
-    release = asyncio.Event()
-    busy = asyncio.Event()
+def _held(busy: asyncio.Event, release: asyncio.Event) -> _Reply:
+    """Answers once ``release`` is set, after setting ``busy``."""
 
     async def held(_: bytes, writer: asyncio.StreamWriter) -> bool:
         busy.set()
         await release.wait()
         writer.write(_answer(DATA))
         return True
+
+    return held
+
+
+def _started(awaitable: Awaitable[Any]) -> tuple[asyncio.Future[Any], asyncio.Event]:
+    """``awaitable`` in a task, and an event set when that task has run up to its
+    first wait (what it does before waiting, such as joining a line, is done)."""
+    started = asyncio.Event()
+
+    async def run() -> Any:
+        started.set()  # its waiter runs after this step, which goes on to the wait
+        return await awaitable
+
+    return asyncio.ensure_future(run()), started
+
+
+async def test_a_fetch_waiting_in_line_past_its_deadline_times_out() -> None:
+    release, busy = asyncio.Event(), asyncio.Event()
+    held = _held(busy, release)
 
     async with RawServer(held) as server, HTTP1Client(limit_per_host=1) as client:
         slow = HTTPTransport("s", server.url, client)
@@ -344,22 +362,16 @@ async def test_a_fetch_waiting_in_line_past_its_deadline_times_out() -> None:
 
 
 async def test_a_fetch_cancelled_while_it_holds_the_slot_passes_it_on() -> None:
-    release = asyncio.Event()
-    busy = asyncio.Event()
-
-    async def held(_: bytes, writer: asyncio.StreamWriter) -> bool:
-        busy.set()
-        await release.wait()
-        writer.write(_answer(DATA))
-        return True
+    release, busy = asyncio.Event(), asyncio.Event()
+    held = _held(busy, release)
 
     async with RawServer(held) as server, HTTP1Client(limit_per_host=1) as client:
         transport = HTTPTransport("s", server.url, client)
         first = asyncio.ensure_future(transport.fetch(SubgraphRequest("{ a }")))
         await asyncio.wait_for(busy.wait(), 10)
-        cancelled = asyncio.ensure_future(transport.fetch(SubgraphRequest("{ a }")))
-        last = asyncio.ensure_future(transport.fetch(SubgraphRequest("{ a }")))
-        await asyncio.sleep(0)  # both wait in line
+        cancelled, in_line = _started(transport.fetch(SubgraphRequest("{ a }")))
+        last, too = _started(transport.fetch(SubgraphRequest("{ a }")))
+        await asyncio.wait_for(asyncio.gather(in_line.wait(), too.wait()), 10)
         release.set()
         assert await first == {"data": {"a": 1}}
         cancelled.cancel()
@@ -372,8 +384,9 @@ async def test_a_slot_handed_to_a_waiter_cancelled_before_it_runs_is_not_lost() 
     gate = _Gate(1)
     gate.free = 0  # taken
     loop = asyncio.get_running_loop()
-    waiting = asyncio.ensure_future(gate.wait(loop.time() + 30))
-    await asyncio.sleep(0)
+    waiting, in_line = _started(gate.wait(loop.time() + 30))
+    await in_line.wait()
+    assert len(gate._waiters) == 1
     gate.release()  # handed to the waiter, which has not run yet
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -386,7 +399,7 @@ async def test_a_slot_handed_to_a_waiter_cancelled_before_it_runs_is_not_lost() 
 
 async def test_each_fetch_times_out_at_its_own_deadline() -> None:
     async def never(_: bytes, writer: asyncio.StreamWriter) -> bool:
-        await asyncio.sleep(30)
+        await asyncio.Event().wait()  # no answer, ever
         return False
 
     async def quick(_: bytes, writer: asyncio.StreamWriter) -> bool:
