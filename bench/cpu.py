@@ -17,6 +17,11 @@ requests; the figure is CPU instructions (callgrind's ``Ir``) per request, the
 gateway's own user-space work, which does not change with the machine's load or the
 neighbours of a shared host (kernel time, cache misses and waiting are not in it).
 It reproduces to within a fraction of a per cent, so a change of a few per cent shows.
+
+``--floor``: the floor (``bench.floor``) is measured beside the gateways, as one more
+variant: the same subgraph requests sent, their answers decoded and one answer encoded,
+with no GraphQL work. Its answers are checked as the gateway's are (against what the
+subgraphs said), and each gateway's figure is also given as a multiple of the floor's.
 """
 
 from __future__ import annotations
@@ -49,11 +54,14 @@ from bench.common import (
     stop,
     wait_until_up,
 )
+from bench.floor import record, write_scripts
 from bench.guild import HEAVY, JOIN, LIGHT, NAMES, SDL, expected_answer
 
 __all__ = ["main"]
 
 QUERIES = {"light": LIGHT, "join": JOIN, "heavy": HEAVY}
+PROBE_QUERY = "{ __typename }"
+"""What ``wait_until_up`` sends."""
 
 
 @dataclass
@@ -63,6 +71,14 @@ class Variant:
     port: int = 0
     pid: int = 0
     probe: Path = Path()
+    floor: dict[str, Any] | None = None
+    """The floor's recorded scripts (``bench.floor``): this variant is the floor."""
+
+    def expected(self, query: str) -> Any:
+        """The answer every request of ``query`` must get."""
+        if self.floor is not None:
+            return orjson.loads(self.floor[query]["answer"])
+        return expected_answer(query)
 
 
 @dataclass
@@ -110,7 +126,7 @@ def warm(variant: Variant, query: str, requests: int, concurrency: int) -> None:
     """Requests before counting (caches filled), every answer checked."""
     url = f"http://127.0.0.1:{variant.port}/graphql"
     body = orjson.dumps({"query": query})
-    bad = asyncio.run(load(url, body, expected_answer(query), requests, concurrency))
+    bad = asyncio.run(load(url, body, variant.expected(query), requests, concurrency))
     if bad:
         raise RunFailed(f"{variant.name}: {bad} of {requests} answers were wrong")
 
@@ -121,7 +137,7 @@ def measure_instructions(
     """CPU instructions per request over ``requests`` checked requests."""
     url = f"http://127.0.0.1:{variant.port}/graphql"
     body = orjson.dumps({"query": query})
-    expected = expected_answer(query)
+    expected = variant.expected(query)
     before = set(out.parent.glob(f"{out.name}*"))
     callgrind_control(variant.pid, "--zero")
     callgrind_control(variant.pid, "--instr=on")
@@ -207,7 +223,7 @@ def measure(
     """CPU ms per request and GC share of it, over ``requests`` checked requests."""
     url = f"http://127.0.0.1:{variant.port}/graphql"
     body = orjson.dumps({"query": query})
-    expected = expected_answer(query)
+    expected = variant.expected(query)
     time.sleep(0.6)  # the probe rewrites its file every 0.5 s
     cpu0, gc0 = process_cpu_seconds(variant.pid), gc_seconds(variant.probe)
     bad = asyncio.run(load(url, body, expected, requests, concurrency))
@@ -241,6 +257,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="count CPU instructions per request under valgrind (callgrind) "
         "instead of timing CPU; --requests defaults to 200",
+    )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="measure the floor beside the gateway (bench/floor.py): the same "
+        "subgraph requests sent and their answers decoded, one answer encoded, "
+        "no GraphQL work",
     )
     parser.add_argument("--out", type=Path, default=None)
     return parser
@@ -277,19 +300,21 @@ def main(argv: list[str] | None = None) -> int:
             procs[name] = start(pinned("1", argv), workdir / f"{name}.log")
         for name in NAMES:
             wait_until_up(urls[name])
+        if args.floor:
+            variants.append(Variant("floor", ROOT))
+            variants[-1].floor = asyncio.run(
+                record(SDL, urls, [*(QUERIES[q] for q in queries), PROBE_QUERY])
+            )
+            write_scripts(workdir / "floor.json", variants[-1].floor)
         for number, variant in enumerate(variants):
             variant.port = free_port()
             variant.probe = workdir / f"gc-{len(procs)}.json"
-            config = write_config(workdir, variant, urls)
-            serve = [
-                "-m",
-                "gateway",
-                "serve",
-                "--config",
-                str(config),
-                "--port",
-                str(variant.port),
-            ]
+            if variant.floor is not None:
+                serve = ["-m", "bench.floor", "--script", str(workdir / "floor.json")]
+            else:
+                config = write_config(workdir, variant, urls)
+                serve = ["-m", "gateway", "serve", "--config", str(config)]
+            serve += ["--port", str(variant.port)]
             env = {"PYTHONPATH": f"{variant.source}{os.pathsep}{ROOT}"}
             if counting:
                 dumps[variant.name] = workdir / f"callgrind-{number}.out"
@@ -386,6 +411,25 @@ def main(argv: list[str] | None = None) -> int:
                 }
             )
             print(f"{name:26}{query:8}{value:12.3f}{share:10.1%}")
+        floor = {row["query"]: row for row in table if row["variant"] == "floor"}
+        if floor:
+            key = "instructions_per_request" if counting else "cpu_ms_per_request"
+            print(
+                "\nover the floor (bench/floor.py: the same I/O and JSON, no GraphQL)"
+            )
+            for row in table:
+                base = floor[row["query"]][key]
+                if row["variant"] != "floor" and base > 0:
+                    row["times_floor"] = round(row[key] / base, 3)
+                    print(
+                        f"{row['variant']:26}{row['query']:8}"
+                        f"{row['times_floor']:8.2f}x the floor, "
+                        + (
+                            f"{row[key] - base:,.0f} Ir/request above it"
+                            if counting
+                            else f"{row[key] - base:.3f} ms/request above it"
+                        )
+                    )
         out_file.parent.mkdir(parents=True, exist_ok=True)
         settings = vars(args) | {"out": str(out_file), "requests": requests}
         out_file.write_text(
