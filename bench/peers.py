@@ -47,7 +47,7 @@ from typing import Any
 import orjson
 
 from bench.common import (
-    CONTENDED,
+    LATENCY_CONTENDED,
     PY,
     ROOT,
     RunFailed,
@@ -600,7 +600,10 @@ def measure_once(
     """Add one sample to result; a contended sample is measured again, retries times."""
     for attempt in range(retries + 1):
         sample = measure()
-        redo = contended(sample.others_cpu_s, sample.elapsed_s) and attempt < retries
+        redo = (
+            contended(sample.others_cpu_s, sample.elapsed_s, LATENCY_CONTENDED)
+            and attempt < retries
+        )
         shares = " ".join(
             f"{n[:3]} {v:.2f}" for n, v in sample.subgraph_cpu_share.items()
         )
@@ -675,7 +678,7 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=1,
         help="times a sample is measured again when other processes took more "
-        f"than {CONTENDED * 100:.0f}%% of the gateway's core",
+        f"than {LATENCY_CONTENDED * 100:.0f}%% of the gateway's core",
     )
     parser.add_argument(
         "--out", type=Path, default=ROOT / "bench-results" / "peers.json"

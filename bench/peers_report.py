@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.common import LATENCY_CONTENDED, contended
+
 __all__ = [
     "BEGIN",
     "END",
@@ -207,11 +209,13 @@ def _cell_note(result: Result) -> str:
         notes.append(f"FAILED: {result.failure}")
     if result.misses():
         notes.append(f"{result.misses()} subgraph memo misses while timing")
-    contended = sum(
-        1 for s in result.samples if s.elapsed_s and s.others_cpu_s / s.elapsed_s > 0.2
+    kept = sum(
+        1
+        for s in result.samples
+        if contended(s.others_cpu_s, s.elapsed_s, LATENCY_CONTENDED)
     )
-    if contended:
-        notes.append(f"{contended} contended sample(s) kept")
+    if kept:
+        notes.append(f"{kept} contended sample(s) kept")
     if result.samples and result.median("core1_busy") >= SATURATED:
         notes.append(
             f"core 1 {result.median('core1_busy'):.0%} busy: "

@@ -6,6 +6,7 @@ import pytest
 
 from bench.common import (
     CONTENDED,
+    LATENCY_CONTENDED,
     WRK_CHECK,
     RunFailed,
     contended,
@@ -75,3 +76,10 @@ def test_one_definition_of_a_contended_sample() -> None:
     assert contended(others_cpu_s=CONTENDED * 2.0 + 0.01, elapsed_s=2.0)
     assert not contended(others_cpu_s=CONTENDED * 2.0 - 0.01, elapsed_s=2.0)
     assert not contended(others_cpu_s=1.0, elapsed_s=0.0)
+
+
+def test_a_latency_sample_is_contended_at_a_far_smaller_share() -> None:
+    # 0.13 s of others in a 5 s sample: fine for a throughput figure, not for a p99.
+    assert not contended(others_cpu_s=0.13, elapsed_s=5.0)
+    assert contended(others_cpu_s=0.13, elapsed_s=5.0, limit=LATENCY_CONTENDED)
+    assert not contended(others_cpu_s=0.05, elapsed_s=5.0, limit=LATENCY_CONTENDED)
