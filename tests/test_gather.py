@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.execution.gather import Gathered, compile_gather, path_of
+from gateway.execution.gather import Gathered, _json, compile_gather, path_of
 from gateway.execution.merge import Ownership, collect, representation_of
 from gateway.planner.nodes import RepresentationField
 
@@ -286,3 +286,14 @@ def test_a_walk_keeps_what_it_passes_at_the_paths_other_gathers_start_from(
         else:
             assert shallow.run(data, None).targets == []
     assert kept > 30
+
+
+def test_objects_are_the_same_only_as_the_same_json() -> None:
+    # The comparison behind sharing: types and key order count; what JSON cannot
+    # say is never the same as anything.
+    assert _json({"a": 1, "b": [True]}) == _json({"a": 1, "b": [True]})
+    assert _json({"a": True}) != _json({"a": 1})
+    assert _json({"a": 1}) != _json({"a": 1.0})
+    assert _json({"a": 1, "b": 2}) != _json({"b": 2, "a": 1})
+    assert _json({"a": {1, 2}}) == b""
+    assert _json({1: "a"}) == b""

@@ -95,7 +95,7 @@ class Gather:
         """Paths other gathers of the plan keep that this one may start from
         (longest first): proper prefixes of ``path`` ending at an object."""
         self.share = share
-        """Equal objects found at the path become one (``_same``): the plan allows
+        """Equal objects found at the path become one (the same JSON, ``_json``): the plan allows
         it here (``program.compile_plan``)."""
         self._own, self.source_size = _compile(
             path, representation, shared=False, share=share
@@ -187,15 +187,16 @@ def _flat(fields: tuple[RepresentationField, ...]) -> bool:
     return all(f.selection is None and not f.optional for f in fields)
 
 
-def _same(found: dict[str, Any], first: dict[str, Any]) -> bool:
-    """Whether ``found`` and ``first`` are the same JSON, keys in the same order:
-    the same values of the same types (``true`` is not ``1``, nor ``1.0``), all the
-    way down, so completing either gives the same. Anything JSON cannot say
-    (another kind of key or value) is not compared: not the same."""
+def _json(value: dict[str, Any]) -> bytes:
+    """``value`` as JSON, to tell whether two objects are the same: the same JSON,
+    keys in the same order, is the same values of the same types (``true`` is not
+    ``1``, nor ``1.0``) all the way down, so completing either gives the same.
+    Anything JSON cannot say (another kind of key or value) gives ``b""``, which is
+    the same as nothing."""
     try:
-        return orjson.dumps(found) == orjson.dumps(first)
+        return orjson.dumps(value)
     except TypeError:  # orjson.JSONEncodeError too
-        return False
+        return b""
 
 
 def compile_gather(
@@ -225,7 +226,7 @@ def _compile(
     the targets found at ``path[:walked]`` (an object path), not from the root.
     ``keep``: paths on the way whose objects it adds to ``found``; the function
     takes ``found`` with ``walked``, ``keep`` or ``found``. ``share``: an object
-    equal to the first one found with the same representation (``_same``) is
+    equal to the first one found with the same representation (the same JSON, ``_json``) is
     replaced by it in its container, so the plan's later merges and the completion
     (which completes an object once) do their work once (not for shared data, nor
     again at a path walked before: those objects were shared then)."""
@@ -252,7 +253,7 @@ def _compile(
         f"def gather({'start' if walked is not None else 'data'}"
         f"{', own' if shared else ''}{', found' if takes_found else ''}):",
         "    targets = start" if again else "    targets = []",
-        *(("    shared = False",) if share else ()),
+        *(("    shared = False", "    first_json = {}") if share else ()),
         "    representations = []",
         "    fan_out = []",
         *(
@@ -338,7 +339,7 @@ def _compile(
     namespace: dict[str, Any] = {
         "Gathered": Gathered,
         "_marker": _marker,
-        "_same": _same,
+        "_json": _json,
         "representation_of": representation_of,
         **constants,
     }
@@ -445,11 +446,17 @@ def _representation(
             else (
                 f"{indent}    group = fan_out[index]",
                 f"{indent}    first = group[0][0]",
-                f"{indent}    if first is not {obj} and _same({obj}, first):",
-                f"{indent}        {share[0]} = first",
-                f"{indent}        target = (first, {share[1]}{',' if share[1] else ''})",
-                f"{indent}        targets[-1] = target",
-                f"{indent}        shared = True",
+                f"{indent}    if first is not {obj}:",
+                # The first's JSON is made once (``_json``): a repeated object
+                # is compared by encoding it alone.
+                f"{indent}        known = first_json.get(index)",
+                f"{indent}        if known is None:",
+                f"{indent}            known = first_json[index] = _json(first)",
+                f"{indent}        if known and _json({obj}) == known:",
+                f"{indent}            {share[0]} = first",
+                f"{indent}            target = (first, {share[1]}{',' if share[1] else ''})",
+                f"{indent}            targets[-1] = target",
+                f"{indent}            shared = True",
                 f"{indent}    group.append(target)",
             )
         ),
