@@ -297,3 +297,49 @@ def test_objects_are_the_same_only_as_the_same_json() -> None:
     assert _json({"a": 1, "b": 2}) != _json({"b": 2, "a": 1})
     assert _json({"a": {1, 2}}) == b""
     assert _json({1: "a"}) == b""
+
+
+def with_repeats(value: Any, rng: random.Random) -> Any:
+    """``value`` with some objects in its lists there more than once (the same
+    object, as sharing equal objects leaves them)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            value[key] = with_repeats(item, rng)
+    elif isinstance(value, list):
+        for number, item in enumerate(value):
+            value[number] = with_repeats(item, rng)
+        objects = [item for item in value if isinstance(item, dict)]
+        for _ in range(rng.randint(0, 2) if objects else 0):
+            value.insert(rng.randint(0, len(value)), rng.choice(objects))
+    return value
+
+
+@pytest.mark.parametrize(
+    ("prefix", "path"),
+    [(a, b) for a, b in STARTS if a != b],
+    ids=[f"{'.'.join(a)}->{'.'.join(b)}" for a, b in STARTS if a != b],
+)
+def test_a_walk_from_an_object_met_again_finds_what_walking_it_again_finds(
+    prefix: tuple[str, ...], path: tuple[str, ...]
+) -> None:
+    # A walk from objects found before remembers what it found below each one;
+    # meeting the same object again, it gives that under the new indices.
+    earlier = compile_gather(prefix, REPRESENTATIONS)
+    later = compile_gather(path, REPRESENTATIONS, (prefix,))
+    fresh = compile_gather(path, REPRESENTATIONS)
+    deep = compile_gather(path + ("items", "@"), REPRESENTATIONS, (prefix, path))
+    repeated = 0
+    for seed, data in enumerate(trees(path)):
+        data = with_repeats(data, random.Random(seed))
+        found: dict[tuple[str, ...], list[Any]] = {}
+        starts = earlier.run(data, None, found).targets
+        actual = later.run(data, None, found)
+        assert repr(compiled(actual)) == repr(compiled(fresh.run(data, None)))
+        # What it keeps for later walks is what walking from the root keeps.
+        found = {prefix: starts}
+        deep.run(data, None, found)
+        assert [t[1:] for t in found[path]] == [
+            t[1:] for t in fresh.run(data, None).targets
+        ]
+        repeated += len(starts) - len({id(t[0]) for t in starts})
+    assert repeated > 30  # objects were met again

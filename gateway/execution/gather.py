@@ -262,8 +262,16 @@ def _compile(
         ),
     ]
     lines += [f"    kept{length} = []" for length in kept]
+    # A walk from objects found before can meet the same object again (one that
+    # equal ones became, ``share``): what a walk below it finds is then what the
+    # first walk below it found, under this start's indices.
+    memo = walked is not None and not again and not shared and "@" in path[walked:]
+    if memo:
+        lines.append("    walks = {}")
+    kept_slots = {length: number for number, length in enumerate(kept, 1)}
     indent = "    "
     indices: list[str] = []
+    start_indices: list[str] = []
     if walked is None:
         first = 0
         fail = done  # outside any loop, a dead end ends the walk
@@ -284,6 +292,29 @@ def _compile(
             lines.append(f"{indent}{current} = start_target[0]")
         else:
             lines.append(f"{indent}{', '.join([current, *indices])}, = start_target")
+        start_indices = list(indices)
+        if memo:
+            prefix = "".join(f"{i}, " for i in start_indices)
+            lines += [
+                f"{indent}walk = walks.get(id({current}))",
+                f"{indent}if walk is not None:",
+                f"{indent}    for obj, suffix, slot in walk[0]:",
+                f"{indent}        target = (obj, {prefix}) + suffix",
+                f"{indent}        targets.append(target)",
+                f"{indent}        if slot is not None:",
+                f"{indent}            fan_out[slot].append(target)",
+                *(
+                    line
+                    for length, number in kept_slots.items()
+                    for line in (
+                        f"{indent}    for obj, suffix in walk[{number}]:",
+                        f"{indent}        kept{length}.append((obj, {prefix}) + suffix)",
+                    )
+                ),
+                f"{indent}    continue",
+                f"{indent}walk = walks[id({current})] = "
+                f"({'[], ' * (1 + len(kept_slots))})",
+            ]
     for depth, segment in enumerate(path):
         if depth < first:
             continue
@@ -311,6 +342,11 @@ def _compile(
                 f"{indent}kept{depth + 1}.append("
                 f"({item}, {''.join(f'{i}, ' for i in indices)}))"
             )
+            if memo:
+                suffix = "".join(f"{i}, " for i in indices[len(start_indices) :])
+                lines.append(
+                    f"{indent}walk[{kept_slots[depth + 1]}].append(({item}, ({suffix})))"
+                )
     if again:
         lines.append(f"{indent}target = start_target")
     else:
@@ -318,6 +354,8 @@ def _compile(
             f"{indent}target = ({current}, {''.join(f'{i}, ' for i in indices)})",
             f"{indent}targets.append(target)",
         ]
+    if memo:
+        lines.append(f"{indent}slot = None")
     lines.append(f"{indent}type_name = {current}.get('__typename', '')")
     keyword = "if"
     for type_name, fields in representation.items():
@@ -332,7 +370,11 @@ def _compile(
             seen,
             groups is not None,
             (place, ", ".join(indices)) if share and place else None,
+            memo,
         )
+    if memo:
+        suffix = "".join(f"{i}, " for i in indices[len(start_indices) :])
+        lines.append(f"{indent}walk[0].append((target[0], ({suffix}), slot))")
     lines += [f"    found[{name}] = kept{length}" for length, name in kept.items()]
     lines.append(f"    {done}")
     source = "\n".join(lines) + "\n"
@@ -383,6 +425,7 @@ def _representation(
     seen: str = "seen",
     grouped: bool = False,
     share: tuple[str, str] | None = None,
+    slot: bool = False,
 ) -> list[str]:
     """Code adding ``obj``'s representation (``merge.representation_of(obj,
     fields)``; none when a key is missing), or adding ``obj`` to the objects of
@@ -390,7 +433,8 @@ def _representation(
     of representations with the same first value, which the comparison leaves
     out). ``share``: where ``obj`` sits (its container's subscript) and the list
     indices on its way: an object equal to the first one with its representation
-    is replaced by that one there."""
+    is replaced by that one there. ``slot``: ``slot`` is set to the index of the
+    representation the object went to (left alone when it has none)."""
     lines: list[str] = []
     if _flat(fields):
         # Every field is there or the object has no representation.
@@ -436,10 +480,11 @@ def _representation(
         f"{indent}    marker = _marker({build})",
         f"{indent}    index = {seen}.get(marker)",
         f"{indent}if index is None:",
-        f"{indent}    {seen}[marker] = len(representations)",
+        f"{indent}    {seen}[marker] = {'slot = ' if slot else ''}len(representations)",
         f"{indent}    representations.append({build})",
         f"{indent}    fan_out.append([target])",
         f"{indent}else:",
+        *((f"{indent}    slot = index",) if slot else ()),
         *(
             (f"{indent}    fan_out[index].append(target)",)
             if share is None
