@@ -26,6 +26,7 @@ generated part of docs/performance.md. ``scripts/bench --sse --peers``
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime
 import functools
 import hashlib
@@ -46,6 +47,7 @@ from typing import Any
 
 import orjson
 
+from bench import floor
 from bench.common import (
     LATENCY_CONTENDED,
     PY,
@@ -96,6 +98,8 @@ __all__ = [
 PEERS_SRC = ROOT / "bench" / "peers"
 NODE_DIR = ROOT / ".cache" / "bench-peers"
 QUERIES = {"light": LIGHT, "join": JOIN, "heavy": HEAVY}
+PROBE = "{ __typename }"
+"""What tells that a server is up (the floor has it recorded too)."""
 GRAFBASE = "@grafbase/cli-x86_64-unknown-linux-musl"
 DOC = ROOT / "docs" / "performance.md"
 DOC_CHART = "performance-peers.png"
@@ -135,6 +139,14 @@ TARGETS = (
         "proxy", "bare aiohttp proxy (light only)", "proxy", "like",
         "`python -m bench.proxy`: forwards the body to products and its answer back",
         queries=("light",),
+    ),
+    Target(
+        "floor", "floor: subgraph I/O and JSON only", "floor", "like",
+        "`python -m bench.floor`: the gateway's own subgraph requests for the query "
+        "(recorded before the run) sent in the same order, every answer decoded and "
+        "`{\"data\": [those answers' data]}` encoded, on the gateway's HTTP client "
+        "and front parser; what any Python server on this stack spends before any "
+        "GraphQL work (its answer, checked like the others', is not the query's)",
     ),
     # Then the deduplicating configurations.
     Target(
@@ -246,7 +258,7 @@ def wait_up(
         if proc.poll() is not None:
             raise SystemExit(f"exited with code {proc.returncode}; see {log}")
         try:
-            post_bytes(url, "{ __typename }", timeout=5)
+            post_bytes(url, PROBE, timeout=5)
             return
         except OSError:
             if time.monotonic() > deadline:
@@ -315,6 +327,22 @@ def checked_answer(url: str, query: str, expected: dict[str, Any], what: str) ->
 
 
 # ----------------------------------------------------------------- peer gateways
+
+
+FLOOR_SCRIPT = "floor.json"
+
+
+def record_floor(
+    workdir: Path, subgraph_urls: dict[str, str], queries: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """Record the gateway's subgraph requests for ``queries`` (``bench.floor``) into
+    the floor's script; by query name, the floor's answer."""
+    names = list(queries)
+    scripts = asyncio.run(
+        floor.record(SDL, subgraph_urls, [*(QUERIES[q] for q in names), PROBE])
+    )
+    floor.write_scripts(workdir / FLOOR_SCRIPT, scripts)
+    return {q: orjson.loads(scripts[QUERIES[q]]["answer"]) for q in names}
 
 
 def node_version() -> str:
@@ -450,6 +478,9 @@ def launch(
         return start(pinned("0", [*argv, "--port", str(port)]), log)
     if target.family == "proxy":
         argv = [PY, "-m", "bench.proxy", "--upstream", subgraph_urls["products"]]
+        return start(pinned("0", [*argv, "--port", str(port)]), log)
+    if target.family == "floor":
+        argv = [PY, "-m", "bench.floor", "--script", str(workdir / FLOOR_SCRIPT)]
         return start(pinned("0", [*argv, "--port", str(port)]), log)
     if target.family == "grafbase":
         config = write_grafbase_config(workdir, subgraph_urls, dedup=target.dedup)
@@ -745,6 +776,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="gateway-bench-peers-"))
     expected = {q: expected_answer(QUERIES[q]) for q in args.queries}
+    floor_expected: dict[str, dict[str, Any]] = {}
     results: Results = {
         (t.name, q): Result(t.name, q) for t in targets for q in t.queries
     }
@@ -755,6 +787,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             n: f"http://127.0.0.1:{p}/graphql" for n, p in subgraph_ports.items()
         }
         supergraph = compose_supergraph(workdir, subgraph_urls)
+        if any(t.family == "floor" for t in targets):
+            floor_expected = record_floor(workdir, subgraph_urls, args.queries)
         ports = {t.name: free_port() for t in targets}
         urls = {n: f"http://127.0.0.1:{p}/graphql" for n, p in ports.items()}
         for target in targets:
@@ -770,7 +804,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for query in target.queries:
                     what = f"{target.label}, {query}"
                     body = checked_answer(
-                        urls[target.name], QUERIES[query], expected[query], what
+                        urls[target.name],
+                        QUERIES[query],
+                        floor_expected[query]
+                        if target.family == "floor"
+                        else expected[query],
+                        what,
                     )
                     path = workdir / f"expected-{target.name}-{query}.json"
                     path.write_bytes(body)

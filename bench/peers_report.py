@@ -39,11 +39,12 @@ END = "<!-- END scripts/bench --peers -->"
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """One server under test: a gateway in one configuration, or the bare proxy."""
+    """One server under test: a gateway in one configuration, the bare proxy, or
+    the floor (``bench.floor``)."""
 
     name: str
     label: str
-    family: str  # "ours" | "hive" | "apollo" | "grafbase" | "proxy"
+    family: str  # "ours" | "hive" | "apollo" | "grafbase" | "proxy" | "floor"
     group: str  # "like" (no dedup of any kind) | "dedup"
     settings: str  # the configuration, as the tables state it
     queries: tuple[str, ...] = QUERY_NAMES
