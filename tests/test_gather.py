@@ -327,7 +327,7 @@ def test_a_walk_from_an_object_met_again_finds_what_walking_it_again_finds(
     earlier = compile_gather(prefix, REPRESENTATIONS)
     later = compile_gather(path, REPRESENTATIONS, (prefix,))
     fresh = compile_gather(path, REPRESENTATIONS)
-    deep = compile_gather(path + ("items", "@"), REPRESENTATIONS, (prefix, path))
+    deep = compile_gather((*path, "items", "@"), REPRESENTATIONS, (prefix, path))
     repeated = 0
     for seed, data in enumerate(trees(path)):
         data = with_repeats(data, random.Random(seed))
