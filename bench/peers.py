@@ -16,6 +16,10 @@ core 1. Before anything is timed, every gateway must answer each query (light,
 join, heavy) as ``bench.guild.expected_answer`` does, field order included; while
 timing, wrk checks that every answer is byte for byte the one checked before. A
 target or query whose answers go wrong is marked FAILED (the command then exits 1).
+Two references run beside the gateways: a bare aiohttp proxy (light only) and the
+floor (``bench.floor``: the subgraph requests our engine sends for each query,
+recorded before the run, replayed with their I/O and JSON and no GraphQL; its answers
+are checked against what the subgraphs said).
 Then: warm-up, interleaved rounds, medians; CPU per request from /proc.
 
 Writes ``bench-results/peers.json``, ``peers.md`` and ``peers.png``, and the

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
+from bench.common import PY, RunFailed, free_port, start, stop, wait_until_up
 from bench.floor import _Floor, record
-from bench.guild import HEAVY, JOIN, LIGHT, NAMES, SDL, schema_for
+from bench.guild import HEAVY, JOIN, LIGHT, NAMES, SDL, expected_answer, schema_for
+from bench.peers import (
+    FLOOR_SCRIPT,
+    TARGETS,
+    check_answer,
+    checked_answer,
+    launch,
+    record_floor,
+    wait_up,
+)
 from bench.subgraphs import create_app
 
 
@@ -56,3 +68,35 @@ async def test_the_floor_replays_a_recorded_query(aiohttp_server: Any) -> None:
         assert status == 400 and b"not a recorded query" in body
     finally:
         await floor.client.close()
+
+
+def test_the_peers_run_records_launches_and_checks_the_floor(tmp_path: Path) -> None:
+    # As `scripts/bench --peers` does: the subgraphs as processes, the requests
+    # recorded, the floor started as a target and its answers checked.
+    ports = {name: free_port() for name in NAMES}
+    urls = {name: f"http://127.0.0.1:{port}/graphql" for name, port in ports.items()}
+    floor_target = next(t for t in TARGETS if t.family == "floor")
+    procs = [
+        start(
+            [PY, "-m", "bench.guild", name, "--port", str(ports[name])],
+            tmp_path / f"{name}.log",
+        )
+        for name in NAMES
+    ]
+    try:
+        for name in NAMES:
+            wait_until_up(urls[name])
+        expected = record_floor(tmp_path, urls, ["light", "heavy"])
+        assert (tmp_path / FLOOR_SCRIPT).is_file()
+        assert list(expected) == ["light", "heavy"]
+        port = free_port()
+        proc = launch(floor_target, port, tmp_path, urls, None)
+        procs.append(proc)
+        url = f"http://127.0.0.1:{port}/graphql"
+        wait_up(url, proc, tmp_path / "floor.log")
+        body = checked_answer(url, HEAVY, expected["heavy"], "floor, heavy")
+        assert len(body) > 50_000  # about the size of the heavy answer
+        with pytest.raises(RunFailed):  # the query's own answer is not the floor's
+            check_answer(body, expected_answer(HEAVY), "floor, heavy")
+    finally:
+        stop(procs)
