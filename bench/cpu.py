@@ -54,14 +54,12 @@ from bench.common import (
     stop,
     wait_until_up,
 )
-from bench.floor import record, write_scripts
+from bench.floor import record_into
 from bench.guild import HEAVY, JOIN, LIGHT, NAMES, SDL, expected_answer
 
 __all__ = ["main"]
 
 QUERIES = {"light": LIGHT, "join": JOIN, "heavy": HEAVY}
-PROBE_QUERY = "{ __typename }"
-"""What ``wait_until_up`` sends."""
 
 
 @dataclass
@@ -302,10 +300,9 @@ def main(argv: list[str] | None = None) -> int:
             wait_until_up(urls[name])
         if args.floor:
             variants.append(Variant("floor", ROOT))
-            variants[-1].floor = asyncio.run(
-                record(SDL, urls, [*(QUERIES[q] for q in queries), PROBE_QUERY])
+            variants[-1].floor = record_into(
+                workdir / "floor.json", SDL, urls, [QUERIES[q] for q in queries]
             )
-            write_scripts(workdir / "floor.json", variants[-1].floor)
         for number, variant in enumerate(variants):
             variant.port = free_port()
             variant.probe = workdir / f"gc-{len(procs)}.json"

@@ -31,7 +31,15 @@ from bench.loop import new_loop
 from gateway import collector
 from gateway.transports.h1 import HTTP1Client
 
-__all__ = ["Exchange", "Script", "floor_answer", "record", "serve_floor"]
+__all__ = [
+    "PROBE",
+    "Exchange",
+    "Script",
+    "floor_answer",
+    "record",
+    "record_into",
+    "serve_floor",
+]
 
 Exchange = dict[str, Any]
 """``{"service", "url", "body", "after"}``: ``after``, the indices of the exchanges
@@ -39,6 +47,9 @@ whose answers had arrived when this one was sent."""
 Script = dict[str, Any]
 """``{"exchanges": [Exchange, ...], "answer": the floor's answer (text)}``."""
 
+PROBE = "{ __typename }"
+"""What tells that a server is up (``bench.common.wait_until_up``,
+``bench.peers.wait_up``): every set of scripts has it (no exchanges)."""
 HEADERS = {
     "Content-Type": "application/json",
     "Accept": "application/graphql-response+json, application/json",
@@ -103,7 +114,7 @@ async def record(
             if body.get("errors"):
                 raise RuntimeError(f"the gateway's engine failed the query: {body}")
             scripts[query] = {
-                "exchanges": [dict(e) for e in log],
+                "exchanges": list(log),
                 "answer": floor_answer(list(datas)).decode(),
             }
     finally:
@@ -212,8 +223,14 @@ def serve_floor(port: int, scripts: Mapping[str, Script]) -> None:
         server.close()
 
 
-def write_scripts(path: Path, scripts: Mapping[str, Script]) -> None:
+def record_into(
+    path: Path, sdl: Mapping[str, str], urls: Mapping[str, str], queries: list[str]
+) -> dict[str, Script]:
+    """``record`` of ``queries`` and ``PROBE``, written to ``path`` (what the floor
+    server's ``--script`` reads); the scripts."""
+    scripts = asyncio.run(record(sdl, urls, [*queries, PROBE]))
     path.write_bytes(orjson.dumps(scripts))
+    return scripts
 
 
 def main() -> None:

@@ -30,7 +30,6 @@ generated part of docs/performance.md. ``scripts/bench --sse --peers``
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime
 import functools
 import hashlib
@@ -102,8 +101,6 @@ __all__ = [
 PEERS_SRC = ROOT / "bench" / "peers"
 NODE_DIR = ROOT / ".cache" / "bench-peers"
 QUERIES = {"light": LIGHT, "join": JOIN, "heavy": HEAVY}
-PROBE = "{ __typename }"
-"""What tells that a server is up (the floor has it recorded too)."""
 GRAFBASE = "@grafbase/cli-x86_64-unknown-linux-musl"
 DOC = ROOT / "docs" / "performance.md"
 DOC_CHART = "performance-peers.png"
@@ -262,7 +259,7 @@ def wait_up(
         if proc.poll() is not None:
             raise SystemExit(f"exited with code {proc.returncode}; see {log}")
         try:
-            post_bytes(url, PROBE, timeout=5)
+            post_bytes(url, floor.PROBE, timeout=5)
             return
         except OSError:
             if time.monotonic() > deadline:
@@ -342,10 +339,9 @@ def record_floor(
     """Record the gateway's subgraph requests for ``queries`` (``bench.floor``) into
     the floor's script; by query name, the floor's answer."""
     names = list(queries)
-    scripts = asyncio.run(
-        floor.record(SDL, subgraph_urls, [*(QUERIES[q] for q in names), PROBE])
+    scripts = floor.record_into(
+        workdir / FLOOR_SCRIPT, SDL, subgraph_urls, [QUERIES[q] for q in names]
     )
-    floor.write_scripts(workdir / FLOOR_SCRIPT, scripts)
     return {q: orjson.loads(scripts[QUERIES[q]]["answer"]) for q in names}
 
 

@@ -213,13 +213,14 @@ STARTS = [
     and path[: len(prefix)] == prefix
     and (len(prefix) == len(path) or path[len(prefix)] != "@")
 ]
+PROPER_STARTS = [(prefix, path) for prefix, path in STARTS if prefix != path]
 
 
-@pytest.mark.parametrize(
-    ("prefix", "path"),
-    STARTS,
-    ids=[f"{'.'.join(a)}->{'.'.join(b)}" for a, b in STARTS],
-)
+def _ids(starts: list[tuple[tuple[str, ...], tuple[str, ...]]]) -> list[str]:
+    return [f"{'.'.join(a)}->{'.'.join(b)}" for a, b in starts]
+
+
+@pytest.mark.parametrize(("prefix", "path"), STARTS, ids=_ids(STARTS))
 def test_a_walk_that_starts_from_objects_found_before_finds_what_a_fresh_walk_finds(
     prefix: tuple[str, ...], path: tuple[str, ...]
 ) -> None:
@@ -260,11 +261,7 @@ def test_a_walk_starts_from_the_longest_path_found_before() -> None:
     assert len(gather.run(data, None, {}).targets) == 2
 
 
-@pytest.mark.parametrize(
-    ("prefix", "path"),
-    [(a, b) for a, b in STARTS if a != b],
-    ids=[f"{'.'.join(a)}->{'.'.join(b)}" for a, b in STARTS if a != b],
-)
+@pytest.mark.parametrize(("prefix", "path"), PROPER_STARTS, ids=_ids(PROPER_STARTS))
 def test_a_walk_keeps_what_it_passes_at_the_paths_other_gathers_start_from(
     prefix: tuple[str, ...], path: tuple[str, ...]
 ) -> None:
@@ -314,11 +311,7 @@ def with_repeats(value: Any, rng: random.Random) -> Any:
     return value
 
 
-@pytest.mark.parametrize(
-    ("prefix", "path"),
-    [(a, b) for a, b in STARTS if a != b],
-    ids=[f"{'.'.join(a)}->{'.'.join(b)}" for a, b in STARTS if a != b],
-)
+@pytest.mark.parametrize(("prefix", "path"), PROPER_STARTS, ids=_ids(PROPER_STARTS))
 def test_a_walk_from_an_object_met_again_finds_what_walking_it_again_finds(
     prefix: tuple[str, ...], path: tuple[str, ...]
 ) -> None:

@@ -95,8 +95,8 @@ class Gather:
         """Paths other gathers of the plan keep that this one may start from
         (longest first): proper prefixes of ``path`` ending at an object."""
         self.share = share
-        """Equal objects found at the path become one (the same JSON, ``_json``): the plan allows
-        it here (``program.compile_plan``)."""
+        """Equal objects found at the path become one (the same JSON, ``_json``):
+        the plan allows it here (``program.compile_plan``)."""
         self._own, self.source_size = _compile(
             path, representation, shared=False, share=share
         )
@@ -226,8 +226,8 @@ def _compile(
     the targets found at ``path[:walked]`` (an object path), not from the root.
     ``keep``: paths on the way whose objects it adds to ``found``; the function
     takes ``found`` with ``walked``, ``keep`` or ``found``. ``share``: an object
-    equal to the first one found with the same representation (the same JSON, ``_json``) is
-    replaced by it in its container, so the plan's later merges and the completion
+    equal to the first one found with the same representation (the same JSON,
+    ``_json``) is replaced by it in its container, so the plan's later merges and the completion
     (which completes an object once) do their work once (not for shared data, nor
     again at a path walked before: those objects were shared then)."""
     constants: dict[str, Any] = {"K_path": path}
