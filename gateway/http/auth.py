@@ -162,13 +162,16 @@ def until_expiry(
                 remaining = expires_at - time.time()
                 if remaining <= 0:
                     break
+                # The token's timer says whether it fired: a loop timer may fire
+                # a moment before the wall clock reaches ``expires_at``.
+                timer = asyncio.timeout(remaining)
                 try:
-                    async with asyncio.timeout(remaining):
+                    async with timer:
                         event = await anext(source)
                 except StopAsyncIteration:
                     return
                 except TimeoutError:
-                    if time.time() < expires_at:
+                    if not timer.expired():
                         raise  # the source's own timeout, not the token's
                     break
                 yield event

@@ -78,3 +78,36 @@ async def test_a_connection_init_payload_carries_the_token(tmp_path: Any) -> Non
     for payload in ({}, None, {"Authorization": "Bearer nope"}, {"Authorization": 1}):
         with pytest.raises(UnauthenticatedError):
             await edge.identify_payload(payload)
+
+
+async def test_the_token_s_timer_ends_the_stream_whatever_the_wall_clock_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The loop's timer can fire a moment before time.time() reaches the expiry
+    # (uvloop rounds to milliseconds): that is still the token's expiry, not an
+    # error of the source. Here the wall clock stands still before the expiry.
+    import gateway.http.auth as auth
+
+    now = time.time()
+    monkeypatch.setattr(auth.time, "time", lambda: now)
+    source = Source()
+    identity = Identity({"sub": "u1"}, expires_at=now + 0.05)
+    events = until_expiry(request_with(True), identity, source.events)
+    seen = []
+    with pytest.raises(UnauthenticatedError, match="expired"):
+        async for event in events():
+            seen.append(event.payload["data"]["n"])
+    assert seen == [1, 2]
+    assert source.closed
+
+
+async def test_a_source_s_own_timeout_is_not_taken_for_the_token_s() -> None:
+    async def timing_out() -> AsyncIterator[StreamEvent]:
+        yield StreamEvent(None, {"data": {"n": 1}})
+        raise TimeoutError
+
+    identity = Identity({"sub": "u1"}, expires_at=time.time() + 60)
+    events = until_expiry(request_with(True), identity, timing_out)
+    with pytest.raises(TimeoutError):
+        async for _ in events():
+            pass
